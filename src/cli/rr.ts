@@ -1,0 +1,6 @@
+import { notBuiltYet } from './not-built.ts';
+
+/** Entry point of `mosquitto_rr`. */
+export function main(_argv: readonly string[]): Promise<number> {
+  return Promise.resolve(notBuiltYet('mosquitto_rr'));
+}
