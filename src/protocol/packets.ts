@@ -65,6 +65,11 @@ export interface ConnectPacket {
   /** "MQTT" for 3.1.1 and 5.0, "MQIsdp" for 3.1. */
   readonly protocolName: string;
   readonly protocolVersion: ProtocolVersion;
+  /**
+   * The 0x80 bit of the protocol level byte (3.1/3.1.1 only): a Mosquitto bridge, which
+   * gets no-local and retain-as-published subscriptions implicitly.
+   */
+  readonly isBridge: boolean;
   /** Clean Session (3.1/3.1.1) or Clean Start (5.0). */
   readonly cleanStart: boolean;
   readonly keepalive: number;
