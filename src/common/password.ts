@@ -1,0 +1,107 @@
+/**
+ * Mosquitto's password hashes, shared by the broker's password file and mosquitto_passwd.
+ *
+ *   $7$<iterations>$<salt b64>$<hash b64>   PBKDF2-HMAC-SHA512, 64-byte hash (2.0 default, 101 iterations)
+ *   $6$<salt b64>$<hash b64>                SHA-512 over password bytes then salt bytes (1.6 era)
+ *
+ * Salts are 12 random bytes in 2.0. Verification runs PBKDF2 on libuv's thread pool, so a
+ * password check never blocks the event loop for other clients.
+ */
+import { createHash, pbkdf2, pbkdf2Sync, randomBytes, timingSafeEqual } from 'node:crypto';
+
+export const HashType = {
+  Sha512: 6,
+  Sha512Pbkdf2: 7,
+} as const;
+export type HashType = (typeof HashType)[keyof typeof HashType];
+
+export const DEFAULT_PBKDF2_ITERATIONS = 101;
+export const SALT_BYTES = 12;
+export const HASH_BYTES = 64;
+
+export interface PasswordHash {
+  readonly type: HashType;
+  /** PBKDF2 iterations; 0 for $6$. */
+  readonly iterations: number;
+  readonly salt: Buffer;
+  readonly hash: Buffer;
+}
+
+/** Why a stored hash could not be read, in Mosquitto's words where it has them. */
+export class PasswordHashError extends Error {
+  override readonly name = 'PasswordHashError';
+}
+
+/** Parses `$7$...` or `$6$...`; throws PasswordHashError for anything else. */
+export function parsePasswordHash(text: string): PasswordHash {
+  const parts = text.split('$');
+  // "$7$101$salt$hash" splits into ['', '7', '101', 'salt', 'hash'].
+  if (parts[0] !== '') throw new PasswordHashError('Invalid password hash.');
+  let type: HashType;
+  let iterations = 0;
+  let saltText: string | undefined;
+  let hashText: string | undefined;
+  if (parts[1] === '7' && parts.length === 5) {
+    type = HashType.Sha512Pbkdf2;
+    iterations = Number.parseInt(parts[2] ?? '', 10);
+    if (!Number.isInteger(iterations) || iterations < 1) {
+      throw new PasswordHashError('Invalid number of iterations.');
+    }
+    saltText = parts[3];
+    hashText = parts[4];
+  } else if (parts[1] === '6' && parts.length === 4) {
+    type = HashType.Sha512;
+    saltText = parts[2];
+    hashText = parts[3];
+  } else {
+    throw new PasswordHashError('Invalid password hash type.');
+  }
+  const salt = Buffer.from(saltText ?? '', 'base64');
+  if (salt.length !== SALT_BYTES) throw new PasswordHashError('Unable to decode password salt.');
+  const hash = Buffer.from(hashText ?? '', 'base64');
+  if (hash.length !== HASH_BYTES) throw new PasswordHashError('Unable to decode password hash.');
+  return { type, iterations, salt, hash };
+}
+
+export function formatPasswordHash(value: PasswordHash): string {
+  const salt = value.salt.toString('base64');
+  const hash = value.hash.toString('base64');
+  return value.type === HashType.Sha512Pbkdf2
+    ? `$7$${value.iterations}$${salt}$${hash}`
+    : `$6$${salt}$${hash}`;
+}
+
+function sha512Salted(password: Buffer, salt: Buffer): Buffer {
+  return createHash('sha512').update(password).update(salt).digest();
+}
+
+/** Makes a new hash with a fresh random salt (synchronous: for mosquitto_passwd). */
+export function hashPassword(
+  password: string | Buffer,
+  type: HashType = HashType.Sha512Pbkdf2,
+  iterations: number = DEFAULT_PBKDF2_ITERATIONS,
+): PasswordHash {
+  const secret = typeof password === 'string' ? Buffer.from(password, 'utf8') : password;
+  const salt = randomBytes(SALT_BYTES);
+  if (type === HashType.Sha512) {
+    return { type, iterations: 0, salt, hash: sha512Salted(secret, salt) };
+  }
+  return {
+    type,
+    iterations,
+    salt,
+    hash: pbkdf2Sync(secret, salt, iterations, HASH_BYTES, 'sha512'),
+  };
+}
+
+/** Checks a password against a stored hash in constant time, off the event loop for $7$. */
+export function verifyPassword(password: Buffer, stored: PasswordHash): Promise<boolean> {
+  if (stored.type === HashType.Sha512) {
+    return Promise.resolve(timingSafeEqual(sha512Salted(password, stored.salt), stored.hash));
+  }
+  return new Promise((resolve) => {
+    pbkdf2(password, stored.salt, stored.iterations, HASH_BYTES, 'sha512', (err, derived) => {
+      resolve(err === null && timingSafeEqual(derived, stored.hash));
+    });
+  });
+}
