@@ -34,6 +34,8 @@ export interface LogConfig {
   readonly timestamp: boolean;
   /** `log_timestamp_format` (strftime); null prints Unix seconds. */
   readonly timestampFormat: string | null;
+  /** `log_facility` 0-7 (syslog LOCALn); null is the daemon facility. */
+  readonly facility?: number | null;
 }
 
 /** Options that become per listener when `per_listener_settings true`, else global. */
@@ -48,6 +50,39 @@ export interface SecurityConfig {
   readonly passwordFile: string | null;
   readonly aclFile: string | null;
   readonly pskFile: string | null;
+  /** `plugin` / `auth_plugin` lines with their `plugin_opt_*` options, in file order. */
+  readonly plugins?: readonly PluginConfig[];
+}
+
+/** One `plugin` (alias `auth_plugin`) line and the options that follow it. */
+export interface PluginConfig {
+  readonly path: string;
+  /** `plugin_opt_<key> <value>` / `auth_opt_<key> <value>`, in file order. */
+  readonly options: readonly (readonly [key: string, value: string])[];
+  /** `auth_plugin_deny_special_chars` */
+  readonly denySpecialChars: boolean;
+}
+
+/** The certificate and PSK options of one listener (§1.3, §1.4). */
+export interface ListenerTlsConfig {
+  readonly cafile: string | null;
+  readonly capath: string | null;
+  readonly certfile: string | null;
+  readonly keyfile: string | null;
+  readonly ciphers: string | null;
+  /** `ciphers_tls1.3` */
+  readonly ciphersTls13: string | null;
+  readonly crlfile: string | null;
+  readonly dhparamfile: string | null;
+  readonly pskHint: string | null;
+  readonly requireCertificate: boolean;
+  readonly useIdentityAsUsername: boolean;
+  readonly useSubjectAsUsername: boolean;
+  /** Minimum TLS version (`tlsv1.3`, `tlsv1.2`, `tlsv1.1`); null is the default. */
+  readonly tlsVersion: string | null;
+  readonly tlsEngine: string | null;
+  readonly tlsKeyform: 'pem' | 'engine';
+  readonly tlsEngineKpassSha1: string | null;
 }
 
 export interface ListenerConfig {
@@ -68,6 +103,74 @@ export interface ListenerConfig {
   readonly useUsernameAsClientid: boolean;
   /** Effective security for clients of this listener (global unless per_listener_settings). */
   readonly security: SecurityConfig;
+  /** `bind_interface` (SO_BINDTODEVICE). */
+  readonly bindInterface?: string | null;
+  /** `http_dir` (websockets listeners). */
+  readonly httpDir?: string | null;
+  /** TLS/PSK options; absent or null when none was given for this listener. */
+  readonly tls?: ListenerTlsConfig | null;
+}
+
+export interface BridgeAddress {
+  readonly host: string;
+  readonly port: number;
+}
+
+export interface BridgeTopic {
+  /** null for the empty pattern `""` (only allowed with both prefixes). */
+  readonly pattern: string | null;
+  readonly direction: 'in' | 'out' | 'both';
+  readonly qos: QoS;
+  readonly localPrefix: string | null;
+  readonly remotePrefix: string | null;
+}
+
+/** One `connection <name>` block (§1.9). */
+export interface BridgeConfig {
+  readonly name: string;
+  readonly addresses: readonly BridgeAddress[];
+  readonly roundRobin: boolean;
+  readonly topics: readonly BridgeTopic[];
+  /** Defaults to `<hostname>.<name>`. */
+  readonly remoteClientid: string;
+  /** Defaults to `local.<remoteClientid>`. */
+  readonly localClientid: string;
+  readonly remoteUsername: string | null;
+  readonly remotePassword: string | null;
+  readonly localUsername: string | null;
+  readonly localPassword: string | null;
+  readonly cleansession: boolean;
+  /** null: same as `cleansession`. */
+  readonly localCleansession: boolean | null;
+  readonly keepaliveInterval: number;
+  readonly protocolVersion: 'mqttv31' | 'mqttv311' | 'mqttv50';
+  readonly tryPrivate: boolean;
+  readonly notifications: boolean;
+  readonly notificationsLocalOnly: boolean;
+  readonly notificationTopic: string | null;
+  readonly startType: 'automatic' | 'lazy' | 'once';
+  /** `restart_timeout <s>`: constant reconnect delay, used when backoffCap is 0. */
+  readonly restartTimeout: number;
+  /** `restart_timeout <base> <cap>` (default 5 30): jittered backoff between the two. */
+  readonly backoffBase: number;
+  readonly backoffCap: number;
+  readonly threshold: number;
+  readonly idleTimeout: number;
+  readonly attemptUnsubscribe: boolean;
+  readonly outgoingRetain: boolean;
+  /** 0 is no limit. */
+  readonly maxPacketSize: number;
+  readonly bindAddress: string | null;
+  readonly cafile: string | null;
+  readonly capath: string | null;
+  readonly certfile: string | null;
+  readonly keyfile: string | null;
+  readonly insecure: boolean;
+  readonly tlsVersion: string | null;
+  readonly alpn: string | null;
+  readonly requireOcsp: boolean;
+  readonly identity: string | null;
+  readonly psk: string | null;
 }
 
 export interface BrokerConfig {
@@ -104,6 +207,24 @@ export interface BrokerConfig {
   readonly autosaveInterval: number;
 
   readonly log: LogConfig;
+
+  // The options below are parsed and kept, but the broker may not act on them yet; the
+  // parser warns about each one it meets (see `unimplementedOptions`).
+  /** `user`: drop privileges to this user when started as root. */
+  readonly user?: string;
+  readonly pidFile?: string | null;
+  readonly allowDuplicateMessages?: boolean;
+  readonly autosaveOnChanges?: boolean;
+  readonly clientidPrefixes?: string | null;
+  /** Bytes; 0 is no limit. */
+  readonly memoryLimit?: number;
+  /** Seconds (the option is given in minutes); 0 is off. */
+  readonly retainExpiryInterval?: number;
+  readonly websocketsLogLevel?: number;
+  readonly websocketsHeadersSize?: number;
+  readonly bridges?: readonly BridgeConfig[];
+  /** Options present in the file that mosquitto-ts accepts but does not implement yet. */
+  readonly unimplementedOptions?: readonly string[];
 }
 
 export const DEFAULT_LOG_TYPES: ReadonlySet<LogType> = new Set<LogType>([
@@ -111,6 +232,19 @@ export const DEFAULT_LOG_TYPES: ReadonlySet<LogType> = new Set<LogType>([
   'warning',
   'notice',
   'information',
+]);
+
+/** `log_type all` and `-v`: every type. */
+export const ALL_LOG_TYPES: ReadonlySet<LogType> = new Set<LogType>([
+  'debug',
+  'error',
+  'warning',
+  'notice',
+  'information',
+  'subscribe',
+  'unsubscribe',
+  'websockets',
+  'internal',
 ]);
 
 export function defaultSecurity(localOnly: boolean): SecurityConfig {

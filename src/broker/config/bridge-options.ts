@@ -1,0 +1,403 @@
+/**
+ * The bridge rows of the option table (§1.9): `connection <name>` starts a bridge and the
+ * rows below apply to the current one of the same file. Parsed, validated with Mosquitto's
+ * texts and stored; bridging itself is not implemented yet, so every row is marked so.
+ */
+import { OptionError } from './errors.ts';
+import type { BridgeDraft } from './draft.ts';
+import { newBridgeDraft } from './draft.ts';
+import type { OptionSpec, StringRow } from './option-spec.ts';
+import { bool, custom, int, str } from './option-spec.ts';
+import type { BridgeAddress, BridgeTopic } from './types.ts';
+import { atoi, decodeBytes, isValidPublishTopic, isValidSubscribeTopic } from './values.ts';
+
+const CERTIFICATE_AND_PSK =
+  'Error: Cannot use both certificate and psk encryption in a single bridge.';
+
+function hasPsk(bridge: BridgeDraft): boolean {
+  return bridge.identity !== null || bridge.psk !== null;
+}
+
+function hasCertificate(bridge: BridgeDraft): boolean {
+  return (
+    bridge.cafile !== null ||
+    bridge.capath !== null ||
+    bridge.certfile !== null ||
+    bridge.keyfile !== null
+  );
+}
+
+type BridgeStringField =
+  | 'cafile'
+  | 'capath'
+  | 'certfile'
+  | 'keyfile'
+  | 'alpn'
+  | 'bindAddress'
+  | 'tlsVersion'
+  | 'identity'
+  | 'psk'
+  | 'remoteClientid'
+  | 'localClientid'
+  | 'remoteUsername'
+  | 'remotePassword'
+  | 'localUsername'
+  | 'localPassword'
+  | 'notificationTopic';
+
+function bridgeString(
+  name: string,
+  field: BridgeStringField,
+  summary: string,
+  extra: Partial<Pick<StringRow<'bridge'>, 'aliases' | 'label' | 'before'>> = {},
+): OptionSpec {
+  return str({
+    name,
+    scope: 'bridge',
+    implemented: false,
+    summary,
+    ...extra,
+    get: (b) => b[field],
+    set: (b, v) => {
+      b[field] = v;
+    },
+  });
+}
+
+type BridgeBoolField =
+  | 'attemptUnsubscribe'
+  | 'outgoingRetain'
+  | 'requireOcsp'
+  | 'cleansession'
+  | 'notifications'
+  | 'notificationsLocalOnly'
+  | 'roundRobin'
+  | 'tryPrivate';
+
+function bridgeBool(name: string, field: BridgeBoolField, summary: string): OptionSpec {
+  return bool(
+    {
+      name,
+      scope: 'bridge',
+      implemented: false,
+      summary,
+      set: (b, v) => {
+        b[field] = v;
+      },
+    },
+    // Mosquitto's text for this one option lacks the full stop.
+    name === 'notifications_local_only'
+      ? { missingBridge: 'Error: Invalid bridge configuration' }
+      : {},
+  );
+}
+
+function rejectWithPsk(bridge: BridgeDraft): void {
+  if (hasPsk(bridge)) throw new OptionError(CERTIFICATE_AND_PSK);
+}
+
+/** A bridge `topic` line: pattern [direction [qos [local-prefix [remote-prefix]]]]. */
+function parseBridgeTopic(bridge: BridgeDraft, ctx: Parameters<OptionSpec['run']>[0]): void {
+  const { cursor } = ctx;
+  const pattern = cursor.nextToken();
+  if (pattern === null) throw new OptionError('Error: Empty topic value in configuration.');
+  let direction: BridgeTopic['direction'] = 'out';
+  let qos = 0;
+  let localPrefix: string | null = null;
+  let remotePrefix: string | null = null;
+  const directionToken = cursor.nextToken();
+  if (directionToken !== null) {
+    const lower = directionToken.toLowerCase();
+    if (lower !== 'out' && lower !== 'in' && lower !== 'both') {
+      throw new OptionError(
+        `Error: Invalid bridge topic direction '${decodeBytes(directionToken)}'.`,
+      );
+    }
+    direction = lower;
+    const qosToken = cursor.nextToken();
+    if (qosToken !== null) {
+      // A token starting with '#' ends the line (a trailing comment).
+      if (qosToken.startsWith('#')) cursor.rest();
+      qos = atoi(qosToken) & 0xff;
+      if (qos > 2) {
+        throw new OptionError(`Error: Invalid bridge QoS level '${decodeBytes(qosToken)}'.`);
+      }
+      const localToken = cursor.nextToken();
+      if (localToken !== null) {
+        if (localToken.startsWith('#')) cursor.rest();
+        else if (localToken !== '""') localPrefix = localToken;
+        const remoteToken = cursor.nextToken();
+        if (remoteToken !== null && remoteToken !== '""' && !remoteToken.startsWith('#')) {
+          remotePrefix = remoteToken;
+        }
+      }
+    }
+  }
+  if (localPrefix !== null && !isValidPublishTopic(localPrefix)) {
+    throw new OptionError(
+      `Error: Invalid bridge topic local prefix '${decodeBytes(localPrefix)}'.`,
+    );
+  }
+  if (remotePrefix !== null && !isValidPublishTopic(remotePrefix)) {
+    throw new OptionError(
+      `Error: Invalid bridge topic remote prefix '${decodeBytes(remotePrefix)}'.`,
+    );
+  }
+  const empty = pattern === '""';
+  if (empty && (localPrefix === null || remotePrefix === null)) {
+    throw new OptionError('Error: Invalid bridge remapping.');
+  }
+  for (const prefix of [localPrefix, remotePrefix]) {
+    if (prefix === null) continue;
+    const combined = prefix + (empty ? '' : pattern);
+    if (!isValidSubscribeTopic(combined)) {
+      // Mosquitto says "local" for both prefixes, then reports the failure as out of memory.
+      throw new OptionError(
+        `Error: Invalid bridge topic local prefix and pattern combination '${decodeBytes(combined)}'.`,
+        'Error: Out of memory.',
+      );
+    }
+  }
+  bridge.topics.push({
+    pattern: empty ? null : decodeBytes(pattern),
+    direction,
+    qos: qos === 0 ? 0 : qos === 1 ? 1 : 2,
+    localPrefix: localPrefix === null ? null : decodeBytes(localPrefix),
+    remotePrefix: remotePrefix === null ? null : decodeBytes(remotePrefix),
+  });
+}
+
+export const BRIDGE_OPTIONS: readonly OptionSpec[] = [
+  custom({
+    name: 'connection',
+    scope: 'global',
+    reloadable: false,
+    implemented: false,
+    summary: 'Start a bridge; the bridge options that follow apply to it.',
+    run: (draft, ctx) => {
+      const token = ctx.cursor.nextToken();
+      if (token === null) throw new OptionError('Error: Empty connection value in configuration.');
+      const name = decodeBytes(token);
+      if (draft.bridges.some((b) => b.name === name)) {
+        throw new OptionError(`Error: Duplicate bridge name "${name}".`);
+      }
+      const bridge = newBridgeDraft(name);
+      draft.bridges.push(bridge);
+      ctx.file.bridge = bridge;
+    },
+  }),
+  custom({
+    name: 'address',
+    aliases: ['addresses'],
+    scope: 'bridge',
+    implemented: false,
+    summary: 'Remote host[:port] list.',
+    run: (bridge, ctx) => {
+      if (bridge.addresses !== null) throw new OptionError('Error: Invalid bridge configuration.');
+      const addresses: BridgeAddress[] = [];
+      for (let token = ctx.cursor.nextToken(); token !== null; token = ctx.cursor.nextToken()) {
+        if (token.startsWith('#')) break;
+        // The port follows the last ':' (so an IPv6 address needs one).
+        const colon = token.lastIndexOf(':');
+        let port = 1883;
+        if (colon !== -1) {
+          port = atoi(token.slice(colon + 1));
+          if (port < 1 || port > 65535) {
+            throw new OptionError(`Error: Invalid port value (${port}).`);
+          }
+        }
+        addresses.push({ host: decodeBytes(colon === -1 ? token : token.slice(0, colon)), port });
+      }
+      if (addresses.length === 0) {
+        throw new OptionError('Error: Empty address value in configuration.');
+      }
+      bridge.addresses = addresses;
+    },
+  }),
+  custom({
+    name: 'topic',
+    scope: 'bridge',
+    implemented: false,
+    summary: 'topic <pattern> [in|out|both [qos [local-prefix [remote-prefix]]]]',
+    run: parseBridgeTopic,
+  }),
+  bridgeString('remote_clientid', 'remoteClientid', 'Client id on the remote broker.', {
+    aliases: ['clientid'],
+    label: 'bridge remote clientid',
+  }),
+  // "clientd" is Mosquitto's spelling in this message.
+  bridgeString('local_clientid', 'localClientid', 'Client id of the local side.', {
+    label: 'bridge local clientd',
+  }),
+  bridgeString('remote_username', 'remoteUsername', 'Username on the remote broker.', {
+    aliases: ['username'],
+    label: 'bridge remote_username',
+  }),
+  bridgeString('remote_password', 'remotePassword', 'Password on the remote broker.', {
+    aliases: ['password'],
+    label: 'bridge remote_password',
+  }),
+  bridgeString('local_username', 'localUsername', 'Username of the local side.', {
+    label: 'bridge local_username',
+  }),
+  bridgeString('local_password', 'localPassword', 'Password of the local side.', {
+    label: 'bridge local_password',
+  }),
+  bridgeString('notification_topic', 'notificationTopic', 'Topic of the connection state.'),
+  bridgeString('bridge_cafile', 'cafile', 'CA for the remote certificate.', {
+    before: rejectWithPsk,
+  }),
+  bridgeString('bridge_capath', 'capath', 'CA directory for the remote certificate.', {
+    before: rejectWithPsk,
+  }),
+  bridgeString('bridge_certfile', 'certfile', 'Client certificate.', { before: rejectWithPsk }),
+  bridgeString('bridge_keyfile', 'keyfile', 'Client key.', { before: rejectWithPsk }),
+  bridgeString('bridge_identity', 'identity', 'TLS-PSK identity.', {
+    before: (b) => {
+      if (hasCertificate(b)) {
+        throw new OptionError(
+          'Error: Cannot use both certificate and identity encryption in a single bridge.',
+        );
+      }
+    },
+  }),
+  bridgeString('bridge_psk', 'psk', 'TLS-PSK key (hex).', {
+    before: (b) => {
+      if (hasCertificate(b)) throw new OptionError(CERTIFICATE_AND_PSK);
+    },
+  }),
+  bridgeString('bridge_alpn', 'alpn', 'ALPN protocol.'),
+  bridgeString('bridge_bind_address', 'bindAddress', 'Local address of the bridge socket.'),
+  bridgeString('bridge_tls_version', 'tlsVersion', 'TLS version towards the remote.'),
+  bridgeBool('bridge_attempt_unsubscribe', 'attemptUnsubscribe', 'Unsubscribe out topics.'),
+  bridgeBool('bridge_outgoing_retain', 'outgoingRetain', 'Keep the retain flag outgoing.'),
+  bridgeBool('bridge_require_ocsp', 'requireOcsp', 'Require OCSP stapling.'),
+  bridgeBool('cleansession', 'cleansession', 'Clean session on the remote.'),
+  bridgeBool('notifications', 'notifications', 'Publish the connection state.'),
+  bridgeBool('notifications_local_only', 'notificationsLocalOnly', 'State only locally.'),
+  bridgeBool('round_robin', 'roundRobin', 'Do not prefer the first address.'),
+  bridgeBool('try_private', 'tryPrivate', 'Announce a bridge in CONNECT.'),
+  bool({
+    name: 'local_cleansession',
+    scope: 'bridge',
+    implemented: false,
+    summary: 'Clean session of the local side.',
+    set: (b, v) => {
+      b.localCleansession = v;
+    },
+  }),
+  bool({
+    name: 'bridge_insecure',
+    scope: 'bridge',
+    implemented: false,
+    summary: 'Skip the remote host name check.',
+    set: (b, v, ctx) => {
+      b.insecure = v;
+      if (v) ctx.log('warning', `Warning: Bridge ${b.name} using insecure mode.`);
+    },
+  }),
+  int({
+    name: 'bridge_max_packet_size',
+    scope: 'bridge',
+    implemented: false,
+    summary: 'Largest packet sent to the remote (0: no limit).',
+    set: (b, v) => {
+      b.maxPacketSize = Math.max(v, 0);
+    },
+  }),
+  int({
+    name: 'keepalive_interval',
+    scope: 'bridge',
+    implemented: false,
+    summary: 'Keepalive towards the remote (at least 5).',
+    check: (v) => (v > 65535 ? 'Error: Bridge keepalive value too high.' : undefined),
+    set: (b, v, ctx) => {
+      if (v < 5) ctx.log('notice', 'keepalive interval too low, using 5 seconds.');
+      b.keepaliveInterval = Math.max(v, 5);
+    },
+  }),
+  int({
+    name: 'idle_timeout',
+    scope: 'bridge',
+    implemented: false,
+    summary: 'Lazy bridges: seconds idle before disconnecting.',
+    set: (b, v, ctx) => {
+      if (v < 1) ctx.log('notice', 'idle_timeout interval too low, using 1 second.');
+      b.idleTimeout = Math.max(v, 1);
+    },
+  }),
+  int({
+    name: 'threshold',
+    scope: 'bridge',
+    implemented: false,
+    summary: 'Lazy bridges: queued messages that start the connection.',
+    set: (b, v, ctx) => {
+      if (v < 1) ctx.log('notice', 'threshold too low, using 1 message.');
+      b.threshold = Math.max(v, 1);
+    },
+  }),
+  custom({
+    name: 'restart_timeout',
+    scope: 'bridge',
+    implemented: false,
+    summary: '<seconds> or <base> <cap>: reconnection delay.',
+    run: (b, ctx) => {
+      const first = ctx.cursor.nextToken();
+      if (first === null) {
+        throw new OptionError('Error: Empty restart_timeout value in configuration.');
+      }
+      b.restartTimeout = atoi(first);
+      b.backoffBase = 0;
+      b.backoffCap = 0;
+      if (b.restartTimeout < 1) {
+        ctx.log('notice', 'restart_timeout interval too low, using 1 second.');
+        b.restartTimeout = 1;
+      }
+      const second = ctx.cursor.nextToken();
+      if (second !== null) {
+        b.backoffBase = b.restartTimeout;
+        b.backoffCap = atoi(second);
+        if (b.backoffCap < b.backoffBase) {
+          throw new OptionError('Error: backoff cap is lower than the base in restart_timeout.');
+        }
+      }
+    },
+  }),
+  custom({
+    name: 'start_type',
+    scope: 'bridge',
+    kind: 'token',
+    implemented: false,
+    summary: 'automatic, lazy or once.',
+    run: (b, ctx) => {
+      const token = ctx.cursor.nextToken();
+      if (token === null) throw new OptionError('Error: Empty start_type value in configuration.');
+      if (token === 'manual') throw new OptionError('Error: Manual start_type not supported.');
+      if (token !== 'automatic' && token !== 'lazy' && token !== 'once') {
+        throw new OptionError(
+          `Error: Invalid start_type value in configuration (${decodeBytes(token)}).`,
+        );
+      }
+      b.startType = token;
+    },
+  }),
+  custom({
+    name: 'bridge_protocol_version',
+    scope: 'bridge',
+    implemented: false,
+    summary: 'mqttv31, mqttv311 (default) or mqttv50.',
+    run: (b, ctx) => {
+      // The raw rest of the line: a trailing space makes the value invalid, as in Mosquitto.
+      const value = ctx.cursor.rest();
+      if (value === null) {
+        throw new OptionError('Error: Empty bridge_protocol_version value in configuration.');
+      }
+      if (value !== 'mqttv31' && value !== 'mqttv311' && value !== 'mqttv50') {
+        throw new OptionError(
+          `Error: Invalid bridge_protocol_version value (${decodeBytes(value)}).`,
+        );
+      }
+      b.protocolVersion = value;
+    },
+  }),
+];

@@ -1,0 +1,440 @@
+/**
+ * The broker's log, in Mosquitto's format: `<timestamp>: <text>`, where the timestamp is
+ * Unix seconds or `log_timestamp_format` passed through strftime (local time), the line
+ * cut at 999 bytes. `log_type` selects the types; `log_dest` the destinations: stdout,
+ * stderr, one file (reopened on SIGHUP), and `$SYS/broker/log/<E|W|N|I|M/subscribe|
+ * M/unsubscribe|WS>` through a publisher the broker installs (never debug or internal
+ * lines, as in Mosquitto). syslog is not supported yet: the logger says so once and
+ * writes to stderr instead.
+ *
+ * Writes are collected and flushed once per event-loop turn (one write per destination),
+ * and synchronously by flush()/close() and, when asked, at process exit.
+ */
+import { closeSync, openSync, writeSync } from 'node:fs';
+import type { Clock } from '../common/clock.ts';
+import { systemClock } from '../common/clock.ts';
+import type { LogConfig, LogDestination, LogType } from './config/types.ts';
+
+/** Where console lines go (process.stdout / process.stderr by default). */
+export interface LogSink {
+  write(text: string): void;
+}
+
+/** An open log file. */
+export interface LogFile {
+  write(text: string): void;
+  close(): void;
+}
+
+/** Publishes one log line (QoS 2, not retained, message expiry 20 s in Mosquitto). */
+export type TopicPublisher = (topic: string, line: string) => void;
+
+export interface LoggerOptions {
+  readonly clock?: Clock;
+  readonly stdout?: LogSink;
+  readonly stderr?: LogSink;
+  /** Opens `log_dest file` for appending (mode 0600 when created); throws on failure. */
+  readonly openFile?: (path: string) => LogFile;
+  /** Runs `flush` later in this turn of the event loop; setImmediate by default. */
+  readonly schedule?: (flush: () => void) => void;
+  /** Flush pending lines synchronously when the process exits. */
+  readonly flushOnExit?: boolean;
+}
+
+/** The `$SYS/broker/log/...` topic of each type published to (debug/internal: none). */
+const TOPIC_OF_TYPE: Readonly<Record<LogType, string | null>> = {
+  error: '$SYS/broker/log/E',
+  warning: '$SYS/broker/log/W',
+  notice: '$SYS/broker/log/N',
+  information: '$SYS/broker/log/I',
+  subscribe: '$SYS/broker/log/M/subscribe',
+  unsubscribe: '$SYS/broker/log/M/unsubscribe',
+  websockets: '$SYS/broker/log/WS',
+  debug: null,
+  internal: null,
+};
+
+/** Mosquitto's `char log_line[1000]`, NUL included. */
+const MAX_LINE_BYTES = 999;
+
+const consoleSink = (stream: NodeJS.WriteStream): LogSink => ({
+  write: (text) => {
+    stream.write(text);
+  },
+});
+
+function openAppendFile(path: string): LogFile {
+  const fd = openSync(path, 'a', 0o600);
+  return {
+    write: (text) => {
+      try {
+        writeSync(fd, text);
+      } catch {
+        // A full disk or a vanished file must not take the broker down.
+      }
+    },
+    close: () => {
+      closeSync(fd);
+    },
+  };
+}
+
+export class Logger {
+  readonly #clock: Clock;
+  readonly #stdout: LogSink;
+  readonly #stderr: LogSink;
+  readonly #openFile: (path: string) => LogFile;
+  readonly #schedule: (flush: () => void) => void;
+
+  #timestamp = true;
+  #timestampFormat: string | null = null;
+  #types: ReadonlySet<LogType> = new Set();
+  #toStdout = false;
+  #toStderr = false;
+  #toTopic = false;
+  #filePath: string | null = null;
+  #file: LogFile | null = null;
+  #publisher: TopicPublisher | null = null;
+
+  #pendingStdout = '';
+  #pendingStderr = '';
+  #pendingFile = '';
+  #pendingTopic: [string, string][] = [];
+  #flushScheduled = false;
+  #closed = false;
+
+  /** The last timestamp prefix and the second it was made for. */
+  #prefixSecond = -1;
+  #prefix = '';
+
+  readonly #flushNow = (): void => {
+    this.#flushScheduled = false;
+    this.flush();
+  };
+
+  constructor(config: LogConfig, options: LoggerOptions = {}) {
+    this.#clock = options.clock ?? systemClock;
+    this.#stdout = options.stdout ?? consoleSink(process.stdout);
+    this.#stderr = options.stderr ?? consoleSink(process.stderr);
+    this.#openFile = options.openFile ?? openAppendFile;
+    this.#schedule =
+      options.schedule ??
+      ((flush) => {
+        setImmediate(flush).unref();
+      });
+    if (options.flushOnExit === true) {
+      process.once('exit', () => {
+        this.close();
+      });
+    }
+    this.#apply(config);
+  }
+
+  /** New settings after a SIGHUP reload (reopens the log file). */
+  reconfigure(config: LogConfig): void {
+    this.flush();
+    this.#closeFile();
+    this.#apply(config);
+  }
+
+  /** The broker's $SYS publisher for `log_dest topic`; null before the broker runs. */
+  setTopicPublisher(publisher: TopicPublisher | null): void {
+    this.#publisher = publisher;
+  }
+
+  /** Whether lines of `type` go anywhere: check before building costly debug lines. */
+  enabled(type: LogType): boolean {
+    return this.#types.has(type);
+  }
+
+  log(type: LogType, text: string): void {
+    if (this.#types.has(type) && !this.#closed) this.#write(type, this.#format(text));
+  }
+
+  error(text: string): void {
+    this.log('error', text);
+  }
+  warning(text: string): void {
+    this.log('warning', text);
+  }
+  notice(text: string): void {
+    this.log('notice', text);
+  }
+  info(text: string): void {
+    this.log('information', text);
+  }
+  debug(text: string): void {
+    this.log('debug', text);
+  }
+  subscribe(text: string): void {
+    this.log('subscribe', text);
+  }
+  unsubscribe(text: string): void {
+    this.log('unsubscribe', text);
+  }
+  websockets(text: string): void {
+    this.log('websockets', text);
+  }
+  internal(text: string): void {
+    this.log('internal', text);
+  }
+
+  /** Writes everything pending now, synchronously. */
+  flush(): void {
+    if (this.#pendingStdout !== '') {
+      const text = this.#pendingStdout;
+      this.#pendingStdout = '';
+      this.#stdout.write(text);
+    }
+    if (this.#pendingStderr !== '') {
+      const text = this.#pendingStderr;
+      this.#pendingStderr = '';
+      this.#stderr.write(text);
+    }
+    if (this.#pendingFile !== '') {
+      const text = this.#pendingFile;
+      this.#pendingFile = '';
+      this.#file?.write(text);
+    }
+    if (this.#pendingTopic.length > 0) {
+      const lines = this.#pendingTopic;
+      this.#pendingTopic = [];
+      const publisher = this.#publisher;
+      if (publisher !== null) for (const [topic, line] of lines) publisher(topic, line);
+    }
+  }
+
+  /** SIGHUP: close and reopen the log file (log rotation). */
+  reopen(): void {
+    this.flush();
+    this.#closeFile();
+    this.#openLogFile();
+  }
+
+  /** Flushes and closes the file; later lines are dropped. */
+  close(): void {
+    if (this.#closed) return;
+    this.flush();
+    this.#closeFile();
+    this.#closed = true;
+  }
+
+  #write(type: LogType, line: string): void {
+    if (this.#toStdout) this.#pendingStdout += line + '\n';
+    if (this.#toStderr) this.#pendingStderr += line + '\n';
+    if (this.#file !== null) this.#pendingFile += line + '\n';
+    if (this.#toTopic) {
+      const topic = TOPIC_OF_TYPE[type];
+      if (topic !== null) this.#pendingTopic.push([topic, line]);
+    }
+    if (!this.#flushScheduled) {
+      this.#flushScheduled = true;
+      this.#schedule(this.#flushNow);
+    }
+  }
+
+  #apply(config: LogConfig): void {
+    this.#timestamp = config.timestamp;
+    this.#timestampFormat = config.timestampFormat;
+    this.#types = config.types;
+    this.#prefixSecond = -1;
+    const kinds = new Set(config.destinations.map((d) => d.kind));
+    this.#toStdout = kinds.has('stdout');
+    this.#toStderr = kinds.has('stderr');
+    this.#toTopic = kinds.has('topic');
+    this.#filePath = config.destinations.find(isFileDestination)?.path ?? null;
+    const syslogFallback = kinds.has('syslog') && !this.#toStderr;
+    if (syslogFallback) this.#toStderr = true;
+    this.#openLogFile();
+    if (kinds.has('syslog')) {
+      // Shown whatever log_type says: the operator must learn where the lines went.
+      this.#write(
+        'warning',
+        this.#format(
+          `Warning: log_dest syslog is not supported by mosquitto-ts yet; ${
+            syslogFallback ? 'logging to stderr instead' : 'ignoring it'
+          }.`,
+        ),
+      );
+    }
+  }
+
+  #openLogFile(): void {
+    const path = this.#filePath;
+    if (path === null) return;
+    try {
+      this.#file = this.#openFile(path);
+    } catch {
+      // As Mosquitto: fall back to errors only, on stderr.
+      this.#toStdout = false;
+      this.#toTopic = false;
+      this.#toStderr = true;
+      this.#types = new Set<LogType>(['error']);
+      this.error(`Error: Unable to open log file ${path} for writing.`);
+    }
+  }
+
+  #closeFile(): void {
+    const file = this.#file;
+    this.#file = null;
+    file?.close();
+  }
+
+  #format(text: string): string {
+    let line = text;
+    if (this.#timestamp) {
+      const second = this.#clock.wallSeconds();
+      if (second !== this.#prefixSecond) {
+        this.#prefixSecond = second;
+        this.#prefix = timestampPrefix(second, this.#timestampFormat);
+      }
+      line = this.#prefix + text;
+    }
+    // Only a line of more than 333 characters can exceed 999 bytes.
+    if (line.length > MAX_LINE_BYTES / 3 && Buffer.byteLength(line) > MAX_LINE_BYTES) {
+      line = truncateUtf8(line, MAX_LINE_BYTES);
+    }
+    return line;
+  }
+}
+
+function isFileDestination(
+  d: LogDestination,
+): d is Extract<LogDestination, { readonly kind: 'file' }> {
+  return d.kind === 'file';
+}
+
+function timestampPrefix(second: number, format: string | null): string {
+  if (format === null) return `${second}: `;
+  let stamp = strftime(format, new Date(second * 1000));
+  // strftime() returns 0 for an empty or over-long result; Mosquitto then prints this.
+  if (stamp === '' || Buffer.byteLength(stamp) >= 1000) stamp = 'Time error';
+  return Buffer.byteLength(stamp) < 997 ? `${stamp}: ` : stamp;
+}
+
+/** Cuts to at most `maxBytes` of UTF-8 without splitting a character. */
+function truncateUtf8(text: string, maxBytes: number): string {
+  const bytes = Buffer.from(text, 'utf8');
+  let end = maxBytes;
+  while (end > 0 && ((bytes[end] ?? 0) & 0xc0) === 0x80) end--;
+  return bytes.subarray(0, end).toString('utf8');
+}
+
+const DAY_NAMES = ['Sunday', 'Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday'];
+const MONTH_NAMES = [
+  'January',
+  'February',
+  'March',
+  'April',
+  'May',
+  'June',
+  'July',
+  'August',
+  'September',
+  'October',
+  'November',
+  'December',
+];
+
+const pad = (n: number, width = 2, fill = '0'): string => String(n).padStart(width, fill);
+
+function dayOfYear(d: Date): number {
+  const start = new Date(d.getFullYear(), 0, 1);
+  return Math.round((startOfDay(d) - start.getTime()) / 86_400_000);
+}
+
+function startOfDay(d: Date): number {
+  return new Date(d.getFullYear(), d.getMonth(), d.getDate()).getTime();
+}
+
+/** ISO 8601 week-based year and week number (%G, %V). */
+function isoWeek(d: Date): { year: number; week: number } {
+  const date = new Date(Date.UTC(d.getFullYear(), d.getMonth(), d.getDate()));
+  const weekday = date.getUTCDay() === 0 ? 7 : date.getUTCDay();
+  date.setUTCDate(date.getUTCDate() + 4 - weekday);
+  const yearStart = Date.UTC(date.getUTCFullYear(), 0, 1);
+  return {
+    year: date.getUTCFullYear(),
+    week: Math.ceil(((date.getTime() - yearStart) / 86_400_000 + 1) / 7),
+  };
+}
+
+function zoneOffset(d: Date): string {
+  const minutes = -d.getTimezoneOffset();
+  const sign = minutes < 0 ? '-' : '+';
+  const abs = Math.abs(minutes);
+  return `${sign}${pad(Math.floor(abs / 60))}${pad(abs % 60)}`;
+}
+
+function zoneName(d: Date): string {
+  const part = new Intl.DateTimeFormat('en-US', { timeZoneName: 'short' })
+    .formatToParts(d)
+    .find((p) => p.type === 'timeZoneName');
+  return part?.value ?? '';
+}
+
+const hour12 = (d: Date): number => d.getHours() % 12 || 12;
+
+/** strftime conversions in the C locale, local time. */
+const CONVERSIONS: Readonly<Record<string, (d: Date) => string>> = {
+  a: (d) => (DAY_NAMES[d.getDay()] ?? '').slice(0, 3),
+  A: (d) => DAY_NAMES[d.getDay()] ?? '',
+  b: (d) => (MONTH_NAMES[d.getMonth()] ?? '').slice(0, 3),
+  h: (d) => (MONTH_NAMES[d.getMonth()] ?? '').slice(0, 3),
+  B: (d) => MONTH_NAMES[d.getMonth()] ?? '',
+  c: (d) => strftime('%a %b %e %H:%M:%S %Y', d),
+  C: (d) => pad(Math.floor(d.getFullYear() / 100)),
+  d: (d) => pad(d.getDate()),
+  D: (d) => strftime('%m/%d/%y', d),
+  e: (d) => pad(d.getDate(), 2, ' '),
+  F: (d) => strftime('%Y-%m-%d', d),
+  g: (d) => pad(isoWeek(d).year % 100),
+  G: (d) => String(isoWeek(d).year),
+  H: (d) => pad(d.getHours()),
+  I: (d) => pad(hour12(d)),
+  j: (d) => pad(dayOfYear(d) + 1, 3),
+  k: (d) => pad(d.getHours(), 2, ' '),
+  l: (d) => pad(hour12(d), 2, ' '),
+  m: (d) => pad(d.getMonth() + 1),
+  M: (d) => pad(d.getMinutes()),
+  n: () => '\n',
+  p: (d) => (d.getHours() < 12 ? 'AM' : 'PM'),
+  P: (d) => (d.getHours() < 12 ? 'am' : 'pm'),
+  r: (d) => strftime('%I:%M:%S %p', d),
+  R: (d) => strftime('%H:%M', d),
+  s: (d) => String(Math.floor(d.getTime() / 1000)),
+  S: (d) => pad(d.getSeconds()),
+  t: () => '\t',
+  T: (d) => strftime('%H:%M:%S', d),
+  u: (d) => String(d.getDay() === 0 ? 7 : d.getDay()),
+  U: (d) => pad(Math.floor((dayOfYear(d) + 7 - d.getDay()) / 7)),
+  V: (d) => pad(isoWeek(d).week),
+  w: (d) => String(d.getDay()),
+  W: (d) => pad(Math.floor((dayOfYear(d) + 7 - ((d.getDay() + 6) % 7)) / 7)),
+  x: (d) => strftime('%m/%d/%y', d),
+  X: (d) => strftime('%H:%M:%S', d),
+  y: (d) => pad(d.getFullYear() % 100),
+  Y: (d) => String(d.getFullYear()),
+  z: zoneOffset,
+  Z: zoneName,
+  '%': () => '%',
+};
+
+/**
+ * C strftime() for the conversions above (C locale, the local time zone). An unknown
+ * conversion is copied as written, as glibc does.
+ */
+export function strftime(format: string, date: Date): string {
+  let out = '';
+  for (let i = 0; i < format.length; i++) {
+    const c = format.charAt(i);
+    if (c !== '%' || i + 1 >= format.length) {
+      out += c;
+      continue;
+    }
+    const code = format.charAt(++i);
+    const convert = Object.hasOwn(CONVERSIONS, code) ? CONVERSIONS[code] : undefined;
+    out += convert === undefined ? `%${code}` : convert(date);
+  }
+  return out;
+}
