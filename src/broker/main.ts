@@ -1,5 +1,133 @@
-/** Entry point of `mosquitto`. */
-export function main(_argv: readonly string[]): void {
-  process.stderr.write('mosquitto: not built yet in mosquitto-ts (see the README).\n');
-  process.exitCode = 1;
+/**
+ * `mosquitto [-c file] [-d] [-p port]... [-v] [-h]`: the broker as a program, in this
+ * process (bin/mosquitto imports it, so signals from supervisors reach it directly).
+ * Startup and shutdown follow Mosquitto's sequence and log lines; SIGINT/SIGTERM stop
+ * cleanly (exit 0), SIGHUP reloads the log settings, SIGUSR2 prints the subscription tree.
+ */
+import { spawn } from 'node:child_process';
+import { systemClock } from '../common/clock.ts';
+import type { BrokerConfig, LogType } from './config/types.ts';
+import { ALL_LOG_TYPES, defaultConfig } from './config/types.ts';
+import { ConfigError } from './config/errors.ts';
+import { loadConfigFile } from './config/parse.ts';
+import { Logger } from './log.ts';
+import { Broker } from './broker.ts';
+import { ListenError } from './listeners.ts';
+import { BROKER_VERSION } from './version.ts';
+import { parseBrokerArgs } from './args.ts';
+
+/** Runs the broker until a signal stops it. Sets process.exitCode on failure. */
+export async function main(argv: readonly string[]): Promise<void> {
+  const parsed = parseBrokerArgs(argv);
+  if (parsed.kind === 'exit') {
+    process.stdout.write(parsed.stdout);
+    process.stderr.write(parsed.stderr);
+    if (parsed.logError !== null) {
+      const logger = new Logger(defaultConfig().log);
+      logger.error(parsed.logError);
+      logger.close();
+    }
+    process.exitCode = parsed.exitCode;
+    return;
+  }
+  const commandLine = parsed.args;
+  if (commandLine.daemon) {
+    daemonize(argv);
+    return;
+  }
+
+  let config: BrokerConfig;
+  let configMessages: { type: LogType; text: string }[] = [];
+  if (commandLine.configFile !== null) {
+    try {
+      const loaded = loadConfigFile(commandLine.configFile, commandLine.ports, {
+        verbose: commandLine.verbose,
+      });
+      config = loaded.config;
+      configMessages = loaded.messages.map((m) => ({ type: m.type, text: m.text }));
+    } catch (error) {
+      if (!(error instanceof ConfigError)) throw error;
+      const logger = new Logger(defaultConfig().log, { flushOnExit: true });
+      for (const message of error.messages) logger.log(message.type, message.text);
+      logger.close();
+      process.exitCode = error.exitCode;
+      return;
+    }
+  } else {
+    const base = defaultConfig(commandLine.ports.length > 0 ? commandLine.ports : [1883]);
+    config = commandLine.verbose ? { ...base, log: { ...base.log, types: ALL_LOG_TYPES } } : base;
+  }
+
+  const logger = new Logger(config.log, { flushOnExit: true });
+  logger.info(`mosquitto version ${BROKER_VERSION} starting`);
+  if (commandLine.configFile !== null) logger.info(`Config loaded from ${commandLine.configFile}.`);
+  else logger.info('Using default config.');
+  for (const message of configMessages) logger.log(message.type, message.text);
+  if (config.localOnly) {
+    logger.warning(
+      'Starting in local only mode. Connections will only be possible from clients running on this machine.',
+    );
+    logger.warning('Create a configuration file which defines a listener to allow remote access.');
+    logger.warning(
+      'For more details see https://mosquitto.org/documentation/authentication-methods/',
+    );
+  }
+
+  const broker = new Broker(config, systemClock, logger);
+  logger.setTopicPublisher((topic, line) => {
+    broker.publishLogLine(topic, line);
+  });
+  try {
+    await broker.start();
+  } catch (error) {
+    if (!(error instanceof ListenError)) throw error;
+    logger.close();
+    process.exitCode = 1;
+    return;
+  }
+  logger.info(`mosquitto version ${BROKER_VERSION} running`);
+
+  let stopping = false;
+  const stop = (): void => {
+    if (stopping) return;
+    stopping = true;
+    logger.info(`mosquitto version ${BROKER_VERSION} terminating`);
+    void broker.close().then(() => {
+      logger.close();
+      process.exit(0);
+    });
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+  process.on('SIGHUP', () => {
+    logger.info('Reloading config.');
+    if (commandLine.configFile === null) return;
+    try {
+      const reloaded = loadConfigFile(commandLine.configFile, commandLine.ports, {
+        verbose: commandLine.verbose,
+      });
+      logger.reconfigure(reloaded.config.log);
+      broker.reload(reloaded.config);
+    } catch (error) {
+      if (!(error instanceof ConfigError)) throw error;
+      for (const message of error.messages) logger.log(message.type, message.text);
+    }
+  });
+  process.on('SIGUSR2', () => {
+    process.stdout.write(
+      broker
+        .dumpSubscriptions()
+        .map((line) => `${line}\n`)
+        .join(''),
+    );
+  });
+}
+
+/** -d: run again detached, without -d and with no terminal, and return at once. */
+function daemonize(argv: readonly string[]): void {
+  const args = argv.filter((arg) => arg !== '-d' && arg !== '--daemon');
+  const script = process.argv[1];
+  if (script === undefined) return;
+  const child = spawn(process.execPath, [script, ...args], { detached: true, stdio: 'ignore' });
+  child.unref();
 }

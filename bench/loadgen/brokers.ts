@@ -1,0 +1,206 @@
+/**
+ * The brokers under test, each started in a process of its own on a port of its own, with
+ * the same limits (see brokerConfig), so that /proc/<pid> shows the broker's CPU and RSS only.
+ */
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import { connect, createServer } from 'node:net';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const BROKER_NAMES = ['ours', 'mosquitto', 'aedes'] as const;
+export type BrokerName = (typeof BROKER_NAMES)[number];
+
+export const MOSQUITTO_BINARY = '/usr/sbin/mosquitto';
+
+/** dist/bench/loadgen/ -> the repository root. */
+export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+
+const START_TIMEOUT_MS = 10_000;
+const STOP_TIMEOUT_MS = 3_000;
+const STDERR_LINES_KEPT = 20;
+
+export class BrokerStartError extends Error {}
+
+/**
+ * mosquitto.conf for Debian's Mosquitto and for ours (the same file, so both run with the
+ * same limits):
+ * - persistence off, anonymous clients on one 127.0.0.1 listener;
+ * - max_queued_messages 10000 (default 1000): the generator never lets more than its window
+ *   (at most 2,000 messages) wait for one subscriber, so this limit cannot drop QoS 0 or
+ *   QoS 1 messages, while 0 (unlimited) would hide a runaway queue; `lost` checks every run;
+ * - max_inflight_messages 20 (the default) for QoS 1 towards subscribers;
+ * - logging of errors and warnings only: connection notices for 10,000 clients would cost
+ *   the broker CPU in the measured window and fill the pipe we read stderr from.
+ */
+export function brokerConfig(port: number): string {
+  return [
+    '# Written by bench/broker.ts for one benchmark run.',
+    `listener ${String(port)} 127.0.0.1`,
+    'allow_anonymous true',
+    'persistence false',
+    'max_queued_messages 10000',
+    'max_inflight_messages 20',
+    'log_dest stderr',
+    'log_type error',
+    'log_type warning',
+    'connection_messages false',
+    '',
+  ].join('\n');
+}
+
+export interface RunningBroker {
+  readonly name: BrokerName;
+  readonly pid: number;
+  readonly port: number;
+  /** Null while the process runs; otherwise how it ended. */
+  exitReason(): string | null;
+  stop(): Promise<void>;
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address !== null ? address.port : 0;
+      server.close(() => {
+        resolve(port);
+      });
+    });
+  });
+}
+
+async function commandFor(name: BrokerName, port: number, workDir: string): Promise<string[]> {
+  const configFile = join(workDir, `${name}-${String(port)}.conf`);
+  switch (name) {
+    case 'ours':
+      await writeFile(configFile, brokerConfig(port));
+      return [process.execPath, join(REPO_ROOT, 'bin', 'mosquitto'), '-c', configFile];
+    case 'mosquitto':
+      if (!existsSync(MOSQUITTO_BINARY)) {
+        throw new BrokerStartError(
+          `${MOSQUITTO_BINARY} not found; install with: apt-get install -y mosquitto mosquitto-clients`,
+        );
+      }
+      await writeFile(configFile, brokerConfig(port));
+      return [MOSQUITTO_BINARY, '-c', configFile];
+    case 'aedes': {
+      const script = join(REPO_ROOT, 'dist', 'bench', 'aedes-server.js');
+      return [process.execPath, script, String(port)];
+    }
+  }
+}
+
+function canConnect(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host: '127.0.0.1', port });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => {
+      resolve(false);
+    });
+  });
+}
+
+function describeExit(
+  code: number | null,
+  signal: NodeJS.Signals | null,
+  stderr: string[],
+): string {
+  const how = signal === null ? `exited with code ${String(code)}` : `killed by ${signal}`;
+  const last = stderr
+    .filter((line) => line.trim() !== '')
+    .slice(-3)
+    .join(' | ');
+  return last === '' ? how : `${how}: ${last}`;
+}
+
+function waitForExit(child: ChildProcess, timeoutMs: number): Promise<boolean> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(true);
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => {
+      resolve(false);
+    }, timeoutMs);
+    child.once('exit', () => {
+      clearTimeout(timer);
+      resolve(true);
+    });
+  });
+}
+
+/**
+ * Starts `name` on a free port and resolves once the port accepts TCP connections.
+ * Rejects with BrokerStartError (exit code and last stderr lines) if it exits or never listens.
+ */
+export async function startBroker(name: BrokerName, workDir: string): Promise<RunningBroker> {
+  const port = await freePort();
+  const command = await commandFor(name, port, workDir);
+  // Through sh only to raise the soft limit of open files to the hard one (10,000 clients
+  // need as many descriptors); exec keeps the broker's pid the one we measure.
+  const child = spawn(
+    '/bin/sh',
+    ['-c', 'ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec "$@"', 'sh', ...command],
+    {
+      cwd: REPO_ROOT,
+      stdio: ['ignore', 'ignore', 'pipe'],
+    },
+  );
+  const stderr: string[] = [];
+  let spawnError: string | null = null;
+  let exit: { code: number | null; signal: NodeJS.Signals | null } | null = null;
+  let stopped = false;
+  // Always drained: a broker blocked on a full stderr pipe would stall the benchmark.
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+    stderr.push(...chunk.split('\n'));
+    stderr.splice(0, Math.max(0, stderr.length - STDERR_LINES_KEPT));
+  });
+  child.on('error', (error) => {
+    spawnError = `cannot spawn: ${error.message}`;
+  });
+  child.on('exit', (code, signal) => {
+    exit = { code, signal };
+  });
+  const exitReason = (): string | null => {
+    if (stopped) return 'stopped';
+    if (spawnError !== null) return spawnError;
+    return exit === null ? null : describeExit(exit.code, exit.signal, stderr);
+  };
+  const pid = child.pid;
+  const broker: RunningBroker = {
+    name,
+    pid: pid ?? -1,
+    port,
+    exitReason,
+    stop: async () => {
+      if (stopped || exitReason() !== null) return;
+      stopped = true;
+      child.kill('SIGTERM');
+      if (!(await waitForExit(child, STOP_TIMEOUT_MS))) {
+        child.kill('SIGKILL');
+        await waitForExit(child, STOP_TIMEOUT_MS);
+      }
+    },
+  };
+  const deadline = Date.now() + START_TIMEOUT_MS;
+  for (;;) {
+    if (exitReason() !== null || pid === undefined) {
+      // Let the last stderr chunk arrive before reporting why.
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      throw new BrokerStartError(exitReason() ?? 'cannot spawn');
+    }
+    if (await canConnect(port)) return broker;
+    if (Date.now() > deadline) {
+      await broker.stop();
+      throw new BrokerStartError(
+        `did not listen on port ${String(port)} within ${String(START_TIMEOUT_MS / 1000)} s`,
+      );
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}

@@ -1,0 +1,167 @@
+/**
+ * Builds bench/loadgen/loadgen.c with gcc into a temp dir and runs it; see the C file for
+ * why the generator is a single-threaded C program and how it keeps its own cost low.
+ */
+import { execFile, spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+
+const execFileAsync = promisify(execFile);
+
+/** The source stays in bench/ (tsc does not copy it): dist/bench/loadgen/ -> bench/loadgen/. */
+const SOURCE = fileURLToPath(new URL('../../../bench/loadgen/loadgen.c', import.meta.url));
+
+export interface CompiledLoadgen {
+  readonly binary: string;
+  /** Removes the temp dir holding the binary. */
+  dispose(): Promise<void>;
+}
+
+export async function compileLoadgen(): Promise<CompiledLoadgen> {
+  const dir = await mkdtemp(join(tmpdir(), 'mosquitto-ts-loadgen-'));
+  const binary = join(dir, 'loadgen');
+  try {
+    await execFileAsync('gcc', ['-O2', '-Wall', '-Wextra', '-o', binary, SOURCE]);
+  } catch (error) {
+    await rm(dir, { recursive: true, force: true });
+    const detail = error instanceof Error ? error.message : String(error);
+    throw new Error(`cannot compile ${SOURCE} with gcc: ${detail}`, { cause: error });
+  }
+  return {
+    binary,
+    dispose: () => rm(dir, { recursive: true, force: true }),
+  };
+}
+
+/** What one run measured, in the generator's own window (warm-up excluded). */
+export interface TrafficResult {
+  readonly kind: 'traffic';
+  /** Seconds of the measured window. */
+  readonly elapsed: number;
+  /** PUBLISH packets received by all subscribers in the window. */
+  readonly delivered: number;
+  /** PUBACKs received by publishers in the window (QoS 1 only). */
+  readonly acked: number;
+  readonly sent: number;
+  /** Deliveries still missing after the drain phase (all messages of the run). */
+  readonly lost: number;
+  /** CPU seconds (user + sys) in the window: broker, generator, whole machine. */
+  readonly brokerCpu: number;
+  readonly generatorCpu: number;
+  readonly machineCpu: number;
+  /** End-to-end latency in microseconds (latency mode only, else -1). */
+  readonly latencyP50: number;
+  readonly latencyP99: number;
+  readonly latencyP999: number;
+  readonly latencyMax: number;
+  readonly latencySamples: number;
+}
+
+export interface ConnectionsResult {
+  readonly kind: 'connections';
+  readonly clients: number;
+  readonly rssBeforeKb: number;
+  readonly rssAfterKb: number;
+  readonly connectSeconds: number;
+  readonly elapsed: number;
+  readonly brokerCpu: number;
+  readonly generatorCpu: number;
+}
+
+export type LoadgenResult = TrafficResult | ConnectionsResult;
+
+export class LoadgenError extends Error {}
+
+function field(record: Record<string, unknown>, key: string): number {
+  const value = record[key];
+  if (typeof value !== 'number') throw new LoadgenError(`loadgen output lacks "${key}"`);
+  return value;
+}
+
+function parseResult(line: string, connections: boolean): LoadgenResult {
+  const parsed: unknown = JSON.parse(line);
+  if (typeof parsed !== 'object' || parsed === null) {
+    throw new LoadgenError(`unexpected loadgen output: ${line}`);
+  }
+  const record = parsed as Record<string, unknown>;
+  if (typeof record.error === 'string') throw new LoadgenError(record.error);
+  if (connections) {
+    return {
+      kind: 'connections',
+      clients: field(record, 'clients'),
+      rssBeforeKb: field(record, 'rss_before_kb'),
+      rssAfterKb: field(record, 'rss_after_kb'),
+      connectSeconds: field(record, 'connect_seconds'),
+      elapsed: field(record, 'elapsed'),
+      brokerCpu: field(record, 'broker_cpu'),
+      generatorCpu: field(record, 'gen_cpu'),
+    };
+  }
+  return {
+    kind: 'traffic',
+    elapsed: field(record, 'elapsed'),
+    delivered: field(record, 'delivered'),
+    acked: field(record, 'acked'),
+    sent: field(record, 'sent'),
+    lost: field(record, 'lost'),
+    brokerCpu: field(record, 'broker_cpu'),
+    generatorCpu: field(record, 'gen_cpu'),
+    machineCpu: field(record, 'machine_busy'),
+    latencyP50: field(record, 'lat_p50_us'),
+    latencyP99: field(record, 'lat_p99_us'),
+    latencyP999: field(record, 'lat_p999_us'),
+    latencyMax: field(record, 'lat_max_us'),
+    latencySamples: field(record, 'lat_count'),
+  };
+}
+
+/**
+ * Runs the generator once against the broker on `port` (whose CPU and RSS it samples through
+ * /proc/<brokerPid>). `args` are the scenario's loadgen flags. Rejects with LoadgenError.
+ */
+export function runLoadgen(
+  binary: string,
+  port: number,
+  brokerPid: number,
+  args: readonly string[],
+  timeoutMs: number,
+): Promise<LoadgenResult> {
+  const connections = args.includes('connections');
+  const argv = ['--port', String(port), '--broker-pid', String(brokerPid), ...args];
+  return new Promise((resolve, reject) => {
+    const child = spawn(binary, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+      stdout += chunk;
+    });
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+      stderr += chunk;
+    });
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+    }, timeoutMs);
+    child.on('error', (error) => {
+      clearTimeout(timer);
+      reject(new LoadgenError(`cannot run loadgen: ${error.message}`));
+    });
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      const line = stdout.trim().split('\n').pop() ?? '';
+      if (line.startsWith('{')) {
+        try {
+          resolve(parseResult(line, connections));
+        } catch (error) {
+          reject(error instanceof LoadgenError ? error : new LoadgenError(String(error)));
+        }
+        return;
+      }
+      const how =
+        signal === 'SIGKILL' ? `timed out after ${String(timeoutMs)} ms` : `exit ${String(code)}`;
+      reject(new LoadgenError(`loadgen ${how}: ${stderr.trim() || '(no output)'}`));
+    });
+  });
+}

@@ -1,0 +1,460 @@
+/**
+ * Broker: the composition root (Mosquitto's `db` plus loop.c). It owns the registries
+ * (sessions, subscriptions, retained messages, connections, listeners), settles the
+ * session side of connects and closes (takeover, resume, wills, expiry) and routes
+ * messages; the protocol logic lives in the handlers.
+ */
+import { EventEmitter } from 'node:events';
+import type { Clock, TimerHandle } from '../common/clock.ts';
+import type { Properties } from '../protocol/packets.ts';
+import type { ProtocolVersion, QoS } from '../protocol/constants.ts';
+import { ProtocolVersion as Versions, ReasonCode } from '../protocol/constants.ts';
+import type { Connection } from '../transport/connection.ts';
+import { FlushScheduler } from '../transport/flush-scheduler.ts';
+import type { BrokerConfig } from './config/types.ts';
+import type { SubscriptionOptions } from './router/subscription-tree.ts';
+import { SubscriptionTree } from './router/subscription-tree.ts';
+import { RetainStore } from './router/retain-store.ts';
+import { mayPublish } from './access.ts';
+import type { BrokerLog } from './broker-log.ts';
+import { ClientConnection, ConnectionState } from './client-connection.ts';
+import { CloseReason, closeLogLine, closePublishesWill } from './close-reason.ts';
+import type { BrokerListener } from './listeners.ts';
+import { openListeners } from './listeners.ts';
+import { BrokerMetrics } from './metrics.ts';
+import { StoredMessage } from './messages/stored-message.ts';
+import { clearOutgoing, resumeSession } from './outgoing.ts';
+import { routeMessage } from './route.ts';
+import * as send from './send.ts';
+import { Session, SESSION_NEVER_EXPIRES } from './session.ts';
+import { SysTree } from './sys-tree.ts';
+import { EMPTY_PROPERTIES } from '../protocol/packets.ts';
+
+export { BROKER_VERSION } from './version.ts';
+
+/** A client as reported by broker events. */
+export interface ClientInfo {
+  readonly clientId: string;
+  readonly username: string | null;
+  readonly protocolVersion: ProtocolVersion;
+  readonly address: string;
+  readonly port: number;
+}
+
+export interface ClientDisconnectedInfo extends ClientInfo {
+  readonly reason: CloseReason;
+}
+
+export interface PublishedMessageInfo {
+  readonly topic: string;
+  readonly payload: Buffer;
+  readonly qos: QoS;
+  readonly retain: boolean;
+  readonly properties: Properties;
+  /** "" when the broker itself published ($SYS, wills have the client's id). */
+  readonly clientId: string;
+}
+
+export interface BrokerEvents {
+  clientConnected: [client: ClientInfo];
+  clientDisconnected: [client: ClientDisconnectedInfo];
+  messagePublished: [message: PublishedMessageInfo];
+}
+
+/** A will waiting out its Will Delay Interval. */
+interface DelayedWill {
+  readonly message: StoredMessage;
+  readonly timer: TimerHandle;
+}
+
+export class Broker extends EventEmitter<BrokerEvents> {
+  /** Replaced as a whole by reload(); everything reads it at the time of use. */
+  config: BrokerConfig;
+  readonly clock: Clock;
+  readonly log: BrokerLog;
+  readonly metrics = new BrokerMetrics();
+  readonly sessions = new Map<string, Session>();
+  readonly subscriptions = new SubscriptionTree<Session>();
+  readonly retained = new RetainStore<StoredMessage>();
+  readonly connections = new Set<ClientConnection>();
+  readonly flusher = new FlushScheduler();
+  readonly delayedWills = new Map<string, DelayedWill>();
+  listenerSockets: BrokerListener[] = [];
+  /** log.enabled('debug'), cached: debug lines are never formatted otherwise. */
+  debugLog: boolean;
+  readonly startedAt: number;
+  #sysTree: SysTree | null = null;
+  #closing = false;
+
+  constructor(config: BrokerConfig, clock: Clock, log: BrokerLog) {
+    super();
+    this.config = config;
+    this.clock = clock;
+    this.log = log;
+    this.debugLog = log.enabled('debug');
+    this.startedAt = clock.now();
+  }
+
+  // ---- Lifecycle ---------------------------------------------------------------------
+
+  /** Opens every listener and starts $SYS. Throws when no listener could be opened. */
+  async start(): Promise<void> {
+    this.listenerSockets = await openListeners(this);
+    if (this.config.sysInterval > 0) {
+      this.#sysTree = new SysTree(this);
+      this.#sysTree.start();
+    }
+  }
+
+  /** Stops listening, publishes pending wills, closes every client and the listeners. */
+  async close(): Promise<void> {
+    if (this.#closing) return;
+    this.#closing = true;
+    this.#sysTree?.stop();
+    const closingListeners = this.listenerSockets.map((listener) => listener.server.close());
+    // Mosquitto publishes every will on shutdown, delayed ones included.
+    for (const session of this.sessions.values()) {
+      if (session.connection !== null && session.will !== null) {
+        const will = session.will;
+        session.will = null;
+        this.publishWill(will.message);
+      }
+    }
+    for (const [clientId, delayed] of this.delayedWills) {
+      this.clock.cancel(delayed.timer);
+      this.delayedWills.delete(clientId);
+      this.publishWill(delayed.message);
+    }
+    for (const conn of [...this.connections]) conn.close(CloseReason.Shutdown);
+    for (const session of this.sessions.values()) {
+      if (session.expiryTimer !== null) this.clock.cancel(session.expiryTimer);
+      session.expiryTimer = null;
+    }
+    this.flusher.flushNow();
+    for (const conn of this.connections) conn.transport.destroy();
+    await Promise.all(closingListeners);
+  }
+
+  /** Bound port of each listener (unix sockets report 0), in configuration order. */
+  get ports(): number[] {
+    return this.listenerSockets.map((listener) => listener.port);
+  }
+
+  /** Address and port of each TCP listener. */
+  addresses(): { host: string; port: number }[] {
+    return this.listenerSockets
+      .filter((listener) => listener.config.unixSocketPath === null)
+      .map((listener) => ({
+        host: listener.config.bindAddress ?? '::',
+        port: listener.port,
+      }));
+  }
+
+  /**
+   * SIGHUP: applies a re-read configuration. Listeners stay as they are (Mosquitto does not
+   * reopen them either); every other option takes effect for what happens from now on.
+   */
+  reload(config: BrokerConfig): void {
+    const previous = this.config;
+    this.config = { ...config, listeners: previous.listeners, localOnly: previous.localOnly };
+    this.debugLog = this.log.enabled('debug');
+    if (config.sysInterval !== previous.sysInterval) {
+      this.#sysTree?.stop();
+      this.#sysTree = null;
+      if (config.sysInterval > 0) {
+        this.#sysTree = new SysTree(this);
+        this.#sysTree.start();
+      }
+    }
+  }
+
+  get isClosing(): boolean {
+    return this.#closing;
+  }
+
+  // ---- Connections -------------------------------------------------------------------
+
+  /** A listener accepted a socket. */
+  acceptConnection(transport: Connection, listener: BrokerListener): void {
+    if (this.#closing) {
+      transport.destroy();
+      return;
+    }
+    const max = listener.config.maxConnections;
+    if (max >= 0 && listener.connectionCount >= max) {
+      if (this.config.log.connectionMessages) {
+        this.log.notice(
+          `Client connection from ${transport.remoteAddress} denied: max_connections exceeded.`,
+        );
+      }
+      transport.destroy();
+      return;
+    }
+    this.metrics.socketConnections++;
+    listener.connectionCount++;
+    const conn = new ClientConnection(this, transport, listener);
+    this.connections.add(conn);
+    if (this.config.log.connectionMessages) {
+      this.log.notice(
+        `New connection from ${transport.remoteAddress}:${transport.remotePort} on port ${listener.port}.`,
+      );
+    }
+  }
+
+  /** The socket is fully closed. */
+  connectionGone(conn: ClientConnection): void {
+    if (this.connections.delete(conn)) conn.listener.connectionCount--;
+  }
+
+  /**
+   * Finds or creates the session for an authenticated CONNECT and takes the client id
+   * over from any connection holding it. Only after authentication, as Mosquitto.
+   */
+  attachSession(
+    conn: ClientConnection,
+    clientId: string,
+    cleanStart: boolean,
+  ): { session: Session; sessionPresent: boolean } {
+    this.metrics.connectCount++;
+    const pendingWill = this.delayedWills.get(clientId);
+    if (pendingWill !== undefined) {
+      // Reconnecting within the Will Delay Interval cancels the will [MQTT-3.1.3-9].
+      this.clock.cancel(pendingWill.timer);
+      this.delayedWills.delete(clientId);
+    }
+    const found = this.sessions.get(clientId);
+    let resume = false;
+    if (found !== undefined) {
+      const old = found.connection;
+      if (old !== null) {
+        if (this.config.log.connectionMessages) {
+          this.log.error(`Client ${clientId} already connected, closing old connection.`);
+        }
+        // The old will goes out unless the session carries on [MQTT-3.1.4-3].
+        const oldSessionEnds =
+          found.protocolVersion === Versions.V5 ? found.expiryInterval === 0 : found.cleanStart;
+        const will = found.will;
+        found.will = null;
+        if (will !== null && will.delaySeconds === 0 && (oldSessionEnds || cleanStart)) {
+          this.publishWill(will.message);
+        }
+        found.connection = null;
+        old.session = null;
+        send.disconnect(old, ReasonCode.SessionTakenOver);
+        old.close(CloseReason.TakenOver);
+      }
+      if (found.expiryTimer !== null) {
+        this.clock.cancel(found.expiryTimer);
+        found.expiryTimer = null;
+      }
+      found.will = null;
+      resume = !cleanStart && found.expiryInterval > 0;
+      if (!resume) this.removeSession(found);
+    }
+    const session =
+      resume && found !== undefined ? found : new Session(clientId, conn.protocolVersion);
+    const sessionPresent = resume && conn.protocolVersion !== Versions.V31;
+    this.sessions.set(clientId, session);
+    return { session, sessionPresent };
+  }
+
+  /** Sends CONNACK, starts the keepalive and resends what a resumed session had pending. */
+  completeConnect(
+    conn: ClientConnection,
+    session: Session,
+    sessionPresent: boolean,
+    keepalive: number,
+    connackProperties: Properties,
+  ): void {
+    session.connection = conn;
+    conn.session = session;
+    conn.state = ConnectionState.Connected;
+    conn.wasConnected = true;
+    conn.startKeepalive(keepalive);
+    send.connack(conn, sessionPresent, ReasonCode.Success, connackProperties);
+    if (sessionPresent || session.inflight.size > 0 || session.queue.length > 0) {
+      resumeSession(this, session);
+    }
+    if (this.listenerCount('clientConnected') > 0) this.emit('clientConnected', clientInfo(conn));
+  }
+
+  /** A connection started closing: log it, publish or schedule its will, settle the session. */
+  connectionClosed(conn: ClientConnection): void {
+    const reason = conn.closeReason;
+    if (this.config.log.connectionMessages) {
+      const line = closeLogLine(reason, conn.clientId, conn.closeDetail);
+      if (line !== null) this.log.notice(line);
+    }
+    const session = conn.session;
+    conn.session = null;
+    if (session !== null && session.connection === conn) {
+      session.connection = null;
+      const will = session.will;
+      session.will = null;
+      if (will !== null && closePublishesWill(reason)) {
+        if (will.delaySeconds > 0) {
+          this.#delayWill(session.clientId, will.message, will.delaySeconds);
+        } else {
+          this.publishWill(will.message);
+        }
+      }
+      if (reason !== CloseReason.Shutdown) {
+        if (session.expiryInterval === 0) this.removeSession(session);
+        else this.#scheduleExpiry(session);
+      }
+    }
+    if (conn.wasConnected && this.listenerCount('clientDisconnected') > 0) {
+      this.emit('clientDisconnected', { ...clientInfo(conn), reason });
+    }
+  }
+
+  #delayWill(clientId: string, message: StoredMessage, delaySeconds: number): void {
+    const timer = this.clock.setTimer(() => {
+      if (this.delayedWills.get(clientId)?.message !== message) return;
+      this.delayedWills.delete(clientId);
+      this.publishWill(message);
+    }, delaySeconds * 1000);
+    this.delayedWills.set(clientId, { message, timer });
+  }
+
+  #scheduleExpiry(session: Session): void {
+    const pce = this.config.persistentClientExpiration;
+    let seconds = session.expiryInterval;
+    if (pce > 0 && pce < seconds) seconds = pce;
+    else if (seconds === SESSION_NEVER_EXPIRES) return;
+    session.expiryTimer = this.clock.setTimer(() => {
+      session.expiryTimer = null;
+      this.expireSession(session);
+    }, seconds * 1000);
+  }
+
+  /** The session outlived its expiry interval: drop it (and send a will still waiting). */
+  expireSession(session: Session): void {
+    if (this.sessions.get(session.clientId) !== session || session.connection !== null) return;
+    this.log.notice(`Expiring client ${session.clientId} due to timeout.`);
+    this.metrics.clientsExpired++;
+    const delayed = this.delayedWills.get(session.clientId);
+    if (delayed !== undefined) {
+      this.clock.cancel(delayed.timer);
+      this.delayedWills.delete(session.clientId);
+      this.publishWill(delayed.message);
+    }
+    this.removeSession(session);
+  }
+
+  /** Forgets a session: its subscriptions, queues and registry entry. */
+  removeSession(session: Session): void {
+    for (const filter of session.subscriptions.keys()) this.subscriptions.remove(session, filter);
+    session.subscriptions.clear();
+    clearOutgoing(session);
+    if (session.expiryTimer !== null) {
+      this.clock.cancel(session.expiryTimer);
+      session.expiryTimer = null;
+    }
+    if (this.sessions.get(session.clientId) === session) this.sessions.delete(session.clientId);
+  }
+
+  // ---- Subscriptions -----------------------------------------------------------------
+
+  /** Adds or replaces a subscription; true when it is new. */
+  subscribe(session: Session, filter: string, options: SubscriptionOptions): boolean {
+    const { entry, isNew } = this.subscriptions.add(session, filter, options);
+    session.subscriptions.set(filter, entry);
+    return isNew;
+  }
+
+  /** Removes a subscription; true when it existed. */
+  unsubscribe(session: Session, filter: string): boolean {
+    session.subscriptions.delete(filter);
+    return this.subscriptions.remove(session, filter);
+  }
+
+  // ---- Messages ----------------------------------------------------------------------
+
+  /**
+   * Routes a message to its subscribers and updates the retained store (after routing,
+   * as Mosquitto). Returns whether any subscription matched.
+   */
+  publish(message: StoredMessage): boolean {
+    const matched = routeMessage(this, message);
+    if (message.retain) {
+      if (message.payload.length === 0) this.retained.delete(message.topic);
+      else this.retained.set(message.topic, compactForStore(message));
+    }
+    if (this.listenerCount('messagePublished') > 0) {
+      this.emit('messagePublished', {
+        topic: message.topic,
+        payload: message.payload,
+        qos: message.qos,
+        retain: message.retain,
+        properties: message.properties,
+        clientId: message.sourceClientId,
+      });
+    }
+    return matched;
+  }
+
+  /** A will goes out like a client's PUBLISH (subject to the same `$SYS` rule). */
+  publishWill(message: StoredMessage): void {
+    if (!mayPublish(message.topic)) return;
+    this.publish(message);
+  }
+
+  /** Publishes a message from the broker itself ($SYS). */
+  publishInternal(topic: string, payload: string, qos: QoS, retain: boolean): void {
+    this.publish(
+      new StoredMessage(topic, Buffer.from(payload), qos, retain, EMPTY_PROPERTIES, 0, '', null),
+    );
+  }
+
+  /** A log line for `log_dest topic`: QoS 2, not retained, expiring after 20 s. */
+  publishLogLine(topic: string, line: string): void {
+    if (this.#closing) return;
+    this.publish(
+      new StoredMessage(
+        topic,
+        Buffer.from(line),
+        2,
+        false,
+        EMPTY_PROPERTIES,
+        this.clock.now() + 20_000,
+        '',
+        null,
+      ),
+    );
+  }
+
+  /** Lines for SIGUSR2's subscription dump. */
+  dumpSubscriptions(): string[] {
+    return this.subscriptions.dump();
+  }
+}
+
+/**
+ * A retained message outlives the read buffer its payload was sliced from; copy the
+ * payload when the slice would pin a much larger buffer.
+ */
+function compactForStore(message: StoredMessage): StoredMessage {
+  const payload = message.payload;
+  if (payload.buffer.byteLength <= payload.length * 2 + 64) return message;
+  return new StoredMessage(
+    message.topic,
+    Buffer.from(payload),
+    message.qos,
+    message.retain,
+    message.properties,
+    message.expiresAt,
+    message.sourceClientId,
+    message.sourceUsername,
+  );
+}
+
+function clientInfo(conn: ClientConnection): ClientInfo {
+  return {
+    clientId: conn.clientId,
+    username: conn.username,
+    protocolVersion: conn.protocolVersion,
+    address: conn.transport.remoteAddress,
+    port: conn.transport.remotePort,
+  };
+}

@@ -1,0 +1,218 @@
+/**
+ * ClientConnection: one network connection's MQTT state machine (the connection half of
+ * Mosquitto's `struct mosquitto`): AwaitingConnect -> Connected -> Closing -> Closed.
+ * It owns the frame decoder, the keepalive deadline, the topic alias table and the
+ * output buffer; everything that must outlive the socket lives in its Session.
+ */
+import type { Buffer } from 'node:buffer';
+import type { TimerHandle } from '../common/clock.ts';
+import type { ProtocolVersion } from '../protocol/constants.ts';
+import { ProtocolVersion as Versions } from '../protocol/constants.ts';
+import { FrameDecoder } from '../protocol/decoder.ts';
+import { isMqttError } from '../protocol/errors.ts';
+import type { Connection, ConnectionHandler } from '../transport/connection.ts';
+import type { Flushable } from '../transport/flush-scheduler.ts';
+import { OutputBuffer } from '../transport/output-buffer.ts';
+import type { Broker } from './broker.ts';
+import type { BrokerListener } from './listeners.ts';
+import { CloseReason } from './close-reason.ts';
+import { dispatchPacket, handleProtocolError } from './dispatch.ts';
+import { releaseQueued } from './outgoing.ts';
+import type { Session } from './session.ts';
+
+export const ConnectionState = {
+  AwaitingConnect: 0,
+  Connected: 1,
+  Closing: 2,
+  Closed: 3,
+} as const;
+export type ConnectionState = (typeof ConnectionState)[keyof typeof ConnectionState];
+
+/**
+ * A new socket must deliver a complete CONNECT within this time (Mosquitto gives new
+ * sockets an implicit 60 s keepalive, so 1.5 x 60 s).
+ */
+export const CONNECT_DEADLINE_MS = 90_000;
+
+export class ClientConnection implements ConnectionHandler, Flushable {
+  readonly broker: Broker;
+  readonly transport: Connection;
+  readonly listener: BrokerListener;
+  readonly decoder: FrameDecoder;
+  readonly out = new OutputBuffer();
+  state: ConnectionState = ConnectionState.AwaitingConnect;
+  flushQueued = false;
+  /** The socket refused more bytes; nothing is written until it drains. */
+  blocked = false;
+  protocolVersion: ProtocolVersion = Versions.V311;
+  /** "" until CONNECT names the client (logged as "<unknown>"). */
+  clientId = '';
+  username: string | null = null;
+  session: Session | null = null;
+  /** Keepalive deadline in ms (1.5 x keepalive), 0 for none. */
+  keepaliveMs = 0;
+  /** Clock.now() of the last bytes received (while Connected). */
+  lastActivity = 0;
+  /** Client-to-broker topic aliases of this connection (MQTT 5), allocated on first use. */
+  topicAliases: string[] | null = null;
+  /** The client's Maximum Packet Size (MQTT 5), 0 for none. */
+  clientMaximumPacketSize = 0;
+  /** CONNACK 0 was sent on this connection. */
+  wasConnected = false;
+  /** A CONNECT was decoded: its protocol version is known (refusals get a CONNACK). */
+  connectDecoded = false;
+  /** The first bytes received, kept until CONNECT to report a bad protocol level. */
+  #firstChunk: Buffer | null = null;
+  closeReason: CloseReason = CloseReason.ConnectionLost;
+  closeDetail = '';
+  /** Wall-clock seconds when the connection was accepted. */
+  readonly connectedAt: number;
+  #timer: TimerHandle | null = null;
+  readonly #onTimer: () => void;
+
+  constructor(broker: Broker, transport: Connection, listener: BrokerListener) {
+    this.broker = broker;
+    this.transport = transport;
+    this.listener = listener;
+    this.decoder = new FrameDecoder({
+      expectConnect: true,
+      maximumPacketSize: broker.config.maxPacketSize,
+    });
+    this.connectedAt = broker.clock.wallSeconds();
+    this.#onTimer = () => {
+      this.#checkDeadline();
+    };
+    this.#timer = broker.clock.setTimer(this.#onTimer, CONNECT_DEADLINE_MS);
+    transport.setHandler(this);
+  }
+
+  /** The id for log lines. */
+  get logId(): string {
+    return this.clientId === '' ? '<unknown>' : this.clientId;
+  }
+
+  // ---- ConnectionHandler -------------------------------------------------------------
+
+  onData(chunk: Buffer): void {
+    if (this.state >= ConnectionState.Closing) return;
+    const broker = this.broker;
+    broker.metrics.bytesReceived += chunk.length;
+    if (this.state === ConnectionState.Connected) this.lastActivity = broker.clock.now();
+    else this.#firstChunk ??= chunk;
+    const decoder = this.decoder;
+    decoder.push(chunk);
+    try {
+      while (this.state < ConnectionState.Closing) {
+        const packet = decoder.next();
+        if (packet === null) break;
+        broker.metrics.messagesReceived++;
+        dispatchPacket(this, packet);
+      }
+    } catch (error) {
+      if (!isMqttError(error)) throw error;
+      handleProtocolError(this, error);
+    }
+  }
+
+  onDrain(): void {
+    if (!this.blocked || this.state >= ConnectionState.Closing) return;
+    this.blocked = false;
+    if (this.out.length > 0) this.broker.flusher.markDirty(this);
+    const session = this.session;
+    if (session !== null && this.state === ConnectionState.Connected) {
+      releaseQueued(this.broker, session);
+    }
+  }
+
+  onClose(error: Error | null): void {
+    if (this.state < ConnectionState.Closing) {
+      this.close(CloseReason.ConnectionLost, error === null ? '' : error.message);
+    }
+    this.state = ConnectionState.Closed;
+    this.broker.connectionGone(this);
+  }
+
+  // ---- Output ------------------------------------------------------------------------
+
+  /** A frame was appended to `out`: count it and make sure it is flushed this turn. */
+  packetQueued(): void {
+    this.broker.metrics.messagesSent++;
+    if (!this.flushQueued && !this.blocked) this.broker.flusher.markDirty(this);
+  }
+
+  flush(): void {
+    const out = this.out;
+    if (this.blocked || out.length === 0 || this.state === ConnectionState.Closed) return;
+    this.#write();
+  }
+
+  #write(): void {
+    const out = this.out;
+    const length = out.length;
+    const accepted = this.transport.write(out.view());
+    this.broker.metrics.bytesSent += length;
+    // The socket keeps a reference to bytes it could not write at once.
+    if (this.transport.writableLength === 0) out.reset();
+    else out.detach();
+    if (!accepted) this.blocked = true;
+  }
+
+  // ---- Lifecycle ---------------------------------------------------------------------
+
+  /** The protocol level byte of the CONNECT being refused, for the log line. */
+  requestedProtocolLevel(): number {
+    const bytes = this.#firstChunk;
+    if (bytes === null) return 0;
+    let at = 1;
+    while (at < 5 && ((bytes[at] ?? 0) & 0x80) !== 0) at++;
+    at++;
+    const nameLength = ((bytes[at] ?? 0) << 8) | (bytes[at + 1] ?? 0);
+    return bytes[at + 2 + nameLength] ?? 0;
+  }
+
+  /** CONNECT accepted: switch from the CONNECT deadline to the keepalive deadline. */
+  startKeepalive(keepaliveSeconds: number): void {
+    const clock = this.broker.clock;
+    if (this.#timer !== null) clock.cancel(this.#timer);
+    this.#timer = null;
+    this.lastActivity = clock.now();
+    this.#firstChunk = null;
+    // [MQTT-3.1.2-24] one and a half times the keepalive, to the millisecond.
+    this.keepaliveMs = keepaliveSeconds * 1500;
+    if (this.keepaliveMs > 0) this.#timer = clock.setTimer(this.#onTimer, this.keepaliveMs);
+  }
+
+  #checkDeadline(): void {
+    this.#timer = null;
+    if (this.state === ConnectionState.AwaitingConnect) {
+      this.close(CloseReason.ProtocolError);
+      return;
+    }
+    if (this.state !== ConnectionState.Connected || this.keepaliveMs === 0) return;
+    const clock = this.broker.clock;
+    const idle = clock.now() - this.lastActivity;
+    if (idle >= this.keepaliveMs) {
+      this.close(CloseReason.KeepaliveTimeout);
+    } else {
+      this.#timer = clock.setTimer(this.#onTimer, this.keepaliveMs - idle);
+    }
+  }
+
+  /**
+   * Ends the connection: flushes what is queued (a CONNACK or DISCONNECT explaining the
+   * close), closes the socket and lets the broker log it and settle the session.
+   */
+  close(reason: CloseReason, detail = ''): void {
+    if (this.state >= ConnectionState.Closing) return;
+    this.state = ConnectionState.Closing;
+    this.closeReason = reason;
+    this.closeDetail = detail;
+    if (this.#timer !== null) {
+      this.broker.clock.cancel(this.#timer);
+      this.#timer = null;
+    }
+    if (this.out.length > 0) this.#write();
+    this.transport.end();
+    this.broker.connectionClosed(this);
+  }
+}

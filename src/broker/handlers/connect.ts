@@ -1,0 +1,246 @@
+/**
+ * CONNECT (handle_connect.c), in Mosquitto's order: protocol level (decoder) -> will
+ * checks against retain_available and max_qos -> client id rules -> will topic and size
+ * -> credentials -> authentication -> max_keepalive -> session takeover/resume -> CONNACK
+ * -> resend of the resumed session's messages. Refusals are thrown as MqttError and
+ * turned into CONNACK codes by dispatch.ts.
+ */
+import { randomBytes } from 'node:crypto';
+import type { ConnectPacket, Properties } from '../../protocol/packets.ts';
+import { ProtocolVersion, ReasonCode } from '../../protocol/constants.ts';
+import { MqttError } from '../../protocol/errors.ts';
+import type { ClientConnection } from '../client-connection.ts';
+import { ConnectionState } from '../client-connection.ts';
+import { BrokerError } from '../broker-error.ts';
+import { CloseReason } from '../close-reason.ts';
+import { forwardedProperties, NEVER_EXPIRES, StoredMessage } from '../messages/stored-message.ts';
+import { SESSION_NEVER_EXPIRES } from '../session.ts';
+import type { SessionWill } from '../session.ts';
+
+type MutableProperties = { -readonly [K in keyof Properties]: Properties[K] };
+
+const HEX = '0123456789ABCDEF';
+
+/**
+ * Mosquitto's generated client id: the prefix, then 16 random bytes as 36 characters of
+ * upper-case hex in UUID grouping (8-4-4-4-12), each byte low nibble first.
+ */
+export function generateClientId(prefix: string): string {
+  const random = randomBytes(16);
+  let id = prefix;
+  let position = 0;
+  for (const byte of random) {
+    id += HEX[byte & 0x0f] ?? '0';
+    id += HEX[byte >> 4] ?? '0';
+    position += 2;
+    if (position === 8 || position === 13 || position === 18 || position === 23) {
+      id += '-';
+      position++;
+    }
+  }
+  return id;
+}
+
+export function handleConnect(conn: ClientConnection, packet: ConnectPacket): void {
+  const broker = conn.broker;
+  const config = broker.config;
+  const listener = conn.listener.config;
+  const security = config.perListenerSettings ? listener.security : config.security;
+
+  if (conn.state !== ConnectionState.AwaitingConnect) {
+    broker.log.notice(`Bad client ${conn.logId} sending multiple CONNECT messages.`);
+    throw new MqttError(ReasonCode.ProtocolError, 'second CONNECT', 'MQTT-3.1.0-2');
+  }
+  const version = packet.protocolVersion;
+  const v5 = version === ProtocolVersion.V5;
+  conn.protocolVersion = version;
+  conn.decoder.protocolVersion = version;
+  conn.connectDecoded = true;
+  const properties = packet.properties;
+  const will = packet.will;
+
+  if (will !== null && will.retain && !config.retainAvailable) {
+    throw new BrokerError(
+      ReasonCode.RetainNotSupported,
+      'will retain while retain_available is false',
+      'MQTT-3.2.2-14',
+      CloseReason.NotSupported,
+    );
+  }
+  if (will !== null && will.qos > listener.maxQos) {
+    throw new BrokerError(
+      ReasonCode.QoSNotSupported,
+      'will QoS above max_qos',
+      'MQTT-3.2.2-12',
+      CloseReason.NotSupported,
+    );
+  }
+
+  // Client identifier [MQTT-3.1.3-6..9].
+  let clientId = packet.clientId;
+  let assignedId = false;
+  if (clientId === '') {
+    if (
+      version === ProtocolVersion.V31 ||
+      (version === ProtocolVersion.V311 && !packet.cleanStart) ||
+      !security.allowZeroLengthClientid
+    ) {
+      throw new MqttError(
+        ReasonCode.ClientIdentifierNotValid,
+        'zero-length client id refused',
+        'MQTT-3.1.3-8',
+      );
+    }
+    clientId = generateClientId(security.autoIdPrefix);
+    assignedId = true;
+  }
+
+  let sessionWill: SessionWill | null = null;
+  if (will !== null) {
+    let willTopic = will.topic;
+    if (listener.mountPoint !== null) willTopic = listener.mountPoint + willTopic;
+    if (willTopic.startsWith('$CONTROL/')) {
+      throw new BrokerError(
+        ReasonCode.ProtocolError,
+        'will topic under $CONTROL/',
+        'MQTT-3.1.3-11',
+        CloseReason.Other,
+        'Access denied by ACL.',
+      );
+    }
+    if (config.messageSizeLimit !== 0 && will.payload.length > config.messageSizeLimit) {
+      broker.log.debug(`Client ${clientId} connected with too large Will payload`);
+      throw new BrokerError(
+        ReasonCode.PacketTooLarge,
+        'will payload above message_size_limit',
+        'MQTT-3.1.3-11',
+        CloseReason.OversizePayload,
+      );
+    }
+    const willProperties = will.properties;
+    const expiry = willProperties.messageExpiryInterval;
+    sessionWill = {
+      message: new StoredMessage(
+        willTopic,
+        Buffer.from(will.payload),
+        will.qos,
+        will.retain,
+        forwardedProperties(willProperties),
+        expiry === undefined || expiry === 0 ? NEVER_EXPIRES : broker.clock.now() + expiry * 1000,
+        clientId,
+        packet.username,
+      ),
+      delaySeconds: willProperties.willDelayInterval ?? 0,
+    };
+  }
+
+  conn.clientId = clientId;
+  conn.username = packet.username;
+  if (listener.useUsernameAsClientid) {
+    if (packet.username === null) {
+      throw new MqttError(
+        ReasonCode.NotAuthorized,
+        'no username to use as client id',
+        'MQTT-3.1.3',
+      );
+    }
+    clientId = packet.username;
+    conn.clientId = clientId;
+  }
+
+  if (properties.authenticationMethod !== undefined) {
+    // No extended authentication method is supported [MQTT-4.12.0-1]; Mosquitto forgets
+    // the id before logging this one.
+    conn.clientId = '';
+    throw new MqttError(
+      ReasonCode.BadAuthenticationMethod,
+      'authentication method not supported',
+      'MQTT-4.12.0-1',
+    );
+  }
+  // Basic authentication. Without a password file a username is accepted as given;
+  // anonymous clients need allow_anonymous.
+  if (packet.username === null && !security.allowAnonymous) {
+    throw new MqttError(ReasonCode.NotAuthorized, 'anonymous clients not allowed', 'MQTT-3.1.4-2');
+  }
+
+  let keepalive = packet.keepalive;
+  let serverKeepAlive = -1;
+  if (config.maxKeepalive !== 0 && (keepalive > config.maxKeepalive || keepalive === 0)) {
+    if (!v5) {
+      throw new BrokerError(
+        ReasonCode.ClientIdentifierNotValid,
+        'keepalive outside max_keepalive',
+        'MQTT-3.1.2-24',
+        CloseReason.Other,
+        'Invalid arguments provided.',
+      );
+    }
+    keepalive = config.maxKeepalive;
+    serverKeepAlive = keepalive;
+  }
+
+  let expiryInterval: number;
+  if (v5) expiryInterval = properties.sessionExpiryInterval ?? 0;
+  else expiryInterval = packet.cleanStart ? 0 : SESSION_NEVER_EXPIRES;
+
+  const { session, sessionPresent } = broker.attachSession(conn, clientId, packet.cleanStart);
+  session.protocolVersion = version;
+  session.isBridge = packet.isBridge;
+  session.username = packet.username;
+  session.cleanStart = packet.cleanStart;
+  session.expiryInterval = expiryInterval;
+  session.maxQos = listener.maxQos;
+  session.inflightMaximum =
+    v5 && properties.receiveMaximum !== undefined
+      ? properties.receiveMaximum
+      : config.maxInflightMessages;
+  session.will = sessionWill;
+  session.isDropping = false;
+  conn.clientMaximumPacketSize = v5 ? (properties.maximumPacketSize ?? 0) : 0;
+
+  if (config.log.connectionMessages) {
+    const address = conn.transport.remoteAddress;
+    const kind = packet.isBridge ? 'bridge' : 'client';
+    const user = packet.username === null ? '' : `, u'${packet.username}'`;
+    broker.log.notice(
+      `New ${kind} connected from ${address}:${conn.transport.remotePort} as ${clientId} (p${protocolNumber(version)}, c${packet.cleanStart ? 1 : 0}, k${keepalive}${user}).`,
+    );
+    if (sessionWill !== null) {
+      const message = sessionWill.message;
+      broker.log.debug(
+        `Will message specified (${message.payload.length} bytes) (r${message.retain ? 1 : 0}, q${message.qos}).`,
+      );
+      broker.log.debug(`\t${message.topic}`);
+    } else {
+      broker.log.debug('No will message specified.');
+    }
+  }
+
+  // CONNACK properties in Mosquitto's order (features §3.3).
+  const connackProperties: MutableProperties = {};
+  if (v5) {
+    if (serverKeepAlive >= 0) connackProperties.serverKeepAlive = serverKeepAlive;
+    if (listener.maxTopicAlias > 0) connackProperties.topicAliasMaximum = listener.maxTopicAlias;
+    if (assignedId) connackProperties.assignedClientIdentifier = clientId;
+    if (!config.retainAvailable) connackProperties.retainAvailable = 0;
+    if (config.maxPacketSize > 0) connackProperties.maximumPacketSize = config.maxPacketSize;
+    if (config.maxInflightMessages > 0) {
+      connackProperties.receiveMaximum = config.maxInflightMessages;
+    }
+    if (listener.maxQos !== 2) connackProperties.maximumQoS = listener.maxQos;
+  }
+  broker.completeConnect(conn, session, sessionPresent, keepalive, connackProperties);
+}
+
+/** Mosquitto 2.0 prints its internal protocol enum: 1 = 3.1, 2 = 3.1.1, 5 = 5.0. */
+function protocolNumber(version: ProtocolVersion): number {
+  switch (version) {
+    case ProtocolVersion.V31:
+      return 1;
+    case ProtocolVersion.V311:
+      return 2;
+    case ProtocolVersion.V5:
+      return 5;
+  }
+}

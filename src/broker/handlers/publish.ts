@@ -1,0 +1,147 @@
+/**
+ * PUBLISH from a client (handle_publish.c): QoS/retain limits, topic aliases, mount
+ * point, message_size_limit, the `$SYS` write rule, then route. QoS 2 messages are held
+ * until PUBREL and routed then, as Mosquitto does; a repeated QoS 2 PUBLISH before
+ * PUBREL only gets its PUBREC again (exactly once).
+ */
+import type { PublishPacket } from '../../protocol/packets.ts';
+import { ProtocolVersion, ReasonCode } from '../../protocol/constants.ts';
+import { MqttError } from '../../protocol/errors.ts';
+import { isValidTopicName } from '../../protocol/topic.ts';
+import type { ClientConnection } from '../client-connection.ts';
+import { mayPublish } from '../access.ts';
+import { forwardedProperties, NEVER_EXPIRES, StoredMessage } from '../messages/stored-message.ts';
+import * as send from '../send.ts';
+import { requireSession } from './require-session.ts';
+
+function refuse(conn: ClientConnection, packet: PublishPacket, reasonCode: number): void {
+  if (packet.qos === 1) send.puback(conn, packet.packetId, reasonCode);
+  else if (packet.qos === 2) send.pubrec(conn, packet.packetId, reasonCode);
+}
+
+function describe(conn: ClientConnection, packet: PublishPacket, topic: string): string {
+  return `${conn.logId} (d${packet.dup ? 1 : 0}, q${packet.qos}, r${packet.retain ? 1 : 0}, m${packet.packetId}, '${topic}', ... (${packet.payload.length} bytes))`;
+}
+
+function sameMessage(a: StoredMessage, b: StoredMessage): boolean {
+  return a.qos === b.qos && a.topic === b.topic && a.payload.equals(b.payload);
+}
+
+export function handlePublish(conn: ClientConnection, packet: PublishPacket): void {
+  const session = requireSession(conn);
+  const broker = conn.broker;
+  const config = broker.config;
+  const listener = conn.listener.config;
+  const qos = packet.qos;
+
+  if (qos > listener.maxQos) {
+    broker.log.info(`Too high QoS in PUBLISH from ${conn.logId}, disconnecting.`);
+    throw new MqttError(ReasonCode.QoSNotSupported, 'QoS above max_qos', 'MQTT-3.2.2-11');
+  }
+  if (packet.retain && !config.retainAvailable) {
+    throw new MqttError(ReasonCode.RetainNotSupported, 'retain not available', 'MQTT-3.2.2-14');
+  }
+
+  let topic = packet.topic;
+  const properties = packet.properties;
+  const alias = properties.topicAlias;
+  if (alias !== undefined) {
+    // [MQTT-3.3.2-9] [MQTT-3.3.2-10] aliases live per connection, up to max_topic_alias.
+    if (alias === 0 || alias > listener.maxTopicAlias) {
+      throw new MqttError(ReasonCode.TopicAliasInvalid, 'topic alias out of range', 'MQTT-3.3.2-9');
+    }
+    if (topic !== '') {
+      (conn.topicAliases ??= [])[alias] = topic;
+    } else {
+      const known = conn.topicAliases?.[alias];
+      if (known === undefined) {
+        throw new MqttError(ReasonCode.ProtocolError, 'unknown topic alias', 'MQTT-3.3.4');
+      }
+      topic = known;
+    }
+  } else if (topic === '') {
+    throw new MqttError(ReasonCode.MalformedPacket, 'empty topic', 'MQTT-4.7.3-1');
+  }
+  if (
+    properties.responseTopic !== undefined &&
+    conn.protocolVersion === ProtocolVersion.V5 &&
+    !isValidTopicName(properties.responseTopic)
+  ) {
+    throw new MqttError(ReasonCode.ProtocolError, 'invalid response topic', 'MQTT-3.3.2-14');
+  }
+  if (listener.mountPoint !== null) topic = listener.mountPoint + topic;
+
+  const payload = packet.payload;
+  const metrics = broker.metrics;
+  metrics.publishReceived++;
+  metrics.publishBytesReceived += payload.length;
+
+  if (config.messageSizeLimit !== 0 && payload.length > config.messageSizeLimit) {
+    if (broker.debugLog)
+      broker.log.debug(`Dropped too large PUBLISH from ${describe(conn, packet, topic)}`);
+    refuse(conn, packet, ReasonCode.PacketTooLarge);
+    return;
+  }
+  if (!mayPublish(topic)) {
+    if (broker.debugLog) broker.log.debug(`Denied PUBLISH from ${describe(conn, packet, topic)}`);
+    refuse(conn, packet, ReasonCode.NotAuthorized);
+    return;
+  }
+  if (broker.debugLog) broker.log.debug(`Received PUBLISH from ${describe(conn, packet, topic)}`);
+  if (topic.startsWith('$CONTROL/')) {
+    // Reserved for control plugins; with none loaded the message is swallowed.
+    refuse(conn, packet, ReasonCode.Success);
+    return;
+  }
+
+  const expiry = properties.messageExpiryInterval;
+  const message = new StoredMessage(
+    topic,
+    payload,
+    qos,
+    packet.retain,
+    forwardedProperties(properties),
+    expiry === undefined || expiry === 0 ? NEVER_EXPIRES : broker.clock.now() + expiry * 1000,
+    session.clientId,
+    conn.username,
+  );
+
+  if (qos === 0) {
+    broker.publish(message);
+    return;
+  }
+  const packetId = packet.packetId;
+  if (qos === 2) {
+    const held = session.incoming.get(packetId);
+    if (held !== undefined) {
+      if (sameMessage(held, message)) {
+        // A resend before PUBREL: acknowledge again, deliver once [MQTT-4.3.3-9].
+        send.pubrec(conn, packetId, ReasonCode.Success);
+        return;
+      }
+      broker.log.warning(
+        `Reused message ID ${packetId} from ${conn.logId} detected. Clearing from storage.`,
+      );
+      session.incoming.delete(packetId);
+    }
+  }
+  const maximum = config.maxInflightMessages;
+  if (maximum > 0 && session.incoming.size >= maximum) {
+    // Receive Maximum exceeded: refused with 0x97 rather than a DISCONNECT, as Mosquitto.
+    refuse(conn, packet, ReasonCode.QuotaExceeded);
+    return;
+  }
+  if (qos === 1) {
+    const matched = broker.publish(message);
+    send.puback(
+      conn,
+      packetId,
+      matched || conn.protocolVersion !== ProtocolVersion.V5
+        ? ReasonCode.Success
+        : ReasonCode.NoMatchingSubscribers,
+    );
+    return;
+  }
+  session.incoming.set(packetId, message);
+  send.pubrec(conn, packetId, ReasonCode.Success);
+}

@@ -1,0 +1,275 @@
+/**
+ * Outgoing message flow for one session (Mosquitto's database.c): admit a delivery to
+ * the in-flight window, queue it, or drop it by max_inflight/max_queued rules; release
+ * queued deliveries as acknowledgements arrive; resend in-flight messages with DUP on
+ * reconnect. There is no in-session retransmission (MQTT 3.1.1/5 forbid it).
+ */
+import type { QoS } from '../protocol/constants.ts';
+import { ReasonCode } from '../protocol/constants.ts';
+import { MqttError } from '../protocol/errors.ts';
+import type { Broker } from './broker.ts';
+import type { ClientConnection } from './client-connection.ts';
+import { Delivery, DeliveryState } from './messages/delivery.ts';
+import type { StoredMessage } from './messages/stored-message.ts';
+import * as send from './send.ts';
+import type { Session } from './session.ts';
+
+/** db__ready_for_flight() for QoS 1/2: an in-flight slot (and byte budget) is free. */
+function readyForFlight(broker: Broker, session: Session, conn: ClientConnection): boolean {
+  // Backpressure: while the socket is full, QoS 1/2 messages wait in the queue.
+  if (conn.blocked) return false;
+  const maximum = session.inflightMaximum;
+  const maxBytes = broker.config.maxInflightBytes;
+  if (maximum === 0 && maxBytes === 0) return true;
+  const validCount = session.inflight.size < maximum;
+  const validBytes = session.inflightBytes < maxBytes;
+  if (maximum === 0) return validBytes;
+  if (maxBytes === 0) return validCount;
+  return validCount && validBytes;
+}
+
+/**
+ * db__ready_for_flight() for QoS 0: sent at once unless the client's unsent packets
+ * already reach max_queued_messages (or bytes). Packets only pile up here while the
+ * socket refuses more (otherwise every turn's output is handed to the socket).
+ */
+function readyForFlightQos0(broker: Broker, session: Session, conn: ClientConnection): boolean {
+  const config = broker.config;
+  if (session.inflightMaximum === 0 && config.maxInflightBytes === 0) return true;
+  if (config.maxQueuedMessages === 0 && config.maxInflightBytes === 0) return true;
+  const pendingPackets = conn.blocked ? conn.out.frames : 0;
+  const validBytes = session.inflightBytes - config.maxInflightBytes < config.maxQueuedBytes;
+  const validCount = pendingPackets < config.maxQueuedMessages;
+  if (config.maxQueuedMessages === 0) return validBytes;
+  if (config.maxQueuedBytes === 0) return validCount;
+  return validBytes && validCount;
+}
+
+/** db__ready_for_queue(): room in the queue (online clients also count their window). */
+function readyForQueue(broker: Broker, session: Session, qos: QoS, online: boolean): boolean {
+  const config = broker.config;
+  if (config.maxQueuedMessages === 0 && config.maxQueuedBytes === 0) return true;
+  if (qos === 0 && !config.queueQos0Messages) return false;
+  const adjustCount = online ? session.inflightMaximum : 0;
+  const adjustBytes = online ? config.maxInflightBytes : 0;
+  const validBytes = session.queue.bytes12 - adjustBytes < config.maxQueuedBytes;
+  const validCount = session.queue.count12 - adjustCount < config.maxQueuedMessages;
+  if (config.maxQueuedBytes === 0) return validCount;
+  if (config.maxQueuedMessages === 0) return validBytes;
+  return validBytes && validCount;
+}
+
+function dropOutgoing(broker: Broker, session: Session): void {
+  broker.metrics.publishDropped++;
+  if (!session.isDropping) {
+    session.isDropping = true;
+    broker.log.notice(`Outgoing messages are being dropped for client ${session.clientId}.`);
+  }
+}
+
+/** Gives a QoS 1/2 delivery a packet id, puts it in flight and sends it. */
+function startFlight(
+  broker: Broker,
+  session: Session,
+  conn: ClientConnection,
+  delivery: Delivery,
+): void {
+  const packetId = session.packetIds.next(session.inflight);
+  delivery.packetId = packetId;
+  delivery.state = delivery.qos === 1 ? DeliveryState.AwaitPuback : DeliveryState.AwaitPubrec;
+  if (
+    send.publish(
+      conn,
+      delivery.message,
+      delivery.qos,
+      delivery.retain,
+      delivery.subscriptionId,
+      packetId,
+      false,
+    )
+  ) {
+    delivery.dup = true;
+    session.inflight.set(packetId, delivery);
+    session.inflightBytes += delivery.message.payload.length;
+  }
+}
+
+/**
+ * Hands one matched message to a session: sent now, queued, or dropped. `qos` is
+ * already min(message, subscription) (or upgraded); the listener's max_qos caps it here.
+ */
+export function deliverToSession(
+  broker: Broker,
+  session: Session,
+  message: StoredMessage,
+  requestedQos: QoS,
+  retain: boolean,
+  subscriptionId: number,
+): void {
+  const qos = requestedQos > session.maxQos ? session.maxQos : requestedQos;
+  const conn = session.connection;
+  if (conn !== null) {
+    if (qos === 0) {
+      if (readyForFlightQos0(broker, session, conn)) {
+        send.publish(conn, message, 0, retain, subscriptionId, 0, false);
+      } else {
+        dropOutgoing(broker, session);
+      }
+      return;
+    }
+    if (session.queue.length === 0 && readyForFlight(broker, session, conn)) {
+      startFlight(broker, session, conn, new Delivery(message, qos, retain, subscriptionId));
+      return;
+    }
+    if (readyForQueue(broker, session, qos, true)) {
+      session.queue.push(new Delivery(message, qos, retain, subscriptionId));
+    } else {
+      dropOutgoing(broker, session);
+    }
+    return;
+  }
+  // Offline durable session: QoS 0 is dropped silently unless queue_qos0_messages.
+  if (qos === 0 && !broker.config.queueQos0Messages) return;
+  if (readyForQueue(broker, session, qos, false)) {
+    session.queue.push(new Delivery(message, qos, retain, subscriptionId));
+  } else {
+    dropOutgoing(broker, session);
+  }
+}
+
+/** Moves queued deliveries into flight while the window allows (after an ack, on drain). */
+export function releaseQueued(broker: Broker, session: Session): void {
+  const conn = session.connection;
+  if (conn === null) return;
+  for (;;) {
+    const next = session.queue.peek();
+    if (next === undefined) return;
+    if (next.qos === 0) {
+      if (!readyForFlightQos0(broker, session, conn)) return;
+      session.queue.shift();
+      send.publish(conn, next.message, 0, next.retain, next.subscriptionId, 0, false);
+      continue;
+    }
+    if (!readyForFlight(broker, session, conn)) return;
+    session.queue.shift();
+    startFlight(broker, session, conn, next);
+  }
+}
+
+/** Drops expired messages from a session's window and queue (db__expire_all_messages). */
+export function expireMessages(broker: Broker, session: Session): void {
+  const now = broker.clock.now();
+  for (const [packetId, delivery] of session.inflight) {
+    if (delivery.message.isExpired(now)) {
+      session.inflight.delete(packetId);
+      session.inflightBytes -= delivery.message.payload.length;
+    }
+  }
+  session.queue.filter((delivery) => !delivery.message.isExpired(now));
+}
+
+/**
+ * After CONNACK on a resumed session: resend every in-flight message (PUBLISH with DUP
+ * if it went out before, PUBREL for those past PUBREC), then release the queue.
+ */
+export function resumeSession(broker: Broker, session: Session): void {
+  const conn = session.connection;
+  if (conn === null) return;
+  expireMessages(broker, session);
+  for (const [packetId, delivery] of session.inflight) {
+    if (delivery.state === DeliveryState.AwaitPubcomp) {
+      send.pubrel(conn, packetId);
+      continue;
+    }
+    const sent = send.publish(
+      conn,
+      delivery.message,
+      delivery.qos,
+      delivery.retain,
+      delivery.subscriptionId,
+      packetId,
+      delivery.dup,
+    );
+    if (sent) {
+      delivery.dup = true;
+    } else {
+      session.inflight.delete(packetId);
+      session.inflightBytes -= delivery.message.payload.length;
+    }
+  }
+  releaseQueued(broker, session);
+}
+
+function removeInflight(session: Session, packetId: number, delivery: Delivery): void {
+  session.inflight.delete(packetId);
+  session.inflightBytes -= delivery.message.payload.length;
+}
+
+/**
+ * PUBACK (qos 1) or PUBCOMP (qos 2) from the client: the delivery is done. An unknown
+ * id is tolerated with Mosquitto's warning; a QoS or state mismatch is a protocol error.
+ */
+export function completeOutgoing(
+  broker: Broker,
+  session: Session,
+  packetId: number,
+  qos: 1 | 2,
+  packetName: string,
+): void {
+  const delivery = session.inflight.get(packetId);
+  if (delivery === undefined) {
+    broker.log.warning(
+      `Warning: Received ${packetName} from ${session.clientId} for an unknown packet identifier ${packetId}.`,
+    );
+    return;
+  }
+  if (delivery.qos !== qos || (qos === 2 && delivery.state !== DeliveryState.AwaitPubcomp)) {
+    throw new MqttError(
+      ReasonCode.ProtocolError,
+      `${packetName} for a message in another state`,
+      'MQTT-4.3.3',
+    );
+  }
+  removeInflight(session, packetId, delivery);
+  releaseQueued(broker, session);
+}
+
+/** PUBREC from the client: success moves to PUBREL; a failure code (v5) ends the flow. */
+export function receivedPubrec(
+  broker: Broker,
+  session: Session,
+  conn: ClientConnection,
+  packetId: number,
+  reasonCode: number,
+): void {
+  const delivery = session.inflight.get(packetId);
+  if (reasonCode >= 0x80) {
+    if (delivery !== undefined) {
+      if (delivery.qos !== 2 || delivery.state !== DeliveryState.AwaitPubrec) {
+        throw new MqttError(ReasonCode.ProtocolError, 'PUBREC for a QoS 1 message', 'MQTT-4.3.3');
+      }
+      removeInflight(session, packetId, delivery);
+      releaseQueued(broker, session);
+    }
+    return;
+  }
+  if (delivery === undefined) {
+    broker.log.warning(
+      `Warning: Received PUBREC from ${session.clientId} for an unknown packet identifier ${packetId}.`,
+    );
+  } else {
+    if (delivery.qos !== 2) {
+      throw new MqttError(ReasonCode.ProtocolError, 'PUBREC for a QoS 1 message', 'MQTT-4.3.3');
+    }
+    delivery.state = DeliveryState.AwaitPubcomp;
+  }
+  send.pubrel(conn, packetId);
+}
+
+/** Forgets everything a session had queued or in flight (clean start, expiry). */
+export function clearOutgoing(session: Session): void {
+  session.inflight.clear();
+  session.inflightBytes = 0;
+  session.queue.clear();
+  session.incoming.clear();
+}

@@ -1,0 +1,246 @@
+/**
+ * Outbound packets (Mosquitto's send__*). Every frame is copied into the connection's
+ * output buffer, which is written to the socket once per event-loop turn. Small
+ * acknowledgements are written in place; PUBLISH bytes come from the message's cached
+ * form with only the packet id (and DUP) patched in.
+ */
+import type { Properties } from '../protocol/packets.ts';
+import { EMPTY_PROPERTIES } from '../protocol/packets.ts';
+import type { QoS } from '../protocol/constants.ts';
+import { PacketType, ProtocolVersion } from '../protocol/constants.ts';
+import type { PublishForm } from '../protocol/encoder.ts';
+import { encodePacket, encodePublishForm } from '../protocol/encoder.ts';
+import type { ClientConnection } from './client-connection.ts';
+import type { StoredMessage } from './messages/stored-message.ts';
+
+const FIRST_BYTE_PUBACK = 0x40;
+const FIRST_BYTE_PUBREC = 0x50;
+const FIRST_BYTE_PUBREL = 0x62;
+const FIRST_BYTE_PUBCOMP = 0x70;
+
+/** PUBACK/PUBREC/PUBREL/PUBCOMP: 2 bytes of packet id, plus a reason code (MQTT 5, non-zero). */
+function writeAck(
+  conn: ClientConnection,
+  firstByte: number,
+  packetId: number,
+  reasonCode: number,
+): void {
+  const withReason = reasonCode !== 0 && conn.protocolVersion === ProtocolVersion.V5;
+  const out = conn.out;
+  const at = out.reserve(withReason ? 5 : 4);
+  const bytes = out.bytes;
+  bytes[at] = firstByte;
+  bytes[at + 1] = withReason ? 3 : 2;
+  bytes[at + 2] = packetId >> 8;
+  bytes[at + 3] = packetId & 0xff;
+  if (withReason) bytes[at + 4] = reasonCode;
+  conn.packetQueued();
+}
+
+function writeEncoded(conn: ClientConnection, bytes: Buffer): void {
+  conn.out.append(bytes);
+  conn.packetQueued();
+}
+
+export function puback(conn: ClientConnection, packetId: number, reasonCode: number): void {
+  if (conn.broker.debugLog) {
+    conn.broker.log.debug(`Sending PUBACK to ${conn.logId} (m${packetId}, rc${reasonCode})`);
+  }
+  writeAck(conn, FIRST_BYTE_PUBACK, packetId, reasonCode);
+}
+
+export function pubrec(conn: ClientConnection, packetId: number, reasonCode: number): void {
+  if (conn.broker.debugLog) {
+    conn.broker.log.debug(`Sending PUBREC to ${conn.logId} (m${packetId}, rc${reasonCode})`);
+  }
+  writeAck(conn, FIRST_BYTE_PUBREC, packetId, reasonCode);
+}
+
+export function pubrel(conn: ClientConnection, packetId: number): void {
+  if (conn.broker.debugLog) conn.broker.log.debug(`Sending PUBREL to ${conn.logId} (m${packetId})`);
+  writeAck(conn, FIRST_BYTE_PUBREL, packetId, 0);
+}
+
+export function pubcomp(conn: ClientConnection, packetId: number): void {
+  if (conn.broker.debugLog)
+    conn.broker.log.debug(`Sending PUBCOMP to ${conn.logId} (m${packetId})`);
+  writeAck(conn, FIRST_BYTE_PUBCOMP, packetId, 0);
+}
+
+export function pingresp(conn: ClientConnection): void {
+  if (conn.broker.debugLog) conn.broker.log.debug(`Sending PINGRESP to ${conn.logId}`);
+  const at = conn.out.reserve(2);
+  conn.out.bytes[at] = 0xd0;
+  conn.out.bytes[at + 1] = 0;
+  conn.packetQueued();
+}
+
+/** CONNACK in the connection's protocol version. */
+export function connack(
+  conn: ClientConnection,
+  sessionPresent: boolean,
+  reasonCode: number,
+  properties: Properties,
+): void {
+  if (conn.broker.debugLog) {
+    conn.broker.log.debug(
+      `Sending CONNACK to ${conn.clientId === '' ? conn.transport.remoteAddress : conn.clientId} (${sessionPresent ? 1 : 0}, ${reasonCode})`,
+    );
+  }
+  const v5 = conn.protocolVersion === ProtocolVersion.V5;
+  writeEncoded(
+    conn,
+    encodePacket(
+      {
+        type: PacketType.Connack,
+        sessionPresent,
+        reasonCode,
+        properties: v5 ? properties : EMPTY_PROPERTIES,
+      },
+      conn.protocolVersion,
+    ),
+  );
+}
+
+/**
+ * CONNACK return code 1 in the two-byte 3.1.1 layout: Mosquitto answers an unsupported
+ * protocol level this way whatever the client speaks (even an MQTT 5 attempt).
+ */
+export function connackUnsupportedVersion(conn: ClientConnection): void {
+  if (conn.broker.debugLog) {
+    conn.broker.log.debug(`Sending CONNACK to ${conn.transport.remoteAddress} (0, 1)`);
+  }
+  const at = conn.out.reserve(4);
+  const bytes = conn.out.bytes;
+  bytes[at] = 0x20;
+  bytes[at + 1] = 2;
+  bytes[at + 2] = 0;
+  bytes[at + 3] = 1;
+  conn.packetQueued();
+}
+
+export function suback(conn: ClientConnection, packetId: number, reasonCodes: number[]): void {
+  if (conn.broker.debugLog) conn.broker.log.debug(`Sending SUBACK to ${conn.logId}`);
+  writeEncoded(
+    conn,
+    encodePacket(
+      { type: PacketType.Suback, packetId, reasonCodes, properties: EMPTY_PROPERTIES },
+      conn.protocolVersion,
+    ),
+  );
+}
+
+export function unsuback(conn: ClientConnection, packetId: number, reasonCodes: number[]): void {
+  if (conn.broker.debugLog) conn.broker.log.debug(`Sending UNSUBACK to ${conn.logId}`);
+  writeEncoded(
+    conn,
+    encodePacket(
+      {
+        type: PacketType.Unsuback,
+        packetId,
+        reasonCodes: conn.protocolVersion === ProtocolVersion.V5 ? reasonCodes : [],
+        properties: EMPTY_PROPERTIES,
+      },
+      conn.protocolVersion,
+    ),
+  );
+}
+
+/** MQTT 5 only: server-initiated DISCONNECT with a reason code. */
+export function disconnect(conn: ClientConnection, reasonCode: number): void {
+  if (conn.protocolVersion !== ProtocolVersion.V5) return;
+  if (conn.broker.debugLog) {
+    conn.broker.log.debug(`Sending DISCONNECT to ${conn.logId} (rc${reasonCode})`);
+  }
+  writeEncoded(
+    conn,
+    encodePacket(
+      { type: PacketType.Disconnect, reasonCode, properties: EMPTY_PROPERTIES },
+      ProtocolVersion.V5,
+    ),
+  );
+}
+
+/** AUTH is never sent (no authentication method is supported); kept for completeness. */
+
+/**
+ * A PUBLISH for a client of a listener with a mount point: the prefix is taken off the
+ * topic (a topic without it is not sent, as Mosquitto). Not cached: mount points are rare.
+ */
+function mountedForm(
+  conn: ClientConnection,
+  message: StoredMessage,
+  mountPoint: string,
+  qos: QoS,
+  retain: boolean,
+  subscriptionId: number,
+  now: number,
+): PublishForm | null {
+  if (message.topic.length <= mountPoint.length || !message.topic.startsWith(mountPoint)) {
+    return null;
+  }
+  const v5 = conn.protocolVersion === ProtocolVersion.V5;
+  let properties: Properties = EMPTY_PROPERTIES;
+  if (v5) {
+    const expiry = message.expiresAt === 0 ? 0 : message.remainingExpirySeconds(now);
+    properties = {
+      ...(subscriptionId === 0 ? {} : { subscriptionIdentifiers: [subscriptionId] }),
+      ...message.properties,
+      ...(expiry === 0 ? {} : { messageExpiryInterval: expiry }),
+    };
+  }
+  return encodePublishForm(
+    message.topic.slice(mountPoint.length),
+    message.payload,
+    qos,
+    retain,
+    false,
+    properties,
+    v5 ? ProtocolVersion.V5 : ProtocolVersion.V311,
+  );
+}
+
+/**
+ * PUBLISH to a client. Returns false when the message was not sent because it expired
+ * or is larger than the client's Maximum Packet Size (then it is dropped for this
+ * client, as Mosquitto does).
+ */
+export function publish(
+  conn: ClientConnection,
+  message: StoredMessage,
+  qos: QoS,
+  retain: boolean,
+  subscriptionId: number,
+  packetId: number,
+  dup: boolean,
+): boolean {
+  const broker = conn.broker;
+  const now = message.expiresAt === 0 ? 0 : broker.clock.now();
+  if (message.expiresAt !== 0 && message.isExpired(now)) return false;
+  const mountPoint = conn.listener.config.mountPoint;
+  const form =
+    mountPoint === null
+      ? message.form(conn.protocolVersion, qos, retain, subscriptionId, now)
+      : mountedForm(conn, message, mountPoint, qos, retain, subscriptionId, now);
+  if (form === null) return false;
+  const size = form.bytes.length;
+  if (conn.clientMaximumPacketSize !== 0 && size > conn.clientMaximumPacketSize) {
+    broker.log.notice(`Dropping too large outgoing PUBLISH for ${conn.logId} (${size} bytes)`);
+    return false;
+  }
+  if (broker.debugLog) {
+    broker.log.debug(
+      `Sending PUBLISH to ${conn.logId} (d${dup ? 1 : 0}, q${qos}, r${retain ? 1 : 0}, m${packetId}, '${mountPoint === null ? message.topic : message.topic.slice(mountPoint.length)}', ... (${message.payload.length} bytes))`,
+    );
+  }
+  const at = conn.out.appendWithU16(form.bytes, form.packetIdOffset, packetId);
+  if (dup) {
+    const bytes = conn.out.bytes;
+    bytes[at] = (bytes[at] ?? 0) | 0x08;
+  }
+  const metrics = broker.metrics;
+  metrics.publishSent++;
+  metrics.publishBytesSent += message.payload.length;
+  conn.packetQueued();
+  return true;
+}

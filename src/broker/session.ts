@@ -1,0 +1,72 @@
+/**
+ * Session: what survives a connection (MQTT's "session state"): subscriptions, the
+ * outgoing in-flight window and queue, incoming QoS 2 messages awaiting PUBREL, the
+ * packet id allocator and the expiry settings. A ClientConnection attaches to a session
+ * after CONNECT and detaches when it closes; a durable session waits for the client to
+ * come back (or for its expiry timer).
+ */
+import type { ProtocolVersion, QoS } from '../protocol/constants.ts';
+import type { TimerHandle } from '../common/clock.ts';
+import type { Subscriber, SubscriptionEntry } from './router/subscription-tree.ts';
+import type { ClientConnection } from './client-connection.ts';
+import type { Delivery } from './messages/delivery.ts';
+import { DeliveryQueue } from './messages/delivery-queue.ts';
+import { PacketIdAllocator } from './messages/packet-id.ts';
+import type { StoredMessage } from './messages/stored-message.ts';
+
+/** Session Expiry Interval meaning "never" (also what a v3 clean session 0 gets). */
+export const SESSION_NEVER_EXPIRES = 0xffffffff;
+
+/** The will of a session: a message published if the connection ends abnormally. */
+export interface SessionWill {
+  readonly message: StoredMessage;
+  /** Will Delay Interval in seconds (MQTT 5), 0 for none. */
+  readonly delaySeconds: number;
+}
+
+export class Session implements Subscriber {
+  readonly clientId: string;
+  /** The attached connection, only while it is Connected. */
+  connection: ClientConnection | null = null;
+  protocolVersion: ProtocolVersion;
+  /** The 0x80 bit of a 3.1/3.1.1 CONNECT: a bridge (implicit no-local, RAP). */
+  isBridge = false;
+  username: string | null = null;
+  /** Clean Session / Clean Start of the last CONNECT. */
+  cleanStart = true;
+  /** Seconds; 0 ends with the connection, SESSION_NEVER_EXPIRES never. */
+  expiryInterval = 0;
+  /** Listener max_qos of the last connection. */
+  maxQos: QoS = 2;
+
+  readonly subscriptions = new Map<string, SubscriptionEntry<Session>>();
+
+  /** Outgoing QoS 1/2 messages with a packet id, in the order they were sent. */
+  readonly inflight = new Map<number, Delivery>();
+  /** Payload bytes of `inflight` (for max_inflight_bytes). */
+  inflightBytes = 0;
+  /** In-flight limit: the client's Receive Maximum, else max_inflight_messages; 0 none. */
+  inflightMaximum = 0;
+  readonly queue = new DeliveryQueue();
+  readonly packetIds = new PacketIdAllocator();
+  /** Incoming QoS 2 messages between PUBREC and PUBREL (routed on PUBREL), by packet id. */
+  readonly incoming = new Map<number, StoredMessage>();
+
+  will: SessionWill | null = null;
+  expiryTimer: TimerHandle | null = null;
+  /** "Outgoing messages are being dropped" was logged since the last connect. */
+  isDropping = false;
+
+  /** Routing scratch: the route that last saw this session and its slot there. */
+  routeEpoch = 0;
+  routeSlot = 0;
+
+  constructor(clientId: string, protocolVersion: ProtocolVersion) {
+    this.clientId = clientId;
+    this.protocolVersion = protocolVersion;
+  }
+
+  get isOnline(): boolean {
+    return this.connection !== null;
+  }
+}

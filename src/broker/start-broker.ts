@@ -1,0 +1,45 @@
+/**
+ * The broker as a library: start one in-process from a config object, find its ports,
+ * listen to its events, close it.
+ *
+ *   const broker = await startBroker({ config: { maxInflightMessages: 10 } });
+ *   broker.on('messagePublished', (message) => { ... });
+ *   const [port] = broker.ports;
+ *   await broker.close();
+ */
+import type { Clock } from '../common/clock.ts';
+import { systemClock } from '../common/clock.ts';
+import type { BrokerLog } from './broker-log.ts';
+import { silentLog } from './broker-log.ts';
+import { Broker } from './broker.ts';
+import type { BrokerConfig } from './config/types.ts';
+import { defaultConfig, defaultListener } from './config/types.ts';
+
+export interface StartBrokerOptions {
+  /**
+   * A complete configuration, or fields to override on the library default: Mosquitto's
+   * defaults with one listener on 127.0.0.1 at a free port (0) and anonymous clients
+   * allowed.
+   */
+  readonly config?: Partial<BrokerConfig>;
+  /** Time source (ManualClock in tests); the system clock by default. */
+  readonly clock?: Clock;
+  /** Where log lines go; nothing is logged by default. */
+  readonly log?: BrokerLog;
+}
+
+/** Mosquitto's defaults for an embedded broker: 127.0.0.1, a free port, anonymous allowed. */
+export function libraryDefaultConfig(): BrokerConfig {
+  const base = defaultConfig([0]);
+  return {
+    ...base,
+    listeners: [{ ...defaultListener(0, base.security), bindAddress: '127.0.0.1' }],
+  };
+}
+
+export async function startBroker(options: StartBrokerOptions = {}): Promise<Broker> {
+  const config: BrokerConfig = { ...libraryDefaultConfig(), ...options.config };
+  const broker = new Broker(config, options.clock ?? systemClock, options.log ?? silentLog);
+  await broker.start();
+  return broker;
+}

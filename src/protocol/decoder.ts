@@ -1,0 +1,399 @@
+/**
+ * FrameDecoder: bytes in, packets out, for one network connection.
+ *
+ * Chunks are kept by reference as they arrive. A packet that lies inside one chunk is
+ * decoded in place, and its payload and binary fields are views of that chunk (no copy);
+ * only a packet split across chunks is joined into a new Buffer. Callers must therefore
+ * not reuse or modify a Buffer after pushing it (Node's sockets hand out fresh ones).
+ *
+ * The fixed header is checked as soon as it is complete, before the body is buffered:
+ * packet type, reserved flags, the fixed sizes of small packets, and the packet size
+ * limits (so an oversized packet is refused without waiting for it). A decoder that
+ * fails stays failed: every later next() throws the same MqttError.
+ */
+import { Buffer } from 'node:buffer';
+import { PacketType, ProtocolVersion, ReasonCode } from './constants.ts';
+import { MqttError } from './errors.ts';
+import {
+  decodeAck,
+  decodeAuth,
+  decodeConnack,
+  decodeConnect,
+  decodeDisconnect,
+  decodePublish,
+  decodeSuback,
+  decodeSubscribe,
+  decodeUnsuback,
+  decodeUnsubscribe,
+  PINGREQ,
+  PINGRESP,
+} from './packet-decoders.ts';
+import type { Packet } from './packets.ts';
+import { PacketReader } from './reader.ts';
+
+export interface FrameDecoderOptions {
+  /** Protocol version for packets other than CONNECT; default 4 (3.1.1). */
+  readonly protocolVersion?: ProtocolVersion;
+  /** Largest whole packet (fixed header included) accepted; 0 = no limit. */
+  readonly maximumPacketSize?: number;
+  /**
+   * Server side: the first packet must be CONNECT, and the server-side rules apply
+   * (CONNECT at most 100,000 bytes; Mosquitto's handling of Subscription Identifiers
+   * in an incoming PUBLISH).
+   */
+  readonly expectConnect?: boolean;
+}
+
+/** Mosquitto closes a connection whose CONNECT announces more than this (read_handle). */
+const MAX_CONNECT_REMAINING_LENGTH = 100_000;
+const NO_HEADER = -1;
+
+export class FrameDecoder {
+  /** Version used for every packet but CONNECT; the broker sets it after a CONNECT. */
+  protocolVersion: ProtocolVersion;
+  /** Largest whole packet accepted; 0 = no limit. May be changed at any time. */
+  maximumPacketSize: number;
+
+  private readonly serverSide: boolean;
+  private awaitingConnect: boolean;
+  private readonly chunks: Buffer[] = [];
+  /** Index in `chunks` of the first chunk with unread bytes. */
+  private chunkIndex = 0;
+  /** Read position inside chunks[chunkIndex]. */
+  private offset = 0;
+  private buffered = 0;
+  private failure: MqttError | null = null;
+  /** The fixed header of the packet being assembled, once complete. */
+  private headerByte = 0;
+  private headerLength = 0;
+  private remainingLength = NO_HEADER;
+  private readonly reader = new PacketReader();
+
+  constructor(options: FrameDecoderOptions = {}) {
+    this.protocolVersion = options.protocolVersion ?? ProtocolVersion.V311;
+    this.maximumPacketSize = options.maximumPacketSize ?? 0;
+    this.serverSide = options.expectConnect ?? false;
+    this.awaitingConnect = this.serverSide;
+  }
+
+  /** Bytes pushed and not yet returned as packets. */
+  get bufferedBytes(): number {
+    return this.buffered;
+  }
+
+  /** Adds received bytes. Never throws; the Buffer is kept, not copied. */
+  push(chunk: Buffer): void {
+    if (chunk.length === 0 || this.failure !== null) return;
+    this.chunks.push(chunk);
+    this.buffered += chunk.length;
+  }
+
+  /**
+   * The next complete packet, or null when more bytes are needed. Throws only
+   * MqttError, and after one, always the same one.
+   */
+  next(): Packet | null {
+    if (this.failure !== null) throw this.failure;
+    try {
+      return this.decodeNext();
+    } catch (e) {
+      // Every read is bounds-checked, so anything but an MqttError is a bug of ours;
+      // the connection still must only ever see a protocol error.
+      const failure =
+        e instanceof MqttError
+          ? e
+          : new MqttError(
+              ReasonCode.MalformedPacket,
+              `undecodable packet (${e instanceof Error ? e.message : String(e)})`,
+              'MQTT-1.5',
+            );
+      this.fail(failure);
+      throw failure;
+    }
+  }
+
+  private fail(failure: MqttError): void {
+    this.failure = failure;
+    this.chunks.length = 0;
+    this.chunkIndex = 0;
+    this.offset = 0;
+    this.buffered = 0;
+    this.reader.release();
+  }
+
+  private decodeNext(): Packet | null {
+    if (this.remainingLength === NO_HEADER && !this.readHeader()) return null;
+    const rl = this.remainingLength;
+    const total = this.headerLength + rl;
+    if (this.buffered < total) return null;
+
+    const chunk = this.chunks[this.chunkIndex] as Buffer;
+    const reader = this.reader;
+    if (chunk.length - this.offset >= total) {
+      // The packet lies in one chunk: decode in place.
+      const start = this.offset + this.headerLength;
+      reader.reset(chunk, start, start + rl);
+      this.offset += total;
+      this.buffered -= total;
+      if (this.offset === chunk.length) this.nextChunk();
+    } else {
+      this.skip(this.headerLength);
+      reader.reset(this.take(rl), 0, rl);
+    }
+    this.remainingLength = NO_HEADER;
+    const packet = this.decodeBody(this.headerByte);
+    reader.release();
+    return packet;
+  }
+
+  private decodeBody(byte0: number): Packet {
+    const reader = this.reader;
+    const version = this.protocolVersion;
+    const flags = byte0 & 0x0f;
+    const type = byte0 >> 4;
+    switch (type) {
+      case PacketType.Publish:
+        return decodePublish(reader, flags, version, this.serverSide);
+      case PacketType.Puback:
+      case PacketType.Pubrec:
+      case PacketType.Pubrel:
+      case PacketType.Pubcomp:
+        return decodeAck(reader, type, version);
+      case PacketType.Connect:
+        return decodeConnect(reader, flags, this.serverSide);
+      case PacketType.Connack:
+        return decodeConnack(reader, version);
+      case PacketType.Subscribe:
+        return decodeSubscribe(reader, version);
+      case PacketType.Suback:
+        return decodeSuback(reader, version);
+      case PacketType.Unsubscribe:
+        return decodeUnsubscribe(reader, version);
+      case PacketType.Unsuback:
+        return decodeUnsuback(reader, version);
+      case PacketType.Pingreq:
+        return PINGREQ;
+      case PacketType.Pingresp:
+        return PINGRESP;
+      case PacketType.Disconnect:
+        return decodeDisconnect(reader, version, this.serverSide);
+      case PacketType.Auth:
+        return decodeAuth(reader);
+      default:
+        // Types 0 (and 15 before 5.0) were refused with the fixed header.
+        throw reservedType(type);
+    }
+  }
+
+  /** Parses and checks the fixed header; false when its bytes are not all here yet. */
+  private readHeader(): boolean {
+    if (this.buffered === 0) return false;
+    const chunk = this.chunks[this.chunkIndex] as Buffer;
+    const o = this.offset;
+    let byte0: number;
+    let rl: number;
+    let headerLength: number;
+    if (chunk.length - o >= 2 && (chunk[o + 1] as number) < 0x80) {
+      // Common case: a remaining length below 128 in the current chunk.
+      byte0 = chunk[o] as number;
+      rl = chunk[o + 1] as number;
+      headerLength = 2;
+      this.checkFirstByte(byte0);
+    } else {
+      byte0 = this.peek(0);
+      this.checkFirstByte(byte0);
+      rl = 0;
+      headerLength = 0;
+      let multiplier = 1;
+      for (let i = 1; i <= 4; i++) {
+        if (this.buffered <= i) return false;
+        const b = this.peek(i);
+        rl += (b & 0x7f) * multiplier;
+        if (b < 0x80) {
+          headerLength = i + 1;
+          break;
+        }
+        multiplier *= 128;
+      }
+      if (headerLength === 0) {
+        throw new MqttError(
+          ReasonCode.MalformedPacket,
+          'remaining length is longer than 4 bytes',
+          'MQTT-2.1.4',
+        );
+      }
+    }
+    this.checkHeader(byte0, rl, headerLength);
+    this.awaitingConnect = false;
+    this.headerByte = byte0;
+    this.headerLength = headerLength;
+    this.remainingLength = rl;
+    return true;
+  }
+
+  /** Checks that need only the first byte, so they fire before anything else arrives. */
+  private checkFirstByte(byte0: number): void {
+    const type = byte0 >> 4;
+    if (this.awaitingConnect && type !== PacketType.Connect) {
+      throw new MqttError(
+        ReasonCode.ProtocolError,
+        'the first packet is not CONNECT',
+        'MQTT-3.1.0-1',
+      );
+    }
+    if (type === 0 || (type === PacketType.Auth && this.protocolVersion !== ProtocolVersion.V5)) {
+      throw reservedType(type);
+    }
+  }
+
+  private checkHeader(byte0: number, rl: number, headerLength: number): void {
+    const type = byte0 >> 4;
+    const flags = byte0 & 0x0f;
+    const v5 = this.protocolVersion === ProtocolVersion.V5;
+
+    // Sizes first, as Mosquitto checks them when the remaining length is read.
+    switch (type) {
+      case PacketType.Connect:
+        if (this.serverSide && rl > MAX_CONNECT_REMAINING_LENGTH) {
+          throw new MqttError(
+            ReasonCode.MalformedPacket,
+            `CONNECT of ${rl} bytes (more than ${MAX_CONNECT_REMAINING_LENGTH})`,
+            'MQTT-3.1',
+          );
+        }
+        break;
+      case PacketType.Connack:
+      case PacketType.Puback:
+      case PacketType.Pubrec:
+      case PacketType.Pubrel:
+      case PacketType.Pubcomp:
+      case PacketType.Unsuback:
+        if (!v5 && rl !== 2) throw wrongSize(type, rl, 2);
+        break;
+      case PacketType.Pingreq:
+      case PacketType.Pingresp:
+        if (rl !== 0) throw wrongSize(type, rl, 0);
+        break;
+      case PacketType.Disconnect:
+        if (!v5 && rl !== 0) throw wrongSize(type, rl, 0);
+        break;
+      default:
+        break;
+    }
+    const max = this.maximumPacketSize;
+    if (max > 0 && headerLength + rl > max) {
+      throw new MqttError(
+        ReasonCode.PacketTooLarge,
+        `packet of ${headerLength + rl} bytes exceeds the maximum packet size ${max}`,
+        'MQTT-3.2.2-15',
+      );
+    }
+
+    // Reserved flag bits [MQTT-2.1.3-1]. CONNECT's are checked with its protocol level
+    // (MQTT 3.1 is lenient); PUBREL's too, for 3.1.
+    switch (type) {
+      case PacketType.Connect:
+        break;
+      case PacketType.Publish: {
+        const qos = (flags >> 1) & 0x03;
+        if (qos === 3) {
+          throw new MqttError(ReasonCode.MalformedPacket, 'PUBLISH with QoS 3', 'MQTT-3.3.1-4');
+        }
+        if (qos === 0 && (flags & 0x08) !== 0) {
+          throw new MqttError(
+            ReasonCode.MalformedPacket,
+            'PUBLISH with DUP and QoS 0',
+            'MQTT-3.3.1-2',
+          );
+        }
+        break;
+      }
+      case PacketType.Pubrel:
+        if (flags !== 0x02 && this.protocolVersion !== ProtocolVersion.V31) {
+          throw wrongFlags(type, flags, 'MQTT-3.6.1-1');
+        }
+        break;
+      case PacketType.Subscribe:
+        if (flags !== 0x02) throw wrongFlags(type, flags, 'MQTT-3.8.1-1');
+        break;
+      case PacketType.Unsubscribe:
+        if (flags !== 0x02) throw wrongFlags(type, flags, 'MQTT-3.10.1-1');
+        break;
+      default:
+        if (flags !== 0) throw wrongFlags(type, flags, 'MQTT-2.1.3-1');
+        break;
+    }
+  }
+
+  /** The byte `i` positions after the read position (the caller checked it exists). */
+  private peek(i: number): number {
+    let index = this.chunkIndex;
+    let at = this.offset + i;
+    for (;;) {
+      const chunk = this.chunks[index] as Buffer;
+      if (at < chunk.length) return chunk[at] as number;
+      at -= chunk.length;
+      index++;
+    }
+  }
+
+  private nextChunk(): void {
+    this.chunkIndex++;
+    this.offset = 0;
+    if (this.chunkIndex === this.chunks.length) {
+      this.chunks.length = 0;
+      this.chunkIndex = 0;
+    } else if (this.chunkIndex >= 1024) {
+      this.chunks.splice(0, this.chunkIndex);
+      this.chunkIndex = 0;
+    }
+  }
+
+  private skip(n: number): void {
+    let left = n;
+    while (left > 0) {
+      const chunk = this.chunks[this.chunkIndex] as Buffer;
+      const step = Math.min(chunk.length - this.offset, left);
+      this.offset += step;
+      left -= step;
+      if (this.offset === chunk.length) this.nextChunk();
+    }
+    this.buffered -= n;
+  }
+
+  /** Consumes `n` bytes spread over several chunks into one new Buffer. */
+  private take(n: number): Buffer {
+    const out = Buffer.allocUnsafe(n);
+    let filled = 0;
+    while (filled < n) {
+      const chunk = this.chunks[this.chunkIndex] as Buffer;
+      const step = Math.min(chunk.length - this.offset, n - filled);
+      chunk.copy(out, filled, this.offset, this.offset + step);
+      filled += step;
+      this.offset += step;
+      if (this.offset === chunk.length) this.nextChunk();
+    }
+    this.buffered -= n;
+    return out;
+  }
+}
+
+function reservedType(type: number): MqttError {
+  return new MqttError(ReasonCode.ProtocolError, `reserved packet type ${type}`, 'MQTT-2.1.2');
+}
+
+function wrongSize(type: number, rl: number, expected: number): MqttError {
+  return new MqttError(
+    ReasonCode.MalformedPacket,
+    `packet type ${type} with remaining length ${rl} (must be ${expected})`,
+    'MQTT-2.1.4',
+  );
+}
+
+function wrongFlags(type: number, flags: number, specRef: string): MqttError {
+  return new MqttError(
+    ReasonCode.MalformedPacket,
+    `packet type ${type} with reserved flags 0x${flags.toString(16)}`,
+    specRef,
+  );
+}

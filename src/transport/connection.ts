@@ -1,0 +1,38 @@
+/**
+ * A transport-neutral byte pipe: what the broker needs from a socket and nothing more.
+ * TCP, unix sockets and (later) TLS and WebSockets all look like this to the broker, so
+ * the MQTT state machine never touches `net` directly.
+ */
+import type { Buffer } from 'node:buffer';
+
+/** What a connection reports to its owner. Called with the owner as `this`-free methods. */
+export interface ConnectionHandler {
+  /** A chunk arrived; it may hold part of a packet or many packets. */
+  onData(chunk: Buffer): void;
+  /** The transport has room again after `write()` returned false. */
+  onDrain(): void;
+  /** The connection is gone: `error` when it broke, null on end of stream or our own close. */
+  onClose(error: Error | null): void;
+}
+
+export interface Connection {
+  /** The peer's address as Mosquitto prints it ("127.0.0.1", "::1", a unix socket path). */
+  readonly remoteAddress: string;
+  readonly remotePort: number;
+  /** The listening port this connection arrived on (0 for unix sockets). */
+  readonly localPort: number;
+  /** Bytes the transport still holds; 0 means every write so far has left this process. */
+  readonly writableLength: number;
+  /** Registers the owner; events before this are buffered by the stream (paused). */
+  setHandler(handler: ConnectionHandler): void;
+  /**
+   * Queues bytes. Returns false when the transport's buffer is full: stop writing until
+   * onDrain. The transport may keep a reference to `bytes` until it is written, so the
+   * caller must not reuse them unless `writableLength` is 0 afterwards.
+   */
+  write(bytes: Buffer): boolean;
+  /** Sends what is queued, then closes. */
+  end(): void;
+  /** Closes at once, discarding anything queued. */
+  destroy(): void;
+}

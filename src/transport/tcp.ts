@@ -1,0 +1,156 @@
+/**
+ * TCP and unix-domain stream sockets as Connections, and the servers that accept them.
+ * Socket events go to module-level functions (no closures per socket), which find the
+ * connection through a symbol-keyed field on the socket.
+ */
+import type { Buffer } from 'node:buffer';
+import net from 'node:net';
+import type { Connection, ConnectionHandler } from './connection.ts';
+
+const kConnection = Symbol('connection');
+
+interface OwnedSocket extends net.Socket {
+  [kConnection]?: StreamConnection;
+}
+
+function onSocketData(this: OwnedSocket, chunk: Buffer): void {
+  this[kConnection]?.handler?.onData(chunk);
+}
+
+function onSocketDrain(this: OwnedSocket): void {
+  this[kConnection]?.handler?.onDrain();
+}
+
+function onSocketError(this: OwnedSocket, error: Error): void {
+  const connection = this[kConnection];
+  if (connection !== undefined) connection.error = error;
+}
+
+function onSocketClose(this: OwnedSocket): void {
+  const connection = this[kConnection];
+  if (connection === undefined || connection.closed) return;
+  connection.closed = true;
+  connection.handler?.onClose(connection.error);
+}
+
+function onSocketFinish(this: OwnedSocket): void {
+  this.destroy();
+}
+
+/** A connected stream socket (TCP or unix). */
+export class StreamConnection implements Connection {
+  readonly socket: net.Socket;
+  readonly remoteAddress: string;
+  readonly remotePort: number;
+  readonly localPort: number;
+  handler: ConnectionHandler | null = null;
+  error: Error | null = null;
+  closed = false;
+
+  constructor(socket: net.Socket, localPort: number, unixPath: string | null) {
+    this.socket = socket;
+    this.remoteAddress = unixPath ?? stripMappedPrefix(socket.remoteAddress ?? '');
+    this.remotePort = socket.remotePort ?? 0;
+    this.localPort = localPort;
+    (socket as OwnedSocket)[kConnection] = this;
+    socket.on('error', onSocketError);
+    socket.on('close', onSocketClose);
+  }
+
+  get writableLength(): number {
+    return this.socket.writableLength;
+  }
+
+  setHandler(handler: ConnectionHandler): void {
+    this.handler = handler;
+    this.socket.on('data', onSocketData);
+    this.socket.on('drain', onSocketDrain);
+  }
+
+  write(bytes: Buffer): boolean {
+    if (this.socket.destroyed || this.socket.writableEnded) return false;
+    return this.socket.write(bytes);
+  }
+
+  end(): void {
+    const socket = this.socket;
+    if (socket.destroyed) return;
+    if (!socket.writableEnded) {
+      socket.once('finish', onSocketFinish);
+      socket.end();
+    }
+    // Stop reading: anything the peer sends after we decided to close is ignored.
+    socket.pause();
+  }
+
+  destroy(): void {
+    this.socket.destroy();
+  }
+}
+
+/** "::ffff:127.0.0.1" (an IPv4 peer on a dual-stack socket) prints as "127.0.0.1". */
+function stripMappedPrefix(address: string): string {
+  return address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address;
+}
+
+export interface StreamListenOptions {
+  /** TCP port (0 picks a free one); ignored with `path`. */
+  readonly port: number;
+  /** Address to bind; null binds every interface. */
+  readonly host: string | null;
+  /** A unix socket path instead of TCP. */
+  readonly path: string | null;
+  readonly noDelay: boolean;
+}
+
+/** A listening server handing each accepted socket to `onConnection`. */
+export class StreamListener {
+  readonly server: net.Server;
+  readonly options: StreamListenOptions;
+  #port = 0;
+
+  constructor(options: StreamListenOptions, onConnection: (connection: StreamConnection) => void) {
+    this.options = options;
+    this.server = net.createServer(
+      { noDelay: options.noDelay, pauseOnConnect: false },
+      (socket) => {
+        onConnection(new StreamConnection(socket, this.#port, options.path));
+      },
+    );
+  }
+
+  /** Bound port (0 for unix sockets), valid after listen(). */
+  get port(): number {
+    return this.#port;
+  }
+
+  listen(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const onError = (error: Error): void => {
+        reject(error);
+      };
+      this.server.once('error', onError);
+      const done = (): void => {
+        this.server.off('error', onError);
+        const address = this.server.address();
+        this.#port = typeof address === 'object' && address !== null ? address.port : 0;
+        resolve();
+      };
+      if (this.options.path !== null) {
+        this.server.listen({ path: this.options.path }, done);
+      } else if (this.options.host === null) {
+        this.server.listen({ port: this.options.port, ipv6Only: false }, done);
+      } else {
+        this.server.listen({ port: this.options.port, host: this.options.host }, done);
+      }
+    });
+  }
+
+  close(): Promise<void> {
+    return new Promise((resolve) => {
+      this.server.close(() => {
+        resolve();
+      });
+    });
+  }
+}
