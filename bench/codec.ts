@@ -106,9 +106,27 @@ const cases: Case[] = [
       type: PacketType.Subscribe,
       packetId: 7,
       subscriptions: [
-        { topicFilter: 'sensors/+/temperature', qos: 1, noLocal: false, retainAsPublished: false, retainHandling: 0 },
-        { topicFilter: 'alerts/#', qos: 2, noLocal: false, retainAsPublished: false, retainHandling: 0 },
-        { topicFilter: 'config/device-42', qos: 0, noLocal: false, retainAsPublished: false, retainHandling: 0 },
+        {
+          topicFilter: 'sensors/+/temperature',
+          qos: 1,
+          noLocal: false,
+          retainAsPublished: false,
+          retainHandling: 0,
+        },
+        {
+          topicFilter: 'alerts/#',
+          qos: 2,
+          noLocal: false,
+          retainAsPublished: false,
+          retainHandling: 0,
+        },
+        {
+          topicFilter: 'config/device-42',
+          qos: 0,
+          noLocal: false,
+          retainAsPublished: false,
+          retainHandling: 0,
+        },
       ],
       properties: EMPTY_PROPERTIES,
     },
@@ -237,10 +255,19 @@ for (const c of cases) {
 }
 
 const header = ['operation', 'mosquitto-ts', 'mqtt-packet', 'ratio'];
-const table = rows.map((r) => [r.name, rate(r.ours), rate(r.theirs), `${(r.ours / r.theirs).toFixed(1)}x`]);
-const widths = header.map((h, i) => Math.max(h.length, ...table.map((row) => (row[i] ?? '').length)));
+const table = rows.map((r) => [
+  r.name,
+  rate(r.ours),
+  rate(r.theirs),
+  `${(r.ours / r.theirs).toFixed(1)}x`,
+]);
+const widths = header.map((h, i) =>
+  Math.max(h.length, ...table.map((row) => (row[i] ?? '').length)),
+);
 const line = (cells: readonly string[]): string =>
-  cells.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join('  ');
+  cells
+    .map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!)))
+    .join('  ');
 console.log(
   `node ${process.version}; ops per CPU second, best of ${SLICES} slices of ${SLICE_MS} ms each side`,
 );

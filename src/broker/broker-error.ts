@@ -11,6 +11,8 @@ export class BrokerError extends MqttError {
   readonly closeReason: CloseReason;
   /** Text for CloseReason.Other. */
   readonly detail: string;
+  /** Close without a CONNACK or DISCONNECT, where Mosquitto says nothing either. */
+  readonly quiet: boolean;
 
   constructor(
     reasonCode: number,
@@ -18,9 +20,11 @@ export class BrokerError extends MqttError {
     specRef: string,
     closeReason: CloseReason,
     detail = '',
+    quiet = false,
   ) {
     super(reasonCode, message, specRef);
     this.closeReason = closeReason;
     this.detail = detail;
+    this.quiet = quiet;
   }
 }

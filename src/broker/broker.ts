@@ -5,7 +5,7 @@
  * messages; the protocol logic lives in the handlers.
  */
 import { EventEmitter } from 'node:events';
-import type { Clock, TimerHandle } from '../common/clock.ts';
+import type { Clock } from '../common/clock.ts';
 import type { Properties } from '../protocol/packets.ts';
 import type { ProtocolVersion, QoS } from '../protocol/constants.ts';
 import { ProtocolVersion as Versions, ReasonCode } from '../protocol/constants.ts';
@@ -26,7 +26,9 @@ import { StoredMessage } from './messages/stored-message.ts';
 import { clearOutgoing, resumeSession } from './outgoing.ts';
 import { routeMessage } from './route.ts';
 import * as send from './send.ts';
-import { Session, SESSION_NEVER_EXPIRES } from './session.ts';
+import { Session } from './session.ts';
+import { cancelSessionExpiry, scheduleSessionExpiry } from './session-expiry.ts';
+import { DelayedWills } from './will.ts';
 import { SysTree } from './sys-tree.ts';
 import { EMPTY_PROPERTIES } from '../protocol/packets.ts';
 
@@ -61,12 +63,6 @@ export interface BrokerEvents {
   messagePublished: [message: PublishedMessageInfo];
 }
 
-/** A will waiting out its Will Delay Interval. */
-interface DelayedWill {
-  readonly message: StoredMessage;
-  readonly timer: TimerHandle;
-}
-
 export class Broker extends EventEmitter<BrokerEvents> {
   /** Replaced as a whole by reload(); everything reads it at the time of use. */
   config: BrokerConfig;
@@ -78,7 +74,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
   readonly retained = new RetainStore<StoredMessage>();
   readonly connections = new Set<ClientConnection>();
   readonly flusher = new FlushScheduler();
-  readonly delayedWills = new Map<string, DelayedWill>();
+  readonly delayedWills: DelayedWills;
   listenerSockets: BrokerListener[] = [];
   /** log.enabled('debug'), cached: debug lines are never formatted otherwise. */
   debugLog: boolean;
@@ -93,6 +89,9 @@ export class Broker extends EventEmitter<BrokerEvents> {
     this.log = log;
     this.debugLog = log.enabled('debug');
     this.startedAt = clock.now();
+    this.delayedWills = new DelayedWills(clock, (message) => {
+      this.publishWill(message);
+    });
   }
 
   // ---- Lifecycle ---------------------------------------------------------------------
@@ -120,16 +119,9 @@ export class Broker extends EventEmitter<BrokerEvents> {
         this.publishWill(will.message);
       }
     }
-    for (const [clientId, delayed] of this.delayedWills) {
-      this.clock.cancel(delayed.timer);
-      this.delayedWills.delete(clientId);
-      this.publishWill(delayed.message);
-    }
+    this.delayedWills.publishAll();
     for (const conn of [...this.connections]) conn.close(CloseReason.Shutdown);
-    for (const session of this.sessions.values()) {
-      if (session.expiryTimer !== null) this.clock.cancel(session.expiryTimer);
-      session.expiryTimer = null;
-    }
+    for (const session of this.sessions.values()) cancelSessionExpiry(this, session);
     this.flusher.flushNow();
     for (const conn of this.connections) conn.transport.destroy();
     await Promise.all(closingListeners);
@@ -138,6 +130,11 @@ export class Broker extends EventEmitter<BrokerEvents> {
   /** Bound port of each listener (unix sockets report 0), in configuration order. */
   get ports(): number[] {
     return this.listenerSockets.map((listener) => listener.port);
+  }
+
+  /** Address and port of the first TCP listener (what a single-listener embedder wants). */
+  address(): { host: string; port: number } | null {
+    return this.addresses()[0] ?? null;
   }
 
   /** Address and port of each TCP listener. */
@@ -180,8 +177,9 @@ export class Broker extends EventEmitter<BrokerEvents> {
       transport.destroy();
       return;
     }
+    this.metrics.socketConnections++;
     const max = listener.config.maxConnections;
-    if (max >= 0 && listener.connectionCount >= max) {
+    if (max > 0 && listener.connectionCount >= max) {
       if (this.config.log.connectionMessages) {
         this.log.notice(
           `Client connection from ${transport.remoteAddress} denied: max_connections exceeded.`,
@@ -190,7 +188,6 @@ export class Broker extends EventEmitter<BrokerEvents> {
       transport.destroy();
       return;
     }
-    this.metrics.socketConnections++;
     listener.connectionCount++;
     const conn = new ClientConnection(this, transport, listener);
     this.connections.add(conn);
@@ -216,12 +213,8 @@ export class Broker extends EventEmitter<BrokerEvents> {
     cleanStart: boolean,
   ): { session: Session; sessionPresent: boolean } {
     this.metrics.connectCount++;
-    const pendingWill = this.delayedWills.get(clientId);
-    if (pendingWill !== undefined) {
-      // Reconnecting within the Will Delay Interval cancels the will [MQTT-3.1.3-9].
-      this.clock.cancel(pendingWill.timer);
-      this.delayedWills.delete(clientId);
-    }
+    // Reconnecting within the Will Delay Interval cancels the will [MQTT-3.1.3-9].
+    this.delayedWills.cancel(clientId);
     const found = this.sessions.get(clientId);
     let resume = false;
     if (found !== undefined) {
@@ -243,10 +236,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
         send.disconnect(old, ReasonCode.SessionTakenOver);
         old.close(CloseReason.TakenOver);
       }
-      if (found.expiryTimer !== null) {
-        this.clock.cancel(found.expiryTimer);
-        found.expiryTimer = null;
-      }
+      cancelSessionExpiry(this, found);
       found.will = null;
       resume = !cleanStart && found.expiryInterval > 0;
       if (!resume) this.removeSession(found);
@@ -293,14 +283,14 @@ export class Broker extends EventEmitter<BrokerEvents> {
       session.will = null;
       if (will !== null && closePublishesWill(reason)) {
         if (will.delaySeconds > 0) {
-          this.#delayWill(session.clientId, will.message, will.delaySeconds);
+          this.delayedWills.schedule(session.clientId, will.message, will.delaySeconds);
         } else {
           this.publishWill(will.message);
         }
       }
       if (reason !== CloseReason.Shutdown) {
         if (session.expiryInterval === 0) this.removeSession(session);
-        else this.#scheduleExpiry(session);
+        else scheduleSessionExpiry(this, session);
       }
     }
     if (conn.wasConnected && this.listenerCount('clientDisconnected') > 0) {
@@ -308,49 +298,12 @@ export class Broker extends EventEmitter<BrokerEvents> {
     }
   }
 
-  #delayWill(clientId: string, message: StoredMessage, delaySeconds: number): void {
-    const timer = this.clock.setTimer(() => {
-      if (this.delayedWills.get(clientId)?.message !== message) return;
-      this.delayedWills.delete(clientId);
-      this.publishWill(message);
-    }, delaySeconds * 1000);
-    this.delayedWills.set(clientId, { message, timer });
-  }
-
-  #scheduleExpiry(session: Session): void {
-    const pce = this.config.persistentClientExpiration;
-    let seconds = session.expiryInterval;
-    if (pce > 0 && pce < seconds) seconds = pce;
-    else if (seconds === SESSION_NEVER_EXPIRES) return;
-    session.expiryTimer = this.clock.setTimer(() => {
-      session.expiryTimer = null;
-      this.expireSession(session);
-    }, seconds * 1000);
-  }
-
-  /** The session outlived its expiry interval: drop it (and send a will still waiting). */
-  expireSession(session: Session): void {
-    if (this.sessions.get(session.clientId) !== session || session.connection !== null) return;
-    this.log.notice(`Expiring client ${session.clientId} due to timeout.`);
-    this.metrics.clientsExpired++;
-    const delayed = this.delayedWills.get(session.clientId);
-    if (delayed !== undefined) {
-      this.clock.cancel(delayed.timer);
-      this.delayedWills.delete(session.clientId);
-      this.publishWill(delayed.message);
-    }
-    this.removeSession(session);
-  }
-
   /** Forgets a session: its subscriptions, queues and registry entry. */
   removeSession(session: Session): void {
     for (const filter of session.subscriptions.keys()) this.subscriptions.remove(session, filter);
     session.subscriptions.clear();
     clearOutgoing(session);
-    if (session.expiryTimer !== null) {
-      this.clock.cancel(session.expiryTimer);
-      session.expiryTimer = null;
-    }
+    cancelSessionExpiry(this, session);
     if (this.sessions.get(session.clientId) === session) this.sessions.delete(session.clientId);
   }
 

@@ -15,7 +15,7 @@ import type { Flushable } from '../transport/flush-scheduler.ts';
 import { OutputBuffer } from '../transport/output-buffer.ts';
 import type { Broker } from './broker.ts';
 import type { BrokerListener } from './listeners.ts';
-import { CloseReason } from './close-reason.ts';
+import { CloseReason, closeForSocketError } from './close-reason.ts';
 import { dispatchPacket, handleProtocolError } from './dispatch.ts';
 import { releaseQueued } from './outgoing.ts';
 import type { Session } from './session.ts';
@@ -126,7 +126,12 @@ export class ClientConnection implements ConnectionHandler, Flushable {
 
   onClose(error: Error | null): void {
     if (this.state < ConnectionState.Closing) {
-      this.close(CloseReason.ConnectionLost, error === null ? '' : error.message);
+      if (error === null) {
+        this.close(CloseReason.ConnectionLost);
+      } else {
+        const [reason, detail] = closeForSocketError(error);
+        this.close(reason, detail);
+      }
     }
     this.state = ConnectionState.Closed;
     this.broker.connectionGone(this);

@@ -26,6 +26,8 @@ export const CloseReason = {
   Shutdown: 12,
   /** Anything else; the detail text is logged ("Bad socket read/write on client ..."). */
   Other: 13,
+  /** A socket error other than a reset; the detail is the system's text. */
+  SocketError: 14,
 } as const;
 export type CloseReason = (typeof CloseReason)[keyof typeof CloseReason];
 
@@ -59,7 +61,30 @@ export function closeLogLine(reason: CloseReason, clientId: string, detail: stri
       return null;
     case CloseReason.Other:
       return `Bad socket read/write on client ${id}: ${detail}`;
+    case CloseReason.SocketError:
+      return `Client ${id} disconnected: ${detail}.`;
   }
+}
+
+/** strerror() texts for the socket errors a client connection can end with. */
+const SOCKET_ERROR_TEXT: Readonly<Record<string, string>> = {
+  ETIMEDOUT: 'Connection timed out',
+  EHOSTUNREACH: 'No route to host',
+  ENETUNREACH: 'Network is unreachable',
+  ENETDOWN: 'Network is down',
+  ECONNABORTED: 'Software caused connection abort',
+};
+
+/**
+ * How a transport error is reported: a reset or broken pipe is the client going away
+ * ("closed its connection"), anything else is logged with the system's text.
+ */
+export function closeForSocketError(error: Error): [CloseReason, string] {
+  const code = 'code' in error && typeof error.code === 'string' ? error.code : '';
+  if (code === 'ECONNRESET' || code === 'EPIPE' || code === '') {
+    return [CloseReason.ConnectionLost, ''];
+  }
+  return [CloseReason.SocketError, SOCKET_ERROR_TEXT[code] ?? error.message];
 }
 
 /** Whether the session's will is published for this close. */

@@ -153,17 +153,28 @@ function disconnectCode(reasonCode: number): number {
   }
 }
 
+/** The spec reference of the decoder's fixed-header size errors (remaining length rules). */
+const FIXED_HEADER_SPEC_REF = 'MQTT-2.1.4';
+
 /** The single place where a protocol error becomes wire bytes, a log line and a close. */
 export function handleProtocolError(conn: ClientConnection, error: MqttError): void {
   if (conn.state >= ConnectionState.Closing) return;
   const code = error.reasonCode;
   const duringConnect = conn.state === ConnectionState.AwaitingConnect;
   let [reason, detail] = closeReasonFor(code, duringConnect);
+  // Mosquitto answers nothing for errors its packet reader finds in the fixed header (a
+  // remaining length over 4 bytes, a PINGREQ with a body), which our decoder tags with
+  // MQTT-2.1.4, nor for a second CONNECT; everything else found by a handler gets a
+  // DISCONNECT (MQTT 5).
+  let quiet = error.specRef === FIXED_HEADER_SPEC_REF;
   if (error instanceof BrokerError) {
     reason = error.closeReason;
     detail = error.detail;
+    quiet = error.quiet;
   }
-  if (duringConnect) {
+  if (quiet) {
+    // Nothing on the wire.
+  } else if (duringConnect) {
     if (code === ReasonCode.UnsupportedProtocolVersion) {
       // [MQTT-3.1.2-2] return code 1 in the 3.1.1 layout, whatever level was asked for.
       if (conn.broker.config.log.connectionMessages) {

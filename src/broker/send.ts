@@ -75,7 +75,13 @@ export function pingresp(conn: ClientConnection): void {
   conn.packetQueued();
 }
 
-/** CONNACK in the connection's protocol version. */
+type MutableProperties = { -readonly [K in keyof Properties]: Properties[K] };
+
+/**
+ * CONNACK in the connection's protocol version. For MQTT 5 the server's properties follow
+ * the given ones as Mosquitto's send__connack adds them: Retain Available, Maximum Packet
+ * Size and Receive Maximum on success only, Maximum QoS always when below 2.
+ */
 export function connack(
   conn: ClientConnection,
   sessionPresent: boolean,
@@ -88,15 +94,23 @@ export function connack(
     );
   }
   const v5 = conn.protocolVersion === ProtocolVersion.V5;
+  let all: Properties = EMPTY_PROPERTIES;
+  if (v5) {
+    const config = conn.broker.config;
+    const maxQos = conn.listener.config.maxQos;
+    const server: MutableProperties = { ...properties };
+    if (reasonCode < 0x80) {
+      if (!config.retainAvailable) server.retainAvailable = 0;
+      if (config.maxPacketSize > 0) server.maximumPacketSize = config.maxPacketSize;
+      if (config.maxInflightMessages > 0) server.receiveMaximum = config.maxInflightMessages;
+    }
+    if (maxQos !== 2) server.maximumQoS = maxQos;
+    all = server;
+  }
   writeEncoded(
     conn,
     encodePacket(
-      {
-        type: PacketType.Connack,
-        sessionPresent,
-        reasonCode,
-        properties: v5 ? properties : EMPTY_PROPERTIES,
-      },
+      { type: PacketType.Connack, sessionPresent, reasonCode, properties: all },
       conn.protocolVersion,
     ),
   );

@@ -14,11 +14,11 @@
 import { Buffer } from 'node:buffer';
 import { PacketType, ProtocolVersion, ReasonCode } from './constants.ts';
 import { MqttError } from './errors.ts';
+import { decodeConnect } from './connect-decoder.ts';
 import {
   decodeAck,
   decodeAuth,
   decodeConnack,
-  decodeConnect,
   decodeDisconnect,
   decodePublish,
   decodeSuback,

@@ -107,23 +107,55 @@ export function encodePacket(packet: Packet, version: ProtocolVersion): Buffer {
 // ---------------------------------------------------------------------------- PUBLISH
 
 /**
- * Encoded topic names (length prefix included) of recent PUBLISHes. Topics repeat, and
- * copying cached bytes is about twice as fast as encoding a short string again, which is
- * a third of the cost of a small PUBLISH. Bounded: short topics only, and the whole map
- * is dropped when full.
+ * Encoded topic names (length prefix included) of recent PUBLISHes. Topics usually
+ * repeat, and copying cached bytes is about twice as fast as encoding a short string
+ * again (a third of the cost of a small PUBLISH). Bounded to TOPIC_CACHE_ENTRIES short
+ * topics, stored in shared slabs, and adaptive so that ever-new topics cost little:
+ * a window of lookups admits at most TOPIC_CACHE_ADMISSIONS new topics, and when fewer
+ * than half of its lookups hit, the cache is bypassed for the next 15 windows.
  */
 const topicCache = new Map<string, Buffer>();
 const TOPIC_CACHE_ENTRIES = 1024;
-const TOPIC_CACHE_MAX_BYTES = 256;
+const TOPIC_CACHE_MAX_BYTES = 254;
+const TOPIC_CACHE_WINDOW = 1024;
+const TOPIC_CACHE_ADMISSIONS = 64;
+const TOPIC_SLAB_BYTES = 16 * 1024;
+let topicCacheBypass = 0;
+let topicCacheLookups = 0;
+let topicCacheHits = 0;
+let topicCacheAdmissions = 0;
+let topicSlab = Buffer.alloc(0);
+let topicSlabUsed = 0;
 
 function encodedTopic(topic: string): Buffer | undefined {
+  if (topicCacheBypass > 0) {
+    topicCacheBypass--;
+    return undefined;
+  }
+  if (topic.length > TOPIC_CACHE_MAX_BYTES) return undefined;
+  if (++topicCacheLookups === TOPIC_CACHE_WINDOW) {
+    if (topicCacheHits < TOPIC_CACHE_WINDOW / 2) topicCacheBypass = 15 * TOPIC_CACHE_WINDOW;
+    topicCacheLookups = 0;
+    topicCacheHits = 0;
+    topicCacheAdmissions = 0;
+  }
   const cached = topicCache.get(topic);
-  if (cached !== undefined || topic.length > TOPIC_CACHE_MAX_BYTES) return cached;
+  if (cached !== undefined) {
+    topicCacheHits++;
+    return cached;
+  }
+  if (topicCacheAdmissions === TOPIC_CACHE_ADMISSIONS) return undefined;
+  topicCacheAdmissions++;
   const length = Buffer.byteLength(topic, 'utf8');
   if (length > TOPIC_CACHE_MAX_BYTES) return undefined;
-  const bytes = Buffer.allocUnsafeSlow(2 + length);
-  writeString(bytes, 0, topic, length);
   if (topicCache.size >= TOPIC_CACHE_ENTRIES) topicCache.clear();
+  if (topicSlabUsed + 2 + length > topicSlab.length) {
+    topicSlab = Buffer.allocUnsafeSlow(TOPIC_SLAB_BYTES);
+    topicSlabUsed = 0;
+  }
+  const bytes = topicSlab.subarray(topicSlabUsed, topicSlabUsed + 2 + length);
+  topicSlabUsed += 2 + length;
+  writeString(bytes, 0, topic, length);
   topicCache.set(topic, bytes);
   return bytes;
 }
@@ -140,7 +172,8 @@ function writePublish(
 ): Buffer {
   const cached = encodedTopic(topic);
   const topicLength = cached !== undefined ? cached.length - 2 : Buffer.byteLength(topic, 'utf8');
-  if (topicLength > 0xffff) throw new RangeError(`topic is ${topicLength} bytes; MQTT allows 65535`);
+  if (topicLength > 0xffff)
+    throw new RangeError(`topic is ${topicLength} bytes; MQTT allows 65535`);
   assertQoS(qos);
   let rl = 2 + topicLength + payload.length;
   if (qos > 0) rl += 2;

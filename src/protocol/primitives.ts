@@ -149,31 +149,14 @@ export function checkMqttString(value: string): Utf8Problem {
   return Utf8Problem.None;
 }
 
-/** True when every byte of [start, end) is printable ASCII (0x20-0x7E). */
-export function isPrintableAscii(buf: Buffer, start: number, end: number): boolean {
-  for (let i = start; i < end; i++) {
-    const b = buf[i] as number;
-    if (b < 0x20 || b > 0x7e) return false;
-  }
-  return true;
-}
-
 /**
- * Decodes bytes [start, end) that checkMqttUtf8 accepted (or that isPrintableAscii
- * vouched for: then `ascii` is true and the cheaper latin1 decoder gives the same string).
+ * Decodes bytes [start, end) as UTF-8, or as latin1 when `ascii` is true (the same string
+ * for ASCII bytes, from a cheaper decoder). Validation is the caller's business.
  */
 export function sliceString(buf: Buffer, start: number, end: number, ascii: boolean): string {
   return ascii
     ? (buf as unknown as BufferFastPaths).latin1Slice(start, end)
     : (buf as unknown as BufferFastPaths).utf8Slice(start, end);
-}
-
-/**
- * Number of bytes `value` takes in UTF-8. Buffer.byteLength is a fast native call; for
- * pure ASCII it equals value.length, which callers use to pick the latin1 writer.
- */
-export function utf8Length(value: string): number {
-  return Buffer.byteLength(value, 'utf8');
 }
 
 /**
@@ -225,7 +208,7 @@ export function writeU32(buf: Buffer, offset: number, value: number): number {
 /** The byte length of a string field, checked against the 65535-byte limit. */
 export function stringFieldLength(value: string, what: string): number {
   if (typeof value !== 'string') throw new TypeError(`${what} must be a string`);
-  const n = value.length <= 21_845 ? utf8Length(value) : Buffer.byteLength(value, 'utf8');
+  const n = Buffer.byteLength(value, 'utf8');
   if (n > MAX_STRING_BYTES) throw new RangeError(`${what} is ${n} bytes; MQTT allows 65535`);
   return n;
 }

@@ -9,6 +9,7 @@ import { Buffer } from 'node:buffer';
 import { ReasonCode, TOPIC_HIERARCHY_LIMIT } from './constants.ts';
 import { MqttError } from './errors.ts';
 import { checkMqttUtf8, sliceString, Utf8Problem } from './primitives.ts';
+import { cachedTopicName, rememberTopicName, TOPIC_CACHE_MAX_BYTES } from './topic-name-cache.ts';
 
 const NO_BYTES = Buffer.alloc(0);
 /** Printable ASCII (0x20-0x7E): needs no further UTF-8 check. */
@@ -133,19 +134,31 @@ export class PacketReader {
     const end = start + len;
     if (end > this.end) this.truncated('topic name');
     this.pos = end;
-    const latin1 = sliceString(this.buf, start, end, true);
-    if (PRINTABLE_TOPIC_NAME.test(latin1)) {
+    const buf = this.buf;
+    const cacheable = len !== 0 && len <= TOPIC_CACHE_MAX_BYTES;
+    if (cacheable) {
+      const cached = cachedTopicName(buf, start, len);
+      if (cached !== undefined) {
+        this.topicNameValid = true;
+        return cached;
+      }
+    }
+    let topic = sliceString(buf, start, end, true);
+    let valid: boolean;
+    if (PRINTABLE_TOPIC_NAME.test(topic)) {
       // Only a long topic can have more than TOPIC_HIERARCHY_LIMIT separators.
-      this.topicNameValid = len <= TOPIC_HIERARCHY_LIMIT || this.separatorsFit(start, end);
-      return latin1;
+      valid = len <= TOPIC_HIERARCHY_LIMIT || this.separatorsFit(start, end);
+    } else {
+      topic = this.checkedUtf8('topic name', start, end);
+      let wildcard = false;
+      for (let i = start; i < end; i++) {
+        const b = buf[i] as number;
+        if (b === 0x2b || b === 0x23) wildcard = true;
+      }
+      valid = !wildcard && this.separatorsFit(start, end);
     }
-    const topic = this.checkedUtf8('topic name', start, end);
-    let wildcard = false;
-    for (let i = start; i < end; i++) {
-      const b = this.buf[i] as number;
-      if (b === 0x2b || b === 0x23) wildcard = true;
-    }
-    this.topicNameValid = !wildcard && this.separatorsFit(start, end);
+    this.topicNameValid = valid;
+    if (valid && cacheable) rememberTopicName(buf, start, len, topic);
     return topic;
   }
 

@@ -355,3 +355,56 @@ describe('keepalive', () => {
     }
   });
 });
+
+describe('protocol errors after CONNECT', () => {
+  test('v5: DISCONNECT with the reason code, then close; v3: plain close; both logged', async () => {
+    const t = await startTestBroker();
+    try {
+      const { client } = await t.rawConnect({ version: 5, clientId: 'm5' });
+      // QoS 0 with DUP set is malformed [MQTT-3.3.1-2].
+      client.send(hex('38 03 00 01 74'));
+      assert.equal(toHex(await client.expectPacket()), 'e0 01 81');
+      await client.expectClosed();
+      const { client: v3 } = await t.rawConnect({ clientId: 'm3' });
+      v3.send(hex('38 03 00 01 74'));
+      await v3.expectClosed();
+      await settle();
+      assert.ok(t.log.messages().includes('Client m5 disconnected due to malformed packet.'));
+      assert.ok(t.log.messages().includes('Client m3 disconnected due to malformed packet.'));
+    } finally {
+      await t.close();
+    }
+  });
+
+  test('the client closing its socket is logged as such', async () => {
+    const t = await startTestBroker();
+    try {
+      const { client } = await t.rawConnect({ clientId: 'eof' });
+      client.end();
+      await client.expectClosed();
+      await settle();
+      assert.ok(t.log.messages().includes('Client eof closed its connection.'));
+    } finally {
+      await t.close();
+    }
+  });
+});
+
+describe('max_connections', () => {
+  test('connections beyond the limit are closed at once and logged', async () => {
+    const t = await startTestBroker({ listener: { maxConnections: 1 } });
+    try {
+      await t.rawConnect({ clientId: 'first' });
+      const second = await RawClient.open(t.port);
+      await second.expectClosed();
+      await settle();
+      assert.ok(
+        t.log
+          .messages()
+          .includes('Client connection from 127.0.0.1 denied: max_connections exceeded.'),
+      );
+    } finally {
+      await t.close();
+    }
+  });
+});

@@ -3,7 +3,18 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startBroker, CloseReason, MemoryLog } from '../../src/index.ts';
+import { Buffer } from 'node:buffer';
+import { mkdtempSync, rmSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  startBroker,
+  CloseReason,
+  defaultListener,
+  defaultSecurity,
+  MemoryLog,
+} from '../../src/index.ts';
 import type { ClientDisconnectedInfo, ClientInfo, PublishedMessageInfo } from '../../src/index.ts';
 import { mqttConnect } from '../helpers/broker.ts';
 
@@ -20,6 +31,7 @@ test('startBroker: a free port, events for connects, publishes and disconnects, 
     const [port] = broker.ports;
     assert.ok(port !== undefined && port > 0);
     assert.deepEqual(broker.addresses(), [{ host: '127.0.0.1', port }]);
+    assert.deepEqual(broker.address(), { host: '127.0.0.1', port });
     const client = await mqttConnect(`mqtt://127.0.0.1:${port}`, {
       clientId: 'lib',
       protocolVersion: 5,
@@ -40,5 +52,29 @@ test('startBroker: a free port, events for connects, publishes and disconnects, 
     assert.ok(log.messages().some((line) => line.startsWith('New client connected')));
   } finally {
     await broker.close();
+  }
+});
+
+test('a unix socket listener', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'mosq-unix-'));
+  const path = join(dir, 'broker.sock');
+  const broker = await startBroker({
+    config: {
+      sysInterval: 0,
+      listeners: [{ ...defaultListener(0, defaultSecurity(true)), unixSocketPath: path }],
+    },
+  });
+  try {
+    const socket = net.connect({ path });
+    const reply = await new Promise<Buffer>((resolve, reject) => {
+      socket.once('data', resolve);
+      socket.once('error', reject);
+      socket.write(Buffer.from('101000044d5154540402003c000475736f63', 'hex'));
+    });
+    assert.equal(reply.toString('hex'), '20020000');
+    socket.destroy();
+  } finally {
+    await broker.close();
+    rmSync(dir, { recursive: true, force: true });
   }
 });

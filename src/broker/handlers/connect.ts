@@ -49,7 +49,15 @@ export function handleConnect(conn: ClientConnection, packet: ConnectPacket): vo
 
   if (conn.state !== ConnectionState.AwaitingConnect) {
     broker.log.notice(`Bad client ${conn.logId} sending multiple CONNECT messages.`);
-    throw new MqttError(ReasonCode.ProtocolError, 'second CONNECT', 'MQTT-3.1.0-2');
+    // Mosquitto returns from its CONNECT handler before any DISCONNECT is sent.
+    throw new BrokerError(
+      ReasonCode.ProtocolError,
+      'second CONNECT',
+      'MQTT-3.1.0-2',
+      CloseReason.ProtocolError,
+      '',
+      true,
+    );
   }
   const version = packet.protocolVersion;
   const v5 = version === ProtocolVersion.V5;
@@ -217,18 +225,13 @@ export function handleConnect(conn: ClientConnection, packet: ConnectPacket): vo
     }
   }
 
-  // CONNACK properties in Mosquitto's order (features §3.3).
+  // The CONNACK properties of this connection; send.connack() adds the server's own
+  // after them, in Mosquitto's order (features §3.3).
   const connackProperties: MutableProperties = {};
   if (v5) {
     if (serverKeepAlive >= 0) connackProperties.serverKeepAlive = serverKeepAlive;
     if (listener.maxTopicAlias > 0) connackProperties.topicAliasMaximum = listener.maxTopicAlias;
     if (assignedId) connackProperties.assignedClientIdentifier = clientId;
-    if (!config.retainAvailable) connackProperties.retainAvailable = 0;
-    if (config.maxPacketSize > 0) connackProperties.maximumPacketSize = config.maxPacketSize;
-    if (config.maxInflightMessages > 0) {
-      connackProperties.receiveMaximum = config.maxInflightMessages;
-    }
-    if (listener.maxQos !== 2) connackProperties.maximumQoS = listener.maxQos;
   }
   broker.completeConnect(conn, session, sessionPresent, keepalive, connackProperties);
 }
