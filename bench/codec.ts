@@ -4,6 +4,9 @@
  * large buffer of many concatenated packets, decoded packet by packet.
  *
  * Run with `npm run bench:codec` (builds, then runs dist/bench/codec.js).
+ * The last case gives every packet its own topic: the worst case for the topic caches
+ * of the decoder and encoder (which then step aside).
+ *
  * Rates are operations per CPU second, the best of SLICES alternating slices of each
  * side (BENCH_SLICE_MS CPU milliseconds each, default 100).
  */
@@ -12,7 +15,7 @@ import mqttPacket from 'mqtt-packet';
 import { FrameDecoder } from '../src/protocol/decoder.ts';
 import { encodePacket } from '../src/protocol/encoder.ts';
 import { EMPTY_PROPERTIES } from '../src/protocol/packets.ts';
-import type { Packet } from '../src/protocol/packets.ts';
+import type { Packet, PublishPacket } from '../src/protocol/packets.ts';
 import { PacketType, ProtocolVersion } from '../src/protocol/constants.ts';
 
 const SLICE_MS = Number(process.env.BENCH_SLICE_MS ?? '100');
@@ -22,8 +25,9 @@ const PACKETS_PER_BUFFER = 2_000;
 interface Case {
   readonly name: string;
   readonly version: ProtocolVersion;
-  readonly ours: Packet;
-  readonly theirs: mqttPacket.Packet;
+  /** Packets used in turn (one, or many variants of one packet). */
+  readonly ours: readonly Packet[];
+  readonly theirs: readonly mqttPacket.Packet[];
 }
 
 const payload = Buffer.alloc(64, 0x61);
@@ -33,114 +37,145 @@ const cases: Case[] = [
   {
     name: 'PUBLISH QoS 0, 64 B',
     version: ProtocolVersion.V311,
-    ours: {
-      type: PacketType.Publish,
-      dup: false,
-      qos: 0,
-      retain: false,
-      topic,
-      packetId: 0,
-      payload,
-      properties: EMPTY_PROPERTIES,
-    },
-    theirs: { cmd: 'publish', topic, payload, qos: 0, retain: false, dup: false },
+    ours: [
+      {
+        type: PacketType.Publish,
+        dup: false,
+        qos: 0,
+        retain: false,
+        topic,
+        packetId: 0,
+        payload,
+        properties: EMPTY_PROPERTIES,
+      },
+    ],
+    theirs: [{ cmd: 'publish', topic, payload, qos: 0, retain: false, dup: false }],
   },
   {
     name: 'PUBLISH QoS 1, 64 B',
     version: ProtocolVersion.V311,
-    ours: {
-      type: PacketType.Publish,
-      dup: false,
-      qos: 1,
-      retain: false,
-      topic,
-      packetId: 4242,
-      payload,
-      properties: EMPTY_PROPERTIES,
-    },
-    theirs: { cmd: 'publish', topic, payload, qos: 1, messageId: 4242, retain: false, dup: false },
+    ours: [
+      {
+        type: PacketType.Publish,
+        dup: false,
+        qos: 1,
+        retain: false,
+        topic,
+        packetId: 4242,
+        payload,
+        properties: EMPTY_PROPERTIES,
+      },
+    ],
+    theirs: [
+      { cmd: 'publish', topic, payload, qos: 1, messageId: 4242, retain: false, dup: false },
+    ],
   },
   {
     name: 'CONNECT',
     version: ProtocolVersion.V311,
-    ours: {
-      type: PacketType.Connect,
-      protocolName: 'MQTT',
-      protocolVersion: ProtocolVersion.V311,
-      isBridge: false,
-      cleanStart: true,
-      keepalive: 60,
-      clientId: 'bench-client-0001',
-      will: {
-        topic: 'clients/bench-client-0001/status',
-        payload: Buffer.from('offline'),
-        qos: 1,
-        retain: true,
+    ours: [
+      {
+        type: PacketType.Connect,
+        protocolName: 'MQTT',
+        protocolVersion: ProtocolVersion.V311,
+        isBridge: false,
+        cleanStart: true,
+        keepalive: 60,
+        clientId: 'bench-client-0001',
+        will: {
+          topic: 'clients/bench-client-0001/status',
+          payload: Buffer.from('offline'),
+          qos: 1,
+          retain: true,
+          properties: EMPTY_PROPERTIES,
+        },
+        username: 'alice',
+        password: Buffer.from('secret'),
         properties: EMPTY_PROPERTIES,
       },
-      username: 'alice',
-      password: Buffer.from('secret'),
-      properties: EMPTY_PROPERTIES,
-    },
-    theirs: {
-      cmd: 'connect',
-      protocolId: 'MQTT',
-      protocolVersion: 4,
-      clean: true,
-      keepalive: 60,
-      clientId: 'bench-client-0001',
-      will: {
-        topic: 'clients/bench-client-0001/status',
-        payload: Buffer.from('offline'),
-        qos: 1,
-        retain: true,
+    ],
+    theirs: [
+      {
+        cmd: 'connect',
+        protocolId: 'MQTT',
+        protocolVersion: 4,
+        clean: true,
+        keepalive: 60,
+        clientId: 'bench-client-0001',
+        will: {
+          topic: 'clients/bench-client-0001/status',
+          payload: Buffer.from('offline'),
+          qos: 1,
+          retain: true,
+        },
+        username: 'alice',
+        password: Buffer.from('secret'),
       },
-      username: 'alice',
-      password: Buffer.from('secret'),
-    },
+    ],
   },
   {
     name: 'SUBSCRIBE, 3 filters',
     version: ProtocolVersion.V311,
-    ours: {
-      type: PacketType.Subscribe,
-      packetId: 7,
-      subscriptions: [
-        {
-          topicFilter: 'sensors/+/temperature',
-          qos: 1,
-          noLocal: false,
-          retainAsPublished: false,
-          retainHandling: 0,
-        },
-        {
-          topicFilter: 'alerts/#',
-          qos: 2,
-          noLocal: false,
-          retainAsPublished: false,
-          retainHandling: 0,
-        },
-        {
-          topicFilter: 'config/device-42',
-          qos: 0,
-          noLocal: false,
-          retainAsPublished: false,
-          retainHandling: 0,
-        },
-      ],
-      properties: EMPTY_PROPERTIES,
-    },
-    theirs: {
-      cmd: 'subscribe',
-      messageId: 7,
-      subscriptions: [
-        { topic: 'sensors/+/temperature', qos: 1 },
-        { topic: 'alerts/#', qos: 2 },
-        { topic: 'config/device-42', qos: 0 },
-      ],
-    },
+    ours: [
+      {
+        type: PacketType.Subscribe,
+        packetId: 7,
+        subscriptions: [
+          {
+            topicFilter: 'sensors/+/temperature',
+            qos: 1,
+            noLocal: false,
+            retainAsPublished: false,
+            retainHandling: 0,
+          },
+          {
+            topicFilter: 'alerts/#',
+            qos: 2,
+            noLocal: false,
+            retainAsPublished: false,
+            retainHandling: 0,
+          },
+          {
+            topicFilter: 'config/device-42',
+            qos: 0,
+            noLocal: false,
+            retainAsPublished: false,
+            retainHandling: 0,
+          },
+        ],
+        properties: EMPTY_PROPERTIES,
+      },
+    ],
+    theirs: [
+      {
+        cmd: 'subscribe',
+        messageId: 7,
+        subscriptions: [
+          { topic: 'sensors/+/temperature', qos: 1 },
+          { topic: 'alerts/#', qos: 2 },
+          { topic: 'config/device-42', qos: 0 },
+        ],
+      },
+    ],
   },
 ];
+
+// The worst case for the topic caches: every packet with a topic of its own.
+const DISTINCT_TOPICS = 10_000;
+const distinctTopics = Array.from(
+  { length: DISTINCT_TOPICS },
+  (_, i) => `sensors/building-${i}/floor-2/temperature`,
+);
+const [publishCase] = cases;
+cases.push({
+  name: `PUBLISH QoS 0, ${DISTINCT_TOPICS / 1000}k topics`,
+  version: ProtocolVersion.V311,
+  ours: distinctTopics.map((t) => ({ ...(publishCase!.ours[0] as PublishPacket), topic: t })),
+  theirs: distinctTopics.map((t) => ({
+    ...(publishCase!.theirs[0] as mqttPacket.IPublishPacket),
+    topic: t,
+  })),
+});
 
 /** CPU time of this process in milliseconds (user + system). */
 function cpuMs(): number {
@@ -205,16 +240,24 @@ function decodeTheirs(stream: Buffer, version: number, expected: number): () => 
 
 const ENCODE_BATCH = 1000;
 
-function encodeOurs(packet: Packet, version: ProtocolVersion): () => void {
+function encodeOurs(packets: readonly Packet[], version: ProtocolVersion): () => void {
+  let next = 0;
   return () => {
-    for (let i = 0; i < ENCODE_BATCH; i++) sink += encodePacket(packet, version).length;
+    for (let i = 0; i < ENCODE_BATCH; i++) {
+      sink += encodePacket(packets[next]!, version).length;
+      next = next + 1 === packets.length ? 0 : next + 1;
+    }
   };
 }
 
-function encodeTheirs(packet: mqttPacket.Packet, version: number): () => void {
+function encodeTheirs(packets: readonly mqttPacket.Packet[], version: number): () => void {
   const options = { protocolVersion: version };
+  let next = 0;
   return () => {
-    for (let i = 0; i < ENCODE_BATCH; i++) sink += mqttPacket.generate(packet, options).length;
+    for (let i = 0; i < ENCODE_BATCH; i++) {
+      sink += mqttPacket.generate(packets[next]!, options).length;
+      next = next + 1 === packets.length ? 0 : next + 1;
+    }
   };
 }
 
@@ -232,14 +275,19 @@ interface Row {
 
 const rows: Row[] = [];
 for (const c of cases) {
-  const ourBytes = encodePacket(c.ours, c.version);
-  const theirBytes = mqttPacket.generate(c.theirs, { protocolVersion: c.version });
-  if (!ourBytes.equals(theirBytes)) {
-    throw new Error(
-      `${c.name}: encodings differ\n ours   ${ourBytes.toString('hex')}\n theirs ${theirBytes.toString('hex')}`,
-    );
-  }
-  const stream = Buffer.concat(new Array<Buffer>(PACKETS_PER_BUFFER).fill(ourBytes));
+  const encoded = c.ours.map((p, i) => {
+    const ourBytes = encodePacket(p, c.version);
+    const theirBytes = mqttPacket.generate(c.theirs[i]!, { protocolVersion: c.version });
+    if (!ourBytes.equals(theirBytes)) {
+      throw new Error(
+        `${c.name}: encodings differ\n ours   ${ourBytes.toString('hex')}\n theirs ${theirBytes.toString('hex')}`,
+      );
+    }
+    return ourBytes;
+  });
+  const stream = Buffer.concat(
+    Array.from({ length: PACKETS_PER_BUFFER }, (_, i) => encoded[i % encoded.length]!),
+  );
   const [decodeOursRate, decodeTheirsRate] = compare(
     decodeOurs(stream, c.version, PACKETS_PER_BUFFER),
     decodeTheirs(stream, c.version, PACKETS_PER_BUFFER),

@@ -4,7 +4,7 @@
  * are protocol errors, not malformed packets, and MQTT 3.1 is lenient about reserved
  * flags and about a user name or password flag without the field.
  */
-import type { Buffer } from 'node:buffer';
+import { Buffer } from 'node:buffer';
 import { PacketType, ProtocolVersion, ReasonCode } from './constants.ts';
 import type { QoS } from './constants.ts';
 import { expectEnd, modeFor } from './decode-common.ts';
@@ -37,7 +37,7 @@ function lenientField(reader: PacketReader, asString: boolean): string | Buffer 
   const start = reader.pos;
   if (len > reader.end - start) return null;
   reader.pos = start + len;
-  if (!asString) return reader.buf.subarray(start, start + len);
+  if (!asString) return Buffer.from(reader.buf.buffer, reader.buf.byteOffset + start, len);
   if (checkMqttUtf8(reader.buf, start, start + len) !== Utf8Problem.None) return null;
   return reader.buf.toString('utf8', start, start + len);
 }
@@ -140,6 +140,10 @@ export function decodeConnect(
   }
   if (passwordFlag) {
     password = strict ? reader.binary('password') : (lenientField(reader, false) as Buffer | null);
+    // A 3.1 password whose user name was unreadable is read but dropped: without a user
+    // name it authenticates nothing, and {username: null, password} is not a valid
+    // packet (it would not survive encoding and decoding again).
+    if (!strict && username === null) password = null;
   }
   expectEnd(reader, 'CONNECT payload', ReasonCode.ProtocolError, 'MQTT-3.1.3');
 

@@ -39,7 +39,7 @@ import type {
 } from './packets.ts';
 import { decodeProperties } from './properties.ts';
 import type { PacketReader } from './reader.ts';
-import { FilterProblem, filterProblem } from './topic.ts';
+import { FilterProblem, filterProblem, parseSharedFilter } from './topic.ts';
 
 // ---------------------------------------------------------------------------- CONNACK
 
@@ -170,11 +170,15 @@ function checkFilter(filter: string): FilterProblem {
 }
 
 function invalidShare(filter: string): MqttError {
-  return new MqttError(
-    ReasonCode.ProtocolError,
-    `invalid shared subscription "${filter}"`,
-    'MQTT-4.8.2-1',
-  );
+  const group = parseSharedFilter(filter)?.group ?? '';
+  // [MQTT-4.8.2-1] a non-empty share name; [MQTT-4.8.2-2] without wildcards; §4.8.2 a filter.
+  const ref =
+    group.length === 0
+      ? 'MQTT-4.8.2-1'
+      : group.includes('+') || group.includes('#')
+        ? 'MQTT-4.8.2-2'
+        : 'MQTT-4.8.2';
+  return new MqttError(ReasonCode.ProtocolError, `invalid shared subscription "${filter}"`, ref);
 }
 
 export function decodeSubscribe(reader: PacketReader, version: ProtocolVersion): SubscribePacket {
@@ -222,7 +226,9 @@ export function decodeSubscribe(reader: PacketReader, version: ProtocolVersion):
       qos = options; // the upper six bits are reserved: any of them makes qos > 2
     }
     if (qos > 2) {
-      throw new MqttError(ReasonCode.MalformedPacket, `requested QoS ${qos}`, 'MQTT-3.8.3-4');
+      // 3.1.1 [MQTT-3.8.3-4]: reserved bits or QoS 3; 5.0 §3.8.3.1: Maximum QoS 3.
+      const ref = version === ProtocolVersion.V5 ? 'MQTT-3.8.3.1' : 'MQTT-3.8.3-4';
+      throw new MqttError(ReasonCode.MalformedPacket, `requested QoS ${qos}`, ref);
     }
     if (problem === FilterProblem.InvalidShare) throw invalidShare(topicFilter);
     subscriptions.push({

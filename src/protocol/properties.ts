@@ -176,7 +176,7 @@ export const PROPERTY_SPECS: readonly PropertySpec[] = [
 
 /** Table rows by identifier (undefined for identifiers MQTT 5 does not define). */
 export const PROPERTY_BY_ID: readonly (PropertySpec | undefined)[] = (() => {
-  const byId: (PropertySpec | undefined)[] = new Array<PropertySpec | undefined>(128).fill(
+  const byId: (PropertySpec | undefined)[] = new Array<PropertySpec | undefined>(256).fill(
     undefined,
   );
   for (const s of PROPERTY_SPECS) byId[s.id] = s;
@@ -363,13 +363,13 @@ function checkSubscriptionIdentifier(
     return new MqttError(
       ReasonCode.ProtocolError,
       'subscriptionIdentifiers appears more than once',
-      'MQTT-3.8.2.1.2',
+      where === T.Publish ? 'MQTT-3.3.4-6' : 'MQTT-3.8.2.1.2',
     );
   }
   // SUBSCRIBE's 0 is checked by the SUBSCRIBE decoder (Mosquitto: malformed packet);
   // a server ignores the identifier of an incoming PUBLISH whatever its value.
   if (value === 0 && where === T.Publish && !mode.serverSide) {
-    return new MqttError(ReasonCode.ProtocolError, 'subscription identifier 0', 'MQTT-3.3.4');
+    return new MqttError(ReasonCode.ProtocolError, 'subscription identifier 0', 'MQTT-3.3.2.3.8');
   }
   return null;
 }

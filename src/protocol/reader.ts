@@ -48,10 +48,6 @@ export class PacketReader {
     return this.end - this.pos;
   }
 
-  fail(message: string, specRef: string): never {
-    throw new MqttError(this.failCode, message, specRef);
-  }
-
   private truncated(what: string): never {
     throw new MqttError(this.failCode, `${what} runs past the end of the packet`, 'MQTT-1.5');
   }
@@ -150,16 +146,19 @@ export class PacketReader {
       valid = len <= TOPIC_HIERARCHY_LIMIT || this.separatorsFit(start, end);
     } else {
       topic = this.checkedUtf8('topic name', start, end);
-      let wildcard = false;
-      for (let i = start; i < end; i++) {
-        const b = buf[i] as number;
-        if (b === 0x2b || b === 0x23) wildcard = true;
-      }
-      valid = !wildcard && this.separatorsFit(start, end);
+      valid = !this.hasWildcard(start, end) && this.separatorsFit(start, end);
     }
     this.topicNameValid = valid;
     if (valid && cacheable) rememberTopicName(buf, start, len, topic);
     return topic;
+  }
+
+  private hasWildcard(start: number, end: number): boolean {
+    for (let i = start; i < end; i++) {
+      const b = this.buf[i];
+      if (b === 0x2b || b === 0x23) return true;
+    }
+    return false;
   }
 
   private separatorsFit(start: number, end: number): boolean {

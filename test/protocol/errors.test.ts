@@ -313,7 +313,7 @@ describe('properties', () => {
     );
   });
   test('subscription identifier 0 in PUBLISH: refused by a client, ignored by a server', () => {
-    assertDecodeError(publish5('02 0b 00'), PROTOCOL, 'MQTT-3.3.4', V5);
+    assertDecodeError(publish5('02 0b 00'), PROTOCOL, 'MQTT-3.3.2.3.8', V5);
     const server = serverDecoder5();
     server.push(publish5('02 0b 00'));
     assert.equal(server.next()?.type, PacketType.Publish);
@@ -384,7 +384,7 @@ describe('SUBSCRIBE and UNSUBSCRIBE', () => {
   test('requested QoS 3 or reserved option bits in 3.1.1 [MQTT-3.8.3-4]', () => {
     assertDecodeError(frame(0x82, '00 01', field('a'), '03'), MALFORMED, 'MQTT-3.8.3-4');
     assertDecodeError(frame(0x82, '00 01', field('a'), '04'), MALFORMED, 'MQTT-3.8.3-4');
-    assertDecodeError(frame(0x82, '00 01 00', field('a'), '03'), MALFORMED, 'MQTT-3.8.3-4', V5);
+    assertDecodeError(frame(0x82, '00 01 00', field('a'), '03'), MALFORMED, 'MQTT-3.8.3.1', V5);
   });
   test('reserved option bits or Retain Handling 3 in 5.0 [MQTT-3.8.3-5]', () => {
     assertDecodeError(frame(0x82, '00 01 00', field('a'), '40'), MALFORMED, 'MQTT-3.8.3-5', V5);
@@ -399,10 +399,17 @@ describe('SUBSCRIBE and UNSUBSCRIBE', () => {
       V5,
     );
   });
-  for (const filter of ['$share', '$share/g', '$share//a', '$share/g/', '$share/+/a', '$share/#']) {
-    test(`invalid shared subscription "${filter}" (Mosquitto: protocol error) [MQTT-4.8.2-1]`, () => {
-      assertDecodeError(frame(0x82, '00 01', field(filter), '00'), PROTOCOL, 'MQTT-4.8.2-1');
-      assertDecodeError(frame(0xa2, '00 01', field(filter)), PROTOCOL, 'MQTT-4.8.2-1');
+  for (const [filter, ref] of [
+    ['$share', 'MQTT-4.8.2-1'],
+    ['$share//a', 'MQTT-4.8.2-1'],
+    ['$share/+/a', 'MQTT-4.8.2-2'],
+    ['$share/#', 'MQTT-4.8.2-2'],
+    ['$share/g', 'MQTT-4.8.2'],
+    ['$share/g/', 'MQTT-4.8.2'],
+  ] as const) {
+    test(`invalid shared subscription "${filter}" (Mosquitto: protocol error) [${ref}]`, () => {
+      assertDecodeError(frame(0x82, '00 01', field(filter), '00'), PROTOCOL, ref);
+      assertDecodeError(frame(0xa2, '00 01', field(filter)), PROTOCOL, ref);
     });
   }
   test('UNSUBSCRIBE without topic filters [MQTT-3.10.3-2]', () => {

@@ -88,3 +88,16 @@ for (const g of V31_GOLDEN) {
     checkGolden(g, ProtocolVersion.V31);
   });
 }
+
+test('3.1 golden: a password after an unreadable user name is dropped with it', () => {
+  // User name 0xFF (not UTF-8, ignored as Mosquitto does for 3.1), then password "p".
+  checkGolden(
+    {
+      name: 'CONNECT, bad user name and a password',
+      bytes: '10 15 00 06 4d 51 49 73 64 70 03 c2 00 3c 00 01 63 00 01 ff 00 01 70',
+      packet: { ...connect31, clientId: 'c' },
+      decodeOnly: true,
+    },
+    ProtocolVersion.V31,
+  );
+});
