@@ -3,7 +3,7 @@
  *
  *   node dist/bench/broker.js [--duration 3] [--warmup 1] [--rounds 3]
  *     [--only fan-in,fan-out,qos1,latency,memory] [--brokers ours,mosquitto,aedes]
- *     [--connections 10000]
+ *     [--connections 10000] [--tcp-nodelay]
  *
  * Each broker runs in its own process on its own port. For every scenario the brokers take
  * turns (ours, mosquitto, aedes, then the next round starting one further), so background
@@ -17,7 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { BROKER_NAMES, BrokerStartError, startBroker } from './loadgen/brokers.ts';
-import type { BrokerName, RunningBroker } from './loadgen/brokers.ts';
+import type { BrokerName, BrokerOptions, RunningBroker } from './loadgen/brokers.ts';
 import { compileLoadgen, runLoadgen } from './loadgen/loadgen.ts';
 import { describeMachine, formatMachine } from './loadgen/machine.ts';
 import { buildReport, formatRun } from './loadgen/report.ts';
@@ -25,7 +25,7 @@ import type { RunOutcome, ScenarioRuns } from './loadgen/report.ts';
 import { SCENARIO_IDS, SCENARIOS } from './loadgen/scenarios.ts';
 import type { RunSettings, Scenario, ScenarioId } from './loadgen/scenarios.ts';
 
-interface Options extends RunSettings {
+interface Options extends RunSettings, BrokerOptions {
   readonly rounds: number;
   readonly scenarios: readonly ScenarioId[];
   readonly brokers: readonly BrokerName[];
@@ -42,7 +42,9 @@ const USAGE = `usage: node dist/bench/broker.js [options]
   --rounds <n>        runs per scenario and broker; the table shows medians (default 3)
   --only <list>       scenarios, comma separated: ${SCENARIO_IDS.join(',')} (default all)
   --brokers <list>    brokers, comma separated: ${BROKER_NAMES.join(',')} (default all)
-  --connections <n>   idle clients of the memory scenario (default 10000)`;
+  --connections <n>   idle clients of the memory scenario (default 10000)
+  --tcp-nodelay       brokers disable Nagle's algorithm (set_tcp_nodelay true; default off,
+                      as in Mosquitto)`;
 
 class UsageError extends Error {}
 
@@ -86,6 +88,7 @@ function parseOptions(argv: readonly string[]): Options {
       only: { type: 'string' },
       brokers: { type: 'string' },
       connections: { type: 'string' },
+      'tcp-nodelay': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -98,6 +101,7 @@ function parseOptions(argv: readonly string[]): Options {
     warmup: parseNumber(values.warmup, 1, 'warmup', 0),
     rounds: Math.round(parseNumber(values.rounds, 3, 'rounds', 1)),
     connections: Math.round(parseNumber(values.connections, 10_000, 'connections', 1)),
+    tcpNoDelay: values['tcp-nodelay'] === true,
     scenarios:
       values.only === undefined ? SCENARIO_IDS : parseList(values.only, SCENARIO_IDS, 'scenario'),
     brokers:
@@ -128,7 +132,7 @@ class Bench {
 
   private async start(name: BrokerName): Promise<RunningBroker | string> {
     try {
-      return await startBroker(name, this.workDir);
+      return await startBroker(name, this.workDir, this.options);
     } catch (error) {
       if (error instanceof BrokerStartError) return error.message;
       return `unexpected: ${errorText(error)}`;
@@ -258,7 +262,8 @@ async function main(): Promise<void> {
     '',
     ...formatMachine(machine),
     `settings: ${String(options.duration)} s measured after ${String(options.warmup)} s warm-up, ` +
-      `${String(options.rounds)} rounds (medians), payload 64 B, brokers ${options.brokers.join(', ')}`,
+      `${String(options.rounds)} rounds (medians), payload 64 B, brokers ${options.brokers.join(', ')}, ` +
+      `TCP_NODELAY ${options.tcpNoDelay ? 'on' : 'off (default)'}`,
     ...notes,
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
@@ -284,12 +289,13 @@ async function main(): Promise<void> {
     '',
     ...buildReport(collected, options.brokers, options),
     '',
-    'CPU: user+sys of the broker process / of the load generator / of everything else on the machine,',
-    'in % of one core, during the measured window (medians). Ratios are ours / other: above 1 is',
-    'better for msg/s, below 1 is better for latency and memory.',
-    'Brokers: mosquitto and ours read the same mosquitto.conf (listener on 127.0.0.1, persistence',
-    'false, max_queued_messages 10000, max_inflight_messages 20, logging errors and warnings only);',
-    'Aedes runs with its defaults (in-memory persistence) in bench/aedes-server.ts.',
+    'CPU: user+sys of the broker process / of the load generator / of all other processes, in % of',
+    'one core, during the measured window (medians; "other" is sampled at 100 Hz, +-10%). Ratios',
+    'are ours / other: above 1 is better for msg/s, below 1 is better for latency and memory.',
+    'Brokers: mosquitto and ours read the same mosquitto.conf (listener on 127.0.0.1,',
+    'persistence false, max_queued_messages 10000, max_inflight_messages 20, log_type error and',
+    `warning, set_tcp_nodelay ${String(options.tcpNoDelay)}); Aedes ${options.tcpNoDelay ? 'sets noDelay and ' : ''}runs with its defaults`,
+    '(in-memory persistence) in bench/aedes-server.ts.',
   ];
   process.stdout.write(`${legend.join('\n')}\n`);
 }

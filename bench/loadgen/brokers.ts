@@ -33,9 +33,12 @@ export class BrokerStartError extends Error {}
  *   QoS 1 messages, while 0 (unlimited) would hide a runaway queue; `lost` checks every run;
  * - max_inflight_messages 20 (the default) for QoS 1 towards subscribers;
  * - logging of errors and warnings only: connection notices for 10,000 clients would cost
- *   the broker CPU in the measured window and fill the pipe we read stderr from.
+ *   the broker CPU in the measured window and fill the pipe we read stderr from;
+ * - set_tcp_nodelay false (Mosquitto's default) unless `tcpNoDelay`: Nagle's algorithm
+ *   shapes how each broker's writes reach the subscribers, so the default run measures what
+ *   users get out of the box and `--tcp-nodelay` shows the difference.
  */
-export function brokerConfig(port: number): string {
+export function brokerConfig(port: number, tcpNoDelay: boolean): string {
   return [
     '# Written by bench/broker.ts for one benchmark run.',
     `listener ${String(port)} 127.0.0.1`,
@@ -47,6 +50,7 @@ export function brokerConfig(port: number): string {
     'log_type error',
     'log_type warning',
     'connection_messages false',
+    ...(tcpNoDelay ? ['set_tcp_nodelay true'] : []),
     '',
   ].join('\n');
 }
@@ -74,11 +78,21 @@ export function freePort(): Promise<number> {
   });
 }
 
-async function commandFor(name: BrokerName, port: number, workDir: string): Promise<string[]> {
+export interface BrokerOptions {
+  /** Disable Nagle's algorithm on client sockets (set_tcp_nodelay / socket.setNoDelay). */
+  readonly tcpNoDelay: boolean;
+}
+
+async function commandFor(
+  name: BrokerName,
+  port: number,
+  workDir: string,
+  options: BrokerOptions,
+): Promise<string[]> {
   const configFile = join(workDir, `${name}-${String(port)}.conf`);
   switch (name) {
     case 'ours':
-      await writeFile(configFile, brokerConfig(port));
+      await writeFile(configFile, brokerConfig(port, options.tcpNoDelay));
       return [process.execPath, join(REPO_ROOT, 'bin', 'mosquitto'), '-c', configFile];
     case 'mosquitto':
       if (!existsSync(MOSQUITTO_BINARY)) {
@@ -86,11 +100,16 @@ async function commandFor(name: BrokerName, port: number, workDir: string): Prom
           `${MOSQUITTO_BINARY} not found; install with: apt-get install -y mosquitto mosquitto-clients`,
         );
       }
-      await writeFile(configFile, brokerConfig(port));
+      await writeFile(configFile, brokerConfig(port, options.tcpNoDelay));
       return [MOSQUITTO_BINARY, '-c', configFile];
     case 'aedes': {
       const script = join(REPO_ROOT, 'dist', 'bench', 'aedes-server.js');
-      return [process.execPath, script, String(port)];
+      return [
+        process.execPath,
+        script,
+        String(port),
+        ...(options.tcpNoDelay ? ['--tcp-nodelay'] : []),
+      ];
     }
   }
 }
@@ -138,9 +157,13 @@ function waitForExit(child: ChildProcess, timeoutMs: number): Promise<boolean> {
  * Starts `name` on a free port and resolves once the port accepts TCP connections.
  * Rejects with BrokerStartError (exit code and last stderr lines) if it exits or never listens.
  */
-export async function startBroker(name: BrokerName, workDir: string): Promise<RunningBroker> {
+export async function startBroker(
+  name: BrokerName,
+  workDir: string,
+  options: BrokerOptions,
+): Promise<RunningBroker> {
   const port = await freePort();
-  const command = await commandFor(name, port, workDir);
+  const command = await commandFor(name, port, workDir, options);
   // Through sh only to raise the soft limit of open files to the hard one (10,000 clients
   // need as many descriptors); exec keeps the broker's pid the one we measure.
   const child = spawn(

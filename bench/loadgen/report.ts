@@ -64,11 +64,10 @@ export function formatRun(scenario: Scenario, broker: BrokerName, outcome: RunOu
       return value === null ? `${metric.label} n/a` : `${metric.format(value)} ${metric.label}`;
     })
     .join(', ');
-  const lost =
-    outcome.result.kind === 'traffic' && outcome.result.lost > 0
-      ? `, LOST ${String(outcome.result.lost)}`
-      : '';
-  return `${broker}: ${figures}${lost}; cpu broker/gen/other ${formatCpu(cpuShares(outcome.result))}`;
+  const lost = outcome.result.kind === 'traffic' ? outcome.result.lost : 0;
+  const loss =
+    lost > 0 ? `, LOST ${String(lost)}` : lost < 0 ? `, ${String(-lost)} DUPLICATES` : '';
+  return `${broker}: ${figures}${loss}; cpu broker/gen/other ${formatCpu(cpuShares(outcome.result))}`;
 }
 
 interface Summary {
@@ -92,11 +91,15 @@ function summarize(metric: Metric, runs: readonly RunOutcome[]): Summary {
   const value = median(values);
   if (value === null) {
     if (runs.some((run) => run.kind === 'not-started')) return { value, cell: 'failed to start' };
-    return { value, cell: runs.length === 0 ? '-' : 'error' };
+    return { value, cell: runs.length === 0 ? '-' : 'run failed' };
   }
   let cell = metric.format(value);
-  const lost = Math.max(0, ...results.map((r) => (r.kind === 'traffic' ? r.lost : 0)));
+  // lost < 0: more deliveries than messages sent times subscribers (duplicates)
+  const losses = results.map((r) => (r.kind === 'traffic' ? r.lost : 0));
+  const lost = Math.max(0, ...losses);
+  const extra = -Math.min(0, ...losses);
   if (lost > 0) cell += ` (lost ${String(lost)})`;
+  if (extra > 0) cell += ` (${String(extra)} duplicates)`;
   if (values.length < runs.length)
     cell += ` (${String(values.length)}/${String(runs.length)} runs)`;
   return { value, cell };

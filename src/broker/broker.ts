@@ -20,7 +20,7 @@ import type { BrokerLog } from './broker-log.ts';
 import { ClientConnection, ConnectionState } from './client-connection.ts';
 import { CloseReason, closeLogLine, closePublishesWill } from './close-reason.ts';
 import type { BrokerListener } from './listeners.ts';
-import { openListeners } from './listeners.ts';
+import { openListeners, reloadListeners } from './listeners.ts';
 import { BrokerMetrics } from './metrics.ts';
 import { StoredMessage } from './messages/stored-message.ts';
 import { clearOutgoing, resumeSession } from './outgoing.ts';
@@ -155,6 +155,8 @@ export class Broker extends EventEmitter<BrokerEvents> {
     const previous = this.config;
     this.config = { ...config, listeners: previous.listeners, localOnly: previous.localOnly };
     this.debugLog = this.log.enabled('debug');
+    // Certificates, keys, CAs, CRLs and psk_file: read again for new connections.
+    reloadListeners(this);
     if (config.sysInterval !== previous.sysInterval) {
       this.#sysTree?.stop();
       this.#sysTree = null;

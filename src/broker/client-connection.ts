@@ -142,13 +142,16 @@ export class ClientConnection implements ConnectionHandler, Flushable {
   /** A frame was appended to `out`: count it and make sure it is flushed this turn. */
   packetQueued(): void {
     this.broker.metrics.messagesSent++;
-    if (!this.flushQueued && !this.blocked) this.broker.flusher.markDirty(this);
+    // Marked even while blocked: the flush copies forwarded frames out of the received
+    // chunks they reference, so that a slow client never keeps a chunk alive.
+    if (!this.flushQueued) this.broker.flusher.markDirty(this);
   }
 
   flush(): void {
     const out = this.out;
-    if (this.blocked || out.length === 0 || this.state === ConnectionState.Closed) return;
-    this.#write();
+    if (out.length === 0 || this.state === ConnectionState.Closed) return;
+    if (this.blocked) out.materialize();
+    else this.#write();
   }
 
   #write(): void {

@@ -1,27 +1,81 @@
 /**
- * Opening the configured listeners (Mosquitto's listeners__start): TCP on an address or
- * all interfaces, or a unix socket, with Mosquitto's log lines. In local-only mode
- * (no listener configured) a failure on one of 127.0.0.1 / ::1 is tolerated as long as
- * one opens.
+ * Opening the configured listeners (Mosquitto's listeners__start) with Mosquitto's log
+ * lines: MQTT over TCP, TLS (certificates or PSK) or a unix socket, and WebSockets (ws
+ * or wss, with http_dir). In local-only mode (no listener configured) a failure on one
+ * of 127.0.0.1 / ::1 is tolerated as long as one opens.
+ *
+ * Also what SIGHUP does to listeners: their certificates, keys, CAs and CRLs are read
+ * again for new connections (connected clients keep theirs), and psk_file is re-read;
+ * with `tls_reload_on_change true` the same happens whenever those files change.
  */
-import type { ListenerConfig } from './config/types.ts';
+import type { Buffer } from 'node:buffer';
+import { realpathSync } from 'node:fs';
+import { isIPv6 } from 'node:net';
+import { networkInterfaces } from 'node:os';
+import { Utf8Problem, checkMqttString } from '../protocol/primitives.ts';
 import { StreamListener } from '../transport/tcp.ts';
+import type { StreamListenOptions } from '../transport/tcp.ts';
+import { TlsListener } from '../transport/tls.ts';
+import type { TlsHandshakeFailure, TlsServerSettings } from '../transport/tls.ts';
+import { removeStaleSocket, restrictSocketMode } from '../transport/unix.ts';
+import { WebSocketListener } from '../transport/ws.ts';
 import type { Broker } from './broker.ts';
+import { CertificateWatcher } from './certificate-watcher.ts';
+import { CONNECT_DEADLINE_MS } from './client-connection.ts';
+import type { BrokerConfig, ListenerConfig } from './config/types.ts';
+import { PskFileError, readPskFile } from './psk-file.ts';
+import { TlsSetupError, listenerUsesTls, loadTls } from './tls-context.ts';
+
+/** One listening socket of a listener (bind_interface may need one per address family). */
+type Endpoint = StreamListener | TlsListener | WebSocketListener;
+
+/** The sockets of one configured listener, and what keeps its TLS settings current. */
+export class ListenerSockets {
+  readonly endpoints: Endpoint[] = [];
+  /** The keys of the listener's psk_file (replaced on reload). */
+  pskKeys: ReadonlyMap<string, Buffer> = new Map();
+  watcher: CertificateWatcher | null = null;
+
+  async close(): Promise<void> {
+    this.watcher?.close();
+    this.watcher = null;
+    await Promise.all(this.endpoints.map((endpoint) => endpoint.close()));
+  }
+}
 
 export interface BrokerListener {
   readonly config: ListenerConfig;
-  readonly server: StreamListener;
+  readonly server: ListenerSockets;
   /** The bound port (the configured one, or the one picked for port 0). */
   port: number;
   connectionCount: number;
 }
 
-/** Thrown when no listening socket could be opened (Mosquitto exits with 1). */
+/** Thrown when the listeners cannot be started; the broker exits with `exitCode`. */
 export class ListenError extends Error {
   override readonly name = 'ListenError';
+  constructor(
+    message: string,
+    readonly exitCode = 1,
+  ) {
+    super(message);
+  }
 }
 
+/** A listener that cannot be set up; its lines are already what Mosquitto logs. */
+class SetupFailure extends Error {
+  constructor(readonly lines: readonly string[]) {
+    super(lines.join('\n'));
+  }
+}
+
+/** The largest MQTT packet: 268,435,455 bytes of body plus 5 of fixed header. */
+const MQTT_MAX_PACKET = 268_435_460;
+
 function familyLines(config: ListenerConfig, port: number): string[] {
+  if (config.protocol === 'websockets') {
+    return [`Opening websockets listen socket on port ${port}.`];
+  }
   if (config.unixSocketPath !== null) {
     return [`Opening unix listen socket on path ${config.unixSocketPath}.`];
   }
@@ -37,54 +91,38 @@ function familyLines(config: ListenerConfig, port: number): string[] {
 }
 
 export async function openListeners(broker: Broker): Promise<BrokerListener[]> {
-  const opened: BrokerListener[] = [];
   const config = broker.config;
+  const pskFiles = loadPskFiles(broker);
+  const opened: BrokerListener[] = [];
   for (const listenerConfig of config.listeners) {
-    if (listenerConfig.protocol !== 'mqtt') {
-      broker.log.warning(
-        `Warning: ${listenerConfig.protocol} listeners are not supported yet; port ${listenerConfig.port} not opened.`,
-      );
-      continue;
-    }
-    let host = listenerConfig.bindAddress;
-    if (host === null && listenerConfig.socketDomain === 'ipv4') host = '0.0.0.0';
-    if (host === null && listenerConfig.socketDomain === 'ipv6') host = '::';
     const listener: BrokerListener = {
       config: listenerConfig,
-      server: new StreamListener(
-        {
-          port: listenerConfig.port,
-          host,
-          path: listenerConfig.unixSocketPath,
-          noDelay: config.setTcpNodelay,
-        },
-        (connection) => {
-          broker.acceptConnection(connection, listener);
-        },
-      ),
+      server: new ListenerSockets(),
       port: listenerConfig.port,
       connectionCount: 0,
     };
-    // Logged before binding, as Mosquitto; a picked port (0) only once it is known.
-    const announced = listenerConfig.port !== 0 || listenerConfig.unixSocketPath !== null;
-    if (announced) {
-      for (const line of familyLines(listenerConfig, listenerConfig.port)) broker.log.info(line);
-    }
+    const pskFile = listenerConfig.security.pskFile;
+    if (pskFile !== null) listener.server.pskKeys = pskFiles.get(pskFile) ?? new Map();
     try {
-      await listener.server.listen();
+      await openListener(broker, listener);
     } catch (error) {
-      const message = error instanceof Error ? error.message : String(error);
-      if (config.localOnly) {
-        broker.log.warning(`Warning: ${message}`);
+      await listener.server.close();
+      if (config.localOnly && !(error instanceof SetupFailure)) {
+        broker.log.warning(`Warning: ${describeError(error)}`);
         continue;
       }
       for (const other of opened) await other.server.close();
-      broker.log.error(`Error: ${describeListenError(error)}`);
-      throw new ListenError(message);
-    }
-    listener.port = listener.server.port;
-    if (!announced) {
-      for (const line of familyLines(listenerConfig, listener.port)) broker.log.info(line);
+      if (error instanceof SetupFailure) {
+        for (const line of error.lines) broker.log.error(line);
+      } else {
+        broker.log.error(`Error: ${describeListenError(error)}`);
+      }
+      if (listenerConfig.protocol === 'websockets') {
+        broker.log.error(
+          `Error: Unable to create websockets listener on port ${listenerConfig.port}.`,
+        );
+      }
+      throw new ListenError(describeError(error));
     }
     opened.push(listener);
   }
@@ -93,6 +131,269 @@ export async function openListeners(broker: Broker): Promise<BrokerListener[]> {
     throw new ListenError('Unable to start any listening sockets');
   }
   return opened;
+}
+
+async function openListener(broker: Broker, listener: BrokerListener): Promise<void> {
+  const config = listener.config;
+  const brokerConfig = broker.config;
+  const hosts = bindHosts(broker, config);
+  // Logged before binding, as Mosquitto; a picked port (0) only once it is known.
+  const announced = config.port !== 0 || config.unixSocketPath !== null;
+  if (announced) for (const line of familyLines(config, config.port)) broker.log.info(line);
+
+  const websockets = config.protocol === 'websockets';
+  // A websockets listener has TLS with a certificate only (no PSK over WebSockets).
+  const tls =
+    listenerUsesTls(config) && !(websockets && config.tls?.certfile == null)
+      ? loadListenerTls(listener)
+      : null;
+  const tlsSettings = tls?.settings ?? null;
+  let httpDir: string | null = null;
+  if (websockets && config.httpDir != null) {
+    try {
+      httpDir = realpathSync(config.httpDir);
+    } catch {
+      throw new SetupFailure([`Error: Unable to open http dir "${config.httpDir}".`]);
+    }
+  }
+  const path = config.unixSocketPath;
+  if (path !== null) removeStaleSocket(path);
+
+  const accept = (connection: Parameters<Broker['acceptConnection']>[0]): void => {
+    broker.acceptConnection(connection, listener);
+  };
+  let port = config.port;
+  for (const host of hosts) {
+    const base: StreamListenOptions = { port, host, path, noDelay: brokerConfig.setTcpNodelay };
+    let endpoint: Endpoint;
+    if (websockets) {
+      endpoint = new WebSocketListener(
+        {
+          ...base,
+          maxPayload: webSocketMaxPayload(brokerConfig),
+          maxHeaderSize: brokerConfig.websocketsHeadersSize ?? 0,
+          httpDir,
+          tls: tlsSettings,
+          handshakeTimeoutMs: CONNECT_DEADLINE_MS,
+        },
+        accept,
+        (file) => {
+          broker.log.debug(`http serving file "${file}".`);
+        },
+      );
+    } else if (tlsSettings !== null) {
+      endpoint = new TlsListener(
+        { ...base, tls: tlsSettings, handshakeTimeoutMs: CONNECT_DEADLINE_MS },
+        accept,
+        (failure) => {
+          logHandshakeFailure(broker, listener, failure);
+        },
+      );
+    } else {
+      endpoint = new StreamListener(base, accept);
+    }
+    listener.server.endpoints.push(endpoint);
+    await endpoint.listen();
+    port = endpoint.port;
+  }
+  if (path !== null) restrictSocketMode(path);
+  listener.port = listener.server.endpoints[0]?.port ?? config.port;
+  if (!announced) for (const line of familyLines(config, listener.port)) broker.log.info(line);
+  if (tls !== null && config.tls?.reloadOnChange === true) {
+    startWatching(broker, listener, tls.files);
+  }
+}
+
+/**
+ * The addresses to bind: the configured one (or every interface), or with bind_interface
+ * the interface's address of each family (Mosquitto 2.0 looks them up with getifaddrs
+ * rather than using SO_BINDTODEVICE, so the listener follows the address, not the link).
+ */
+function bindHosts(broker: Broker, config: ListenerConfig): (string | null)[] {
+  if (config.unixSocketPath !== null) return [null];
+  let host = config.bindAddress;
+  const name = config.bindInterface ?? null;
+  if (name === null) {
+    if (host === null && config.socketDomain === 'ipv4') host = '0.0.0.0';
+    if (host === null && config.socketDomain === 'ipv6') host = '::';
+    return [host];
+  }
+  const interfaces = networkInterfaces();
+  const found = Object.keys(interfaces).find((n) => n.toLowerCase() === name.toLowerCase());
+  if (found === undefined) throw new SetupFailure([`Error: Interface ${name} does not exist.`]);
+  let families: ('IPv4' | 'IPv6')[] = ['IPv4', 'IPv6'];
+  if (config.socketDomain === 'ipv4') families = ['IPv4'];
+  else if (config.socketDomain === 'ipv6') families = ['IPv6'];
+  else if (host !== null) families = [isIPv6(host) ? 'IPv6' : 'IPv4'];
+  const hosts: string[] = [];
+  for (const family of families) {
+    const info = (interfaces[found] ?? []).find((address) => address.family === family);
+    if (info === undefined) {
+      broker.log.warning(`Warning: Interface ${name} does not support ${family} configuration.`);
+      continue;
+    }
+    if (host !== null && host !== info.address) {
+      throw new SetupFailure([
+        `Error: Interface address for ${name} does not match specified listener address (${host}).`,
+      ]);
+    }
+    hosts.push(info.scopeid !== undefined && info.scopeid !== 0 ? `${info.address}%${found}` : info.address);
+  }
+  if (hosts.length === 0) throw new SetupFailure([]);
+  return hosts;
+}
+
+/**
+ * The largest WebSocket message: a whole MQTT packet at most. ws joins a message's
+ * frames before handing it over, so the limit is also what one client may make us hold.
+ */
+function webSocketMaxPayload(config: BrokerConfig): number {
+  if (config.maxPacketSize > 0) return config.maxPacketSize;
+  // Room for the topic and properties around a payload of the largest allowed size.
+  if (config.messageSizeLimit > 0) return config.messageSizeLimit + 2 * 65_536;
+  return MQTT_MAX_PACKET;
+}
+
+// ---- TLS ------------------------------------------------------------------------------
+
+function loadListenerTls(listener: BrokerListener): ReturnType<typeof loadTls> {
+  const config = listener.config;
+  const useIdentity = config.tls?.useIdentityAsUsername === true;
+  // The PSK identity becomes the username: one that is not valid MQTT UTF-8 fails the
+  // handshake (psk_server_callback).
+  const keyOf = (identity: string): Buffer | null => {
+    if (useIdentity && checkMqttString(identity) !== Utf8Problem.None) return null;
+    const key = listener.server.pskKeys.get(identity);
+    return key === undefined || key.length === 0 ? null : key;
+  };
+  try {
+    return loadTls(config, keyOf);
+  } catch (error) {
+    if (error instanceof TlsSetupError) throw new SetupFailure(error.lines);
+    throw error;
+  }
+}
+
+/** What Mosquitto logs for a connection whose TLS handshake failed. */
+function logHandshakeFailure(
+  broker: Broker,
+  listener: BrokerListener,
+  failure: TlsHandshakeFailure,
+): void {
+  if (broker.isClosing) return;
+  broker.metrics.socketConnections++;
+  const log = broker.log;
+  const messages = broker.config.log.connectionMessages;
+  if (messages && failure.remoteAddress !== '') {
+    log.notice(
+      `New connection from ${failure.remoteAddress}:${failure.remotePort} on port ${listener.port}.`,
+    );
+  }
+  if (failure.timedOut) {
+    if (messages) log.notice('Client <unknown> has exceeded timeout, disconnecting.');
+    return;
+  }
+  log.error(`OpenSSL Error[0]: ${failure.reason}`);
+  if (messages) log.notice('Client <unknown> disconnected: Protocol error.');
+}
+
+/**
+ * Reads a listener's TLS files again; new handshakes use them, connected clients keep
+ * theirs. On failure the previous settings stay and Mosquitto's error is logged.
+ */
+function reloadListenerTls(broker: Broker, listener: BrokerListener): boolean {
+  const config = listener.config;
+  let settings: TlsServerSettings;
+  try {
+    settings = loadListenerTls(listener).settings;
+  } catch (error) {
+    if (!(error instanceof SetupFailure)) throw error;
+    for (const line of error.lines) broker.log.error(line);
+    const tlsConfig = config.tls;
+    if (tlsConfig?.certfile != null) {
+      broker.log.error(
+        `Error when reloading certificate '${tlsConfig.certfile}' or key '${tlsConfig.keyfile ?? ''}'.`,
+      );
+    }
+    return false;
+  }
+  for (const endpoint of listener.server.endpoints) {
+    if (!(endpoint instanceof StreamListener)) endpoint.setContext(settings);
+  }
+  return true;
+}
+
+function startWatching(broker: Broker, listener: BrokerListener, files: readonly string[]): void {
+  listener.server.watcher = new CertificateWatcher(files, () => {
+    if (broker.isClosing) return;
+    if (reloadListenerTls(broker, listener)) {
+      broker.log.notice(
+        `TLS certificate files changed: reloaded them for new connections on port ${listener.port}.`,
+      );
+    }
+  });
+}
+
+// ---- psk_file -------------------------------------------------------------------------
+
+/** The psk_file of each listener (or the global one), loaded or fatal as Mosquitto. */
+function loadPskFiles(broker: Broker): Map<string, ReadonlyMap<string, Buffer>> {
+  const files = new Map<string, ReadonlyMap<string, Buffer>>();
+  for (const path of pskFilePaths(broker.config)) {
+    if (files.has(path)) continue;
+    try {
+      const loaded = readPskFile(path);
+      for (const warning of loaded.warnings) broker.log.notice(warning);
+      files.set(path, loaded.keys);
+    } catch (error) {
+      if (!(error instanceof PskFileError)) throw error;
+      for (const line of error.lines) broker.log.error(line);
+      throw new ListenError(error.message, error.exitCode);
+    }
+  }
+  return files;
+}
+
+function pskFilePaths(config: BrokerConfig): string[] {
+  const paths = config.perListenerSettings
+    ? config.listeners.map((listener) => listener.security.pskFile)
+    : [config.security.pskFile];
+  return paths.filter((path): path is string => path !== null);
+}
+
+/**
+ * SIGHUP: every TLS listener reads its certificate, key, CA and CRL files again and
+ * every psk_file is re-read (Mosquitto: listeners__reload_all_certificates and the
+ * security re-init). Errors are logged and the previous material stays in use.
+ */
+export function reloadListeners(broker: Broker): void {
+  const config = broker.config;
+  const keys = new Map<string, ReadonlyMap<string, Buffer> | null>();
+  for (const listener of broker.listenerSockets) {
+    const path = config.perListenerSettings
+      ? listener.config.security.pskFile
+      : config.security.pskFile;
+    if (path !== null) {
+      if (!keys.has(path)) {
+        try {
+          const loaded = readPskFile(path);
+          for (const warning of loaded.warnings) broker.log.notice(warning);
+          keys.set(path, loaded.keys);
+        } catch (error) {
+          if (!(error instanceof PskFileError)) throw error;
+          for (const line of error.lines) broker.log.error(line);
+          keys.set(path, null);
+        }
+      }
+      const loaded = keys.get(path);
+      if (loaded != null) listener.server.pskKeys = loaded;
+    }
+    if (listenerUsesTls(listener.config)) reloadListenerTls(broker, listener);
+  }
+}
+
+function describeError(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }
 
 function describeListenError(error: unknown): string {
@@ -108,5 +409,5 @@ function describeListenError(error: unknown): string {
         break;
     }
   }
-  return error instanceof Error ? error.message : String(error);
+  return describeError(error);
 }

@@ -82,7 +82,7 @@ export async function main(argv: readonly string[]): Promise<void> {
   } catch (error) {
     if (!(error instanceof ListenError)) throw error;
     logger.close();
-    process.exitCode = 1;
+    process.exitCode = error.exitCode;
     return;
   }
   logger.info(`mosquitto version ${BROKER_VERSION} running`);

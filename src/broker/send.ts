@@ -214,6 +214,49 @@ function mountedForm(
   );
 }
 
+/** publish() of a message whose received frame is this recipient's form. */
+function publishRaw(
+  conn: ClientConnection,
+  message: StoredMessage,
+  raw: Buffer,
+  qos: QoS,
+  retain: boolean,
+  packetId: number,
+  dup: boolean,
+): boolean {
+  const broker = conn.broker;
+  const start = message.rawStart;
+  const end = message.rawEnd;
+  const size = end - start;
+  if (conn.clientMaximumPacketSize !== 0 && size > conn.clientMaximumPacketSize) {
+    broker.log.notice(`Dropping too large outgoing PUBLISH for ${conn.logId} (${size} bytes)`);
+    return false;
+  }
+  if (broker.debugLog) logPublish(conn, message, message.topic, qos, retain, packetId, dup);
+  const byte0 = 0x30 | (dup ? 0x08 : 0) | (qos << 1) | (retain ? 0x01 : 0);
+  if (qos === 0 && raw[start] === byte0) conn.out.appendSlice(raw, start, end);
+  else conn.out.appendFrame(raw, start, end, byte0, message.rawPacketIdOffset, packetId);
+  const metrics = broker.metrics;
+  metrics.publishSent++;
+  metrics.publishBytesSent += message.payload.length;
+  conn.packetQueued();
+  return true;
+}
+
+function logPublish(
+  conn: ClientConnection,
+  message: StoredMessage,
+  topic: string,
+  qos: QoS,
+  retain: boolean,
+  packetId: number,
+  dup: boolean,
+): void {
+  conn.broker.log.debug(
+    `Sending PUBLISH to ${conn.logId} (d${dup ? 1 : 0}, q${qos}, r${retain ? 1 : 0}, m${packetId}, '${topic}', ... (${message.payload.length} bytes))`,
+  );
+}
+
 /**
  * PUBLISH to a client. Returns false when the message was not sent because it expired
  * or is larger than the client's Maximum Packet Size (then it is dropped for this
@@ -232,6 +275,14 @@ export function publish(
   const now = message.expiresAt === 0 ? 0 : broker.clock.now();
   if (message.expiresAt !== 0 && message.isExpired(now)) return false;
   const mountPoint = conn.listener.config.mountPoint;
+  const raw = message.rawSource;
+  if (
+    raw !== null &&
+    mountPoint === null &&
+    message.rawFormFits(conn.protocolVersion, qos, subscriptionId)
+  ) {
+    return publishRaw(conn, message, raw, qos, retain, packetId, dup);
+  }
   const form =
     mountPoint === null
       ? message.form(conn.protocolVersion, qos, retain, subscriptionId, now)
@@ -243,9 +294,8 @@ export function publish(
     return false;
   }
   if (broker.debugLog) {
-    broker.log.debug(
-      `Sending PUBLISH to ${conn.logId} (d${dup ? 1 : 0}, q${qos}, r${retain ? 1 : 0}, m${packetId}, '${mountPoint === null ? message.topic : message.topic.slice(mountPoint.length)}', ... (${message.payload.length} bytes))`,
-    );
+    const topic = mountPoint === null ? message.topic : message.topic.slice(mountPoint.length);
+    logPublish(conn, message, topic, qos, retain, packetId, dup);
   }
   const at = conn.out.appendWithU16(form.bytes, form.packetIdOffset, packetId);
   if (dup) {

@@ -47,6 +47,7 @@ export interface FrameDecoderOptions {
 /** Mosquitto closes a connection whose CONNECT announces more than this (read_handle). */
 const MAX_CONNECT_REMAINING_LENGTH = 100_000;
 const NO_HEADER = -1;
+const NO_BYTES = Buffer.alloc(0);
 
 export class FrameDecoder {
   /** Version used for every packet but CONNECT; the broker sets it after a CONNECT. */
@@ -68,6 +69,16 @@ export class FrameDecoder {
   private headerLength = 0;
   private remainingLength = NO_HEADER;
   private readonly reader = new PacketReader();
+  /**
+   * The whole frame (fixed header included) of the packet next() returned last:
+   * `frameSource[frameStart..frameEnd)`. Valid until the next call to next(), and reset
+   * to an empty Buffer when next() returns null, so no chunk stays referenced between
+   * reads. A broker can forward a PUBLISH's bytes verbatim from here instead of
+   * encoding them again.
+   */
+  frameSource: Buffer = NO_BYTES;
+  frameStart = 0;
+  frameEnd = 0;
 
   constructor(options: FrameDecoderOptions = {}) {
     this.protocolVersion = options.protocolVersion ?? ProtocolVersion.V311;
@@ -95,7 +106,9 @@ export class FrameDecoder {
   next(): Packet | null {
     if (this.failure !== null) throw this.failure;
     try {
-      return this.decodeNext();
+      const packet = this.decodeNext();
+      if (packet === null) this.frameSource = NO_BYTES;
+      return packet;
     } catch (e) {
       // Every read is bounds-checked, so anything but an MqttError is a bug of ours;
       // the connection still must only ever see a protocol error.
@@ -119,6 +132,7 @@ export class FrameDecoder {
     this.offset = 0;
     this.buffered = 0;
     this.reader.release();
+    this.frameSource = NO_BYTES;
   }
 
   private decodeNext(): Packet | null {
@@ -131,14 +145,22 @@ export class FrameDecoder {
     const reader = this.reader;
     if (chunk.length - this.offset >= total) {
       // The packet lies in one chunk: decode in place.
-      const start = this.offset + this.headerLength;
+      const frameStart = this.offset;
+      const start = frameStart + this.headerLength;
       reader.reset(chunk, start, start + rl);
+      this.frameSource = chunk;
+      this.frameStart = frameStart;
+      this.frameEnd = frameStart + total;
       this.offset += total;
       this.buffered -= total;
       if (this.offset === chunk.length) this.nextChunk();
     } else {
-      this.skip(this.headerLength);
-      reader.reset(this.take(rl), 0, rl);
+      // Joined with its fixed header, so that the frame is contiguous too.
+      const joined = this.take(total);
+      reader.reset(joined, this.headerLength, total);
+      this.frameSource = joined;
+      this.frameStart = 0;
+      this.frameEnd = total;
     }
     this.remainingLength = NO_HEADER;
     const packet = this.decodeBody(this.headerByte);
@@ -347,18 +369,6 @@ export class FrameDecoder {
       this.chunks.splice(0, this.chunkIndex);
       this.chunkIndex = 0;
     }
-  }
-
-  private skip(n: number): void {
-    let left = n;
-    while (left > 0) {
-      const chunk = this.chunks[this.chunkIndex] as Buffer;
-      const step = Math.min(chunk.length - this.offset, left);
-      this.offset += step;
-      left -= step;
-      if (this.offset === chunk.length) this.nextChunk();
-    }
-    this.buffered -= n;
   }
 
   /** Consumes `n` bytes spread over several chunks into one new Buffer. */

@@ -1,9 +1,28 @@
 /**
  * A transport-neutral byte pipe: what the broker needs from a socket and nothing more.
- * TCP, unix sockets and (later) TLS and WebSockets all look like this to the broker, so
- * the MQTT state machine never touches `net` directly.
+ * TCP, unix sockets, TLS and WebSockets all look like this to the broker, so the MQTT
+ * state machine never touches `net` directly.
  */
 import type { Buffer } from 'node:buffer';
+
+/** The client certificate a TLS handshake verified. */
+export interface PeerCertificate {
+  /**
+   * The subject's first commonName as decoded text, or null when the subject has none.
+   * Not validated: it may hold NUL or control characters, which the broker refuses.
+   */
+  readonly commonName: string | null;
+  /** The subject in RFC 2253 form, most specific first (OpenSSL's XN_FLAG_RFC2253). */
+  readonly subject: string;
+}
+
+/** What TLS established about the peer of a connection. */
+export interface TlsPeer {
+  /** The verified client certificate; null when none was asked for or sent. */
+  readonly certificate: PeerCertificate | null;
+  /** The TLS-PSK identity the client authenticated with; null without PSK. */
+  readonly pskIdentity: string | null;
+}
 
 /** What a connection reports to its owner. Called with the owner as `this`-free methods. */
 export interface ConnectionHandler {
@@ -21,6 +40,11 @@ export interface Connection {
   readonly remotePort: number;
   /** The listening port this connection arrived on (0 for unix sockets). */
   readonly localPort: number;
+  /**
+   * TLS facts about the peer (client certificate, PSK identity); absent or null on plain
+   * TCP, unix sockets and unencrypted WebSockets.
+   */
+  readonly tlsPeer?: TlsPeer | null;
   /** Bytes the transport still holds; 0 means every write so far has left this process. */
   readonly writableLength: number;
   /** Registers the owner; events before this are buffered by the stream (paused). */

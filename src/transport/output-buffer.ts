@@ -4,6 +4,12 @@
  * case) the storage goes back to a small shared pool, so only the connections that have
  * output in the current turn hold a buffer (10,000 idle clients do not keep 16 KiB each);
  * when the socket keeps a reference to the bytes, the storage is let go instead.
+ *
+ * Frames forwarded verbatim from a received chunk are appended by reference
+ * (appendSlice): consecutive slices of the same chunk (a burst of PUBLISHes read in one
+ * go) merge into one run, copied with a single copy when anything else is appended or
+ * the buffer is read. A buffer holding nothing but one run is written straight from the
+ * received chunk, without any copy (fan-out: every subscriber gets the same slice).
  */
 import { Buffer } from 'node:buffer';
 
@@ -15,25 +21,30 @@ const EMPTY = Buffer.alloc(0);
 
 /** Free storage, shared by every OutputBuffer of the process. */
 const pool: Buffer[] = [];
-const POOL_LIMIT = 64;
+const POOL_LIMIT = 1024;
 
 export class OutputBuffer {
   #bytes: Buffer = EMPTY;
-  /** Bytes written so far. */
+  /** Bytes written so far, a pending run included. */
   length = 0;
   /** Frames written since the last take(). */
   frames = 0;
+  /** A run of appended slices not copied yet: runSource[runStart..runEnd), at the end. */
+  #runSource: Buffer | null = null;
+  #runStart = 0;
+  #runEnd = 0;
 
-  /** The underlying storage; valid for indices below `length`. */
+  /** The underlying storage; valid for indices below `length` after reserve() or append*(). */
   get bytes(): Buffer {
     return this.#bytes;
   }
 
   /** Makes room for `n` more bytes and returns the offset to write them at. */
   reserve(n: number): number {
+    if (this.#runSource !== null) this.materialize();
     const at = this.length;
     const needed = at + n;
-    if (needed > this.#bytes.length) this.#grow(needed);
+    if (needed > this.#bytes.length) this.#grow(needed, at);
     this.length = needed;
     this.frames++;
     return at;
@@ -52,8 +63,64 @@ export class OutputBuffer {
     return at;
   }
 
-  /** The bytes written so far, as a view (no copy). */
+  /**
+   * Appends the frame `source[start..end)` with its first byte replaced by `byte0` and,
+   * when `offset` >= 0, a big-endian u16 written at `offset` inside the copy.
+   */
+  appendFrame(
+    source: Buffer,
+    start: number,
+    end: number,
+    byte0: number,
+    offset: number,
+    value: number,
+  ): void {
+    const at = this.reserve(end - start);
+    const bytes = this.#bytes;
+    source.copy(bytes, at, start, end);
+    bytes[at] = byte0;
+    if (offset >= 0) {
+      bytes[at + offset] = value >>> 8;
+      bytes[at + offset + 1] = value & 0xff;
+    }
+  }
+
+  /**
+   * Appends the frame `source[start..end)` by reference: `source` must stay unchanged
+   * until the buffer is next read, reset or detached (a received chunk, which nobody
+   * writes to, qualifies).
+   */
+  appendSlice(source: Buffer, start: number, end: number): void {
+    if (this.#runSource !== source || this.#runEnd !== start) {
+      if (this.#runSource !== null) this.materialize();
+      this.#runSource = source;
+      this.#runStart = start;
+    }
+    this.#runEnd = end;
+    this.length += end - start;
+    this.frames++;
+  }
+
+  /** Copies a pending run into the storage (so that no received chunk stays referenced). */
+  materialize(): void {
+    const source = this.#runSource;
+    if (source === null) return;
+    this.#runSource = null;
+    const at = this.length - (this.#runEnd - this.#runStart);
+    if (this.length > this.#bytes.length) this.#grow(this.length, at);
+    source.copy(this.#bytes, at, this.#runStart, this.#runEnd);
+  }
+
+  /**
+   * The bytes written so far, as a view (no copy): of the storage, or of the received
+   * chunk when the buffer holds one run and nothing else.
+   */
   view(): Buffer {
+    const source = this.#runSource;
+    if (source !== null && this.#runEnd - this.#runStart === this.length) {
+      return source.subarray(this.#runStart, this.#runEnd);
+    }
+    this.materialize();
     return this.#bytes.subarray(0, this.length);
   }
 
@@ -61,6 +128,7 @@ export class OutputBuffer {
   reset(): void {
     this.length = 0;
     this.frames = 0;
+    this.#runSource = null;
     const bytes = this.#bytes;
     if (bytes !== EMPTY && bytes.length <= KEEP_CAPACITY && pool.length < POOL_LIMIT) {
       pool.push(bytes);
@@ -72,11 +140,13 @@ export class OutputBuffer {
   detach(): void {
     this.length = 0;
     this.frames = 0;
+    this.#runSource = null;
     this.#bytes = EMPTY;
   }
 
-  #grow(needed: number): void {
-    if (this.length === 0 && needed <= INITIAL_CAPACITY) {
+  /** Grows the storage to hold `needed` bytes, keeping the first `used`. */
+  #grow(needed: number, used: number): void {
+    if (used === 0 && needed <= INITIAL_CAPACITY) {
       const pooled = pool.pop();
       if (pooled !== undefined) {
         this.#bytes = pooled;
@@ -86,7 +156,7 @@ export class OutputBuffer {
     let capacity = Math.max(INITIAL_CAPACITY, this.#bytes.length * 2);
     while (capacity < needed) capacity *= 2;
     const next = Buffer.allocUnsafeSlow(capacity);
-    if (this.length > 0) this.#bytes.copy(next, 0, 0, this.length);
+    if (used > 0) this.#bytes.copy(next, 0, 0, used);
     this.#bytes = next;
   }
 }

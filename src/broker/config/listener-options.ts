@@ -31,8 +31,6 @@ const TLS_STRING_OPTIONS = [
   ['dhparamfile', 'dhparamfile', 'Diffie-Hellman parameters.'],
   ['psk_hint', 'pskHint', 'Enables TLS-PSK on the listener, with this hint.'],
   ['tls_version', 'tlsVersion', 'Minimum TLS version.'],
-  ['tls_engine', 'tlsEngine', 'OpenSSL engine for the private key.'],
-  ['tls_engine_kpass_sha1', 'tlsEngineKpassSha1', 'SHA1 of the engine key password.'],
 ] as const;
 
 const TLS_BOOL_OPTIONS = [
@@ -41,12 +39,15 @@ const TLS_BOOL_OPTIONS = [
   ['use_subject_as_username', 'useSubjectAsUsername', 'Username := certificate subject.'],
 ] as const;
 
+/** Node.js has no OpenSSL ENGINE support: a key held by an engine cannot be used. */
+const NO_ENGINES =
+  'Error: mosquitto-ts cannot use OpenSSL engines (Node.js does not support them); use a PEM keyfile.';
+
 export const TLS_OPTIONS: readonly OptionSpec[] = [
   ...TLS_STRING_OPTIONS.map(([name, field, summary]) =>
     str({
       name,
       scope: 'listener',
-      implemented: false,
       summary,
       label: name,
       ...(name === 'cafile' || name === 'certfile' ? { before: rejectWithPskHint } : {}),
@@ -60,20 +61,48 @@ export const TLS_OPTIONS: readonly OptionSpec[] = [
     bool({
       name,
       scope: 'listener',
-      implemented: false,
       summary,
       set: (l, v) => {
         l.tls[field] = v;
       },
     }),
   ),
+  str({
+    name: 'tls_engine',
+    scope: 'listener',
+    summary: 'OpenSSL engine for the private key (not supported: a config error).',
+    get: (l) => l.tls.tlsEngine,
+    set: () => {
+      throw new OptionError(NO_ENGINES);
+    },
+  }),
+  str({
+    name: 'tls_engine_kpass_sha1',
+    scope: 'listener',
+    implemented: false,
+    summary: 'SHA1 of the engine key password (engines are not supported).',
+    get: (l) => l.tls.tlsEngineKpassSha1,
+    set: (l, v) => {
+      l.tls.tlsEngineKpassSha1 = v;
+    },
+  }),
   custom({
     name: 'tls_keyform',
     scope: 'listener',
-    implemented: false,
-    summary: 'pem (default) or engine.',
+    summary: 'pem (default) or engine (not supported: a config error).',
     run: (l, ctx) => {
-      l.tls.tlsKeyform = readString(ctx, 'tls_keyform', null) === 'engine' ? 'engine' : 'pem';
+      if (readString(ctx, 'tls_keyform', null) === 'engine') throw new OptionError(NO_ENGINES);
+      l.tls.tlsKeyform = 'pem';
+    },
+  }),
+  // mosquitto-ts's own option, not Mosquitto's (see DEVIATIONS.md).
+  bool({
+    name: 'tls_reload_on_change',
+    scope: 'listener',
+    summary:
+      'mosquitto-ts extension: reload certfile/keyfile/cafile/crlfile when they change on disk.',
+    set: (l, v) => {
+      l.tls.reloadOnChange = v;
     },
   }),
 ];
@@ -146,8 +175,7 @@ export const LISTENER_OPTIONS: readonly OptionSpec[] = [
   str({
     name: 'bind_interface',
     scope: 'listener',
-    implemented: false,
-    summary: 'Bind the listener to a network interface (SO_BINDTODEVICE).',
+    summary: "Bind the listener to a network interface's addresses.",
     get: (l) => l.bindInterface,
     set: (l, v) => {
       l.bindInterface = v;
@@ -226,7 +254,6 @@ export const LISTENER_OPTIONS: readonly OptionSpec[] = [
   str({
     name: 'http_dir',
     scope: 'listener',
-    implemented: false,
     summary: 'Serve static files over HTTP on a websockets listener.',
     get: (l) => l.httpDir,
     set: (l, v) => {

@@ -433,7 +433,6 @@ const GENERAL_OPTIONS: readonly OptionSpec[] = [
   int({
     name: 'websockets_headers_size',
     scope: 'global',
-    implemented: false,
     summary: 'Websockets HTTP header buffer size.',
     check: (v) =>
       v < 0 || v > uint16

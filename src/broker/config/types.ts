@@ -83,6 +83,11 @@ export interface ListenerTlsConfig {
   readonly tlsEngine: string | null;
   readonly tlsKeyform: 'pem' | 'engine';
   readonly tlsEngineKpassSha1: string | null;
+  /**
+   * `tls_reload_on_change` (a mosquitto-ts extension): reload the certificate, key, CA
+   * and CRL files when they change on disk, as SIGHUP does.
+   */
+  readonly reloadOnChange?: boolean;
 }
 
 export interface ListenerConfig {

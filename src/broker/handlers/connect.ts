@@ -16,6 +16,7 @@ import { CloseReason } from '../close-reason.ts';
 import { forwardedProperties, NEVER_EXPIRES, StoredMessage } from '../messages/stored-message.ts';
 import { SESSION_NEVER_EXPIRES } from '../session.ts';
 import type { SessionWill } from '../session.ts';
+import { tlsUsername } from '../tls-context.ts';
 
 type MutableProperties = { -readonly [K in keyof Properties]: Properties[K] };
 
@@ -103,6 +104,11 @@ export function handleConnect(conn: ClientConnection, packet: ConnectPacket): vo
     assignedId = true;
   }
 
+  // use_identity_as_username / use_subject_as_username: the username comes from TLS and
+  // the CONNECT's username and password are discarded (refused below, in Mosquitto's order).
+  const tlsName = tlsUsername(listener, conn.transport);
+  const username = tlsName === undefined ? packet.username : tlsName;
+
   let sessionWill: SessionWill | null = null;
   if (will !== null) {
     let willTopic = will.topic;
@@ -136,23 +142,27 @@ export function handleConnect(conn: ClientConnection, packet: ConnectPacket): vo
         forwardedProperties(willProperties),
         expiry === undefined || expiry === 0 ? NEVER_EXPIRES : broker.clock.now() + expiry * 1000,
         clientId,
-        packet.username,
+        username,
       ),
       delaySeconds: willProperties.willDelayInterval ?? 0,
     };
   }
 
   conn.clientId = clientId;
-  conn.username = packet.username;
+  if (tlsName === null) {
+    // No certificate, no usable CN, or no PSK identity: CONNACK 4 / 0x86.
+    throw new MqttError(ReasonCode.BadUserNameOrPassword, 'no usable TLS identity', 'MQTT-3.1.4');
+  }
+  conn.username = username;
   if (listener.useUsernameAsClientid) {
-    if (packet.username === null) {
+    if (username === null) {
       throw new MqttError(
         ReasonCode.NotAuthorized,
         'no username to use as client id',
         'MQTT-3.1.3',
       );
     }
-    clientId = packet.username;
+    clientId = username;
     conn.clientId = clientId;
   }
 
@@ -168,7 +178,7 @@ export function handleConnect(conn: ClientConnection, packet: ConnectPacket): vo
   }
   // Basic authentication. Without a password file a username is accepted as given;
   // anonymous clients need allow_anonymous.
-  if (packet.username === null && !security.allowAnonymous) {
+  if (tlsName === undefined && packet.username === null && !security.allowAnonymous) {
     throw new MqttError(ReasonCode.NotAuthorized, 'anonymous clients not allowed', 'MQTT-3.1.4-2');
   }
 
@@ -195,7 +205,7 @@ export function handleConnect(conn: ClientConnection, packet: ConnectPacket): vo
   const { session, sessionPresent } = broker.attachSession(conn, clientId, packet.cleanStart);
   session.protocolVersion = version;
   session.isBridge = packet.isBridge;
-  session.username = packet.username;
+  session.username = username;
   session.cleanStart = packet.cleanStart;
   session.expiryInterval = expiryInterval;
   session.maxQos = listener.maxQos;
@@ -210,7 +220,7 @@ export function handleConnect(conn: ClientConnection, packet: ConnectPacket): vo
   if (config.log.connectionMessages) {
     const address = conn.transport.remoteAddress;
     const kind = packet.isBridge ? 'bridge' : 'client';
-    const user = packet.username === null ? '' : `, u'${packet.username}'`;
+    const user = username === null ? '' : `, u'${username}'`;
     broker.log.notice(
       `New ${kind} connected from ${address}:${conn.transport.remotePort} as ${clientId} (p${protocolNumber(version)}, c${packet.cleanStart ? 1 : 0}, k${keepalive}${user}).`,
     );

@@ -5,6 +5,7 @@
  * PUBREL only gets its PUBREC again (exactly once).
  */
 import type { PublishPacket } from '../../protocol/packets.ts';
+import { EMPTY_PROPERTIES } from '../../protocol/packets.ts';
 import { ProtocolVersion, ReasonCode } from '../../protocol/constants.ts';
 import { MqttError } from '../../protocol/errors.ts';
 import { isValidTopicName } from '../../protocol/topic.ts';
@@ -25,6 +26,32 @@ function describe(conn: ClientConnection, packet: PublishPacket, topic: string):
 
 function sameMessage(a: StoredMessage, b: StoredMessage): boolean {
   return a.qos === b.qos && a.topic === b.topic && a.payload.equals(b.payload);
+}
+
+/**
+ * The payload is a view of the received chunk; the frame itself can go out again as it
+ * came when it holds the message's topic (no alias, no mount point) and no properties
+ * (an MQTT 5 form without subscription identifier has none either).
+ */
+function borrowReceivedFrame(
+  conn: ClientConnection,
+  message: StoredMessage,
+  verbatim: boolean,
+): void {
+  const decoder = conn.decoder;
+  const source = decoder.frameSource;
+  const v5 = conn.protocolVersion === ProtocolVersion.V5;
+  if (!verbatim || source.length === 0) {
+    message.borrowFrame(source, 0, 0, -1, false);
+    return;
+  }
+  const start = decoder.frameStart;
+  let packetIdOffset = -1;
+  if (message.qos !== 0) {
+    const payloadStart = message.payload.byteOffset - source.byteOffset;
+    packetIdOffset = payloadStart - (v5 ? 3 : 2) - start;
+  }
+  message.borrowFrame(source, start, decoder.frameEnd, packetIdOffset, v5);
 }
 
 export function handlePublish(conn: ClientConnection, packet: PublishPacket): void {
@@ -105,6 +132,11 @@ export function handlePublish(conn: ClientConnection, packet: PublishPacket): vo
     session.clientId,
     conn.username,
   );
+  borrowReceivedFrame(
+    conn,
+    message,
+    alias === undefined && listener.mountPoint === null && properties === EMPTY_PROPERTIES,
+  );
 
   if (qos === 0) {
     broker.publish(message);
@@ -142,6 +174,7 @@ export function handlePublish(conn: ClientConnection, packet: PublishPacket): vo
     );
     return;
   }
+  message.keep();
   session.incoming.set(packetId, message);
   send.pubrec(conn, packetId, ReasonCode.Success);
 }

@@ -30,6 +30,8 @@ export class Delivery {
   dup = false;
 
   constructor(message: StoredMessage, qos: QoS, retain: boolean, subscriptionId: number) {
+    // A delivery outlives the turn the message arrived in.
+    message.keep();
     this.message = message;
     this.qos = qos;
     this.retain = retain;

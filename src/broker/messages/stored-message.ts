@@ -4,7 +4,7 @@
  * distinct outgoing form (protocol family x QoS x retain flag x properties variant)
  * and each recipient only gets its packet id patched in while copying.
  */
-import type { Buffer } from 'node:buffer';
+import { Buffer } from 'node:buffer';
 import type { QoS } from '../../protocol/constants.ts';
 import { ProtocolVersion } from '../../protocol/constants.ts';
 import type { Properties } from '../../protocol/packets.ts';
@@ -19,7 +19,11 @@ export const NEVER_EXPIRES = 0;
 
 export class StoredMessage {
   readonly topic: string;
-  readonly payload: Buffer;
+  /**
+   * For a message decoded from a PUBLISH, a view of the received chunk until keep()
+   * gives it bytes of its own (replaced then, same contents).
+   */
+  payload: Buffer;
   readonly qos: QoS;
   /** The RETAIN flag as published. */
   readonly retain: boolean;
@@ -38,6 +42,20 @@ export class StoredMessage {
   /** Forms with a subscription identifier or an expiry, for one remaining-expiry value. */
   #variantForms: Map<number, PublishForm> | null = null;
   #variantExpiry = -1;
+  /**
+   * The received PUBLISH frame, when it can be forwarded verbatim (see rawFormFits):
+   * `rawSource[rawStart..rawEnd)`, a part of the received chunk until keep() copies it.
+   * Null otherwise (topic alias, mount point, properties, messages of the broker).
+   */
+  rawSource: Buffer | null = null;
+  rawStart = 0;
+  rawEnd = 0;
+  /** Offset of the packet identifier inside the raw frame; -1 for QoS 0. */
+  rawPacketIdOffset = -1;
+  /** The raw frame is in the MQTT 5 layout (with an empty property block). */
+  rawV5 = false;
+  /** `payload` (and the raw frame) are views of a received chunk; see keep(). */
+  #borrowed = false;
 
   constructor(
     topic: string,
@@ -57,6 +75,58 @@ export class StoredMessage {
     this.expiresAt = expiresAt;
     this.sourceClientId = sourceClientId;
     this.sourceUsername = sourceUsername;
+  }
+
+  /**
+   * Marks the payload as a view of a received chunk and, when `frameEnd` > 0, offers the
+   * frame it came in as a form: `frameSource[frameStart..frameEnd)` is a PUBLISH whose
+   * bytes after the first are those of this message's form for a recipient of the same
+   * protocol family (MQTT 5 only with no properties) and packet-identifier presence.
+   */
+  borrowFrame(
+    frameSource: Buffer,
+    frameStart: number,
+    frameEnd: number,
+    packetIdOffset: number,
+    v5: boolean,
+  ): void {
+    this.#borrowed = true;
+    if (frameEnd === 0) return;
+    this.rawSource = frameSource;
+    this.rawStart = frameStart;
+    this.rawEnd = frameEnd;
+    this.rawPacketIdOffset = packetIdOffset;
+    this.rawV5 = v5;
+  }
+
+  /**
+   * Whether the raw frame (with the first byte and packet identifier patched) is the form
+   * for a recipient speaking `version` at `qos` with `subscriptionId`.
+   */
+  rawFormFits(version: ProtocolVersion, qos: QoS, subscriptionId: number): boolean {
+    if (this.rawSource === null || qos === 0 !== this.rawPacketIdOffset < 0) return false;
+    return this.rawV5 ? version === ProtocolVersion.V5 && subscriptionId === 0 : version !== ProtocolVersion.V5;
+  }
+
+  /**
+   * The message must outlive this event-loop turn (queued, in flight, held for PUBREL):
+   * copy what it borrowed from the received chunk, once, so that it does not keep the
+   * whole chunk (up to 64 KiB) alive. The raw frame and the payload share one copy.
+   */
+  keep(): void {
+    if (!this.#borrowed) return;
+    this.#borrowed = false;
+    const source = this.rawSource;
+    if (source === null) {
+      this.payload = Buffer.from(this.payload);
+      return;
+    }
+    const frame = Buffer.allocUnsafe(this.rawEnd - this.rawStart);
+    source.copy(frame, 0, this.rawStart, this.rawEnd);
+    this.rawSource = frame;
+    this.rawStart = 0;
+    this.rawEnd = frame.length;
+    this.payload = frame.subarray(frame.length - this.payload.length);
   }
 
   isExpired(now: number): boolean {

@@ -1,0 +1,413 @@
+/**
+ * BrokerSecurity: what the broker asks before letting a client in, a message out to a
+ * subscriber, or a publish (or will) through. It holds the security domains (global, or
+ * per listener with `per_listener_settings`), loads their files at start-up (a broken file
+ * stops the broker with Mosquitto's exit code), reloads them on SIGHUP (a broken file keeps
+ * what was loaded before) and re-checks connected clients after a reload (§3.14).
+ *
+ * ACL checks are synchronous and cheap: each session caches its resolved rules, and
+ * callers skip the checks entirely while `aclActive` is false (no ACL file anywhere).
+ */
+import { Buffer } from 'node:buffer';
+import type { PasswordHash } from '../../common/password.ts';
+import type { BrokerConfig, ListenerConfig, SecurityConfig } from '../config/types.ts';
+import { defaultSecurity } from '../config/types.ts';
+import type { BrokerLog } from '../broker-log.ts';
+import type { ClientConnection } from '../client-connection.ts';
+import { ConnectionState } from '../client-connection.ts';
+import { CloseReason } from '../close-reason.ts';
+import { mayPublish } from '../access.ts';
+import type { StoredMessage } from '../messages/stored-message.ts';
+import type { Session } from '../session.ts';
+import type { ClientAcl, RequestedAccess } from './acl-file.ts';
+import { AclAccess, AclRules } from './acl-file.ts';
+import { SecurityDomain, loadAcl, loadPasswords } from './security-domain.ts';
+
+/** A password or ACL file made start-up fail; the lines saying why are already logged. */
+export class SecurityFileError extends Error {
+  override readonly name = 'SecurityFileError';
+  readonly exitCode: number;
+
+  constructor(exitCode: number) {
+    super(`a password or ACL file could not be loaded (exit code ${exitCode})`);
+    this.exitCode = exitCode;
+  }
+}
+
+/** What the ACL checks of one session need, cached. */
+interface SessionBinding {
+  /** The listener the client last connected through (its domain's key). */
+  listener: ListenerConfig | null;
+  /** The rules `acl` was resolved from, and for which identity. */
+  rules: AclRules | null;
+  clientId: string;
+  username: string | null;
+  acl: ClientAcl | null;
+}
+
+/** Who a will belongs to, for the write check when it is published. */
+interface WillOwner {
+  readonly clientId: string;
+  readonly username: string | null;
+  readonly listener: ListenerConfig;
+}
+
+/** What a connected client authenticated with, for the re-check after a reload. */
+interface Credentials {
+  readonly password: Buffer | null;
+  /** The stored hash the password was last found to match (null without one). */
+  verified: PasswordHash | null;
+}
+
+interface DomainTarget {
+  readonly key: ListenerConfig | null;
+  readonly settings: SecurityConfig;
+  readonly previous: SecurityDomain | null;
+}
+
+/** Resolved rules per identity, for wills and retained-message sources (bounded). */
+const IDENTITY_CACHE_LIMIT = 4096;
+
+export class BrokerSecurity {
+  readonly #log: BrokerLog;
+  #perListener = false;
+  #global: SecurityDomain;
+  #byListener = new Map<ListenerConfig, SecurityDomain>();
+  /** Used for clients whose domain cannot be found: nothing is allowed. */
+  readonly #denyAll = new SecurityDomain(defaultSecurity(false), new Map(), new AclRules());
+  /** Some domain has an ACL file; while false, callers skip every ACL check. */
+  aclActive = false;
+  /** Bumped by each load or reload: answers computed for an older one are redone. */
+  generation = 0;
+  readonly #sessions = new WeakMap<Session, SessionBinding>();
+  readonly #wills = new WeakMap<StoredMessage, WillOwner>();
+  readonly #credentials = new WeakMap<ClientConnection, Credentials>();
+  /** With per_listener_settings: the listener each retained topic was last set through. */
+  readonly #retainedSources = new Map<string, ListenerConfig>();
+  readonly #identityAcls = new WeakMap<AclRules, Map<string, ClientAcl>>();
+
+  /** Domains with the configured files not loaded yet deny everything they would check. */
+  constructor(config: BrokerConfig, log: BrokerLog) {
+    this.#log = log;
+    const unloaded = (settings: SecurityConfig): SecurityDomain =>
+      new SecurityDomain(
+        settings,
+        settings.passwordFile === null ? null : new Map(),
+        settings.aclFile === null ? null : new AclRules(),
+      );
+    this.#perListener = config.perListenerSettings;
+    this.#global = unloaded(config.security);
+    for (const listener of config.listeners) {
+      this.#byListener.set(listener, unloaded(listener.security));
+    }
+    this.#updateAclActive();
+  }
+
+  // ---- Loading -----------------------------------------------------------------------
+
+  /** Start-up: loads every file; throws SecurityFileError at the first unusable one. */
+  load(config: BrokerConfig): void {
+    this.#install(config, this.#build(config, config.listeners, false));
+  }
+
+  /**
+   * SIGHUP: loads the files of the re-read configuration. `listeners` are the running
+   * listeners (the configuration's listeners match them in order). A file that cannot be
+   * used keeps what was loaded from it before (or denies, if nothing was).
+   */
+  reload(config: BrokerConfig, listeners: readonly ListenerConfig[]): void {
+    this.#install(config, this.#build(config, listeners, true));
+  }
+
+  #install(
+    config: BrokerConfig,
+    built: { global: SecurityDomain; byListener: Map<ListenerConfig, SecurityDomain> },
+  ): void {
+    this.#perListener = config.perListenerSettings;
+    this.#global = built.global;
+    this.#byListener = built.byListener;
+    if (!this.#perListener) this.#retainedSources.clear();
+    this.generation++;
+    this.#updateAclActive();
+  }
+
+  #updateAclActive(): void {
+    this.aclActive = this.#perListener
+      ? [...this.#byListener.values()].some((domain) => domain.acl !== null)
+      : this.#global.acl !== null;
+  }
+
+  /** Mosquitto's order: every password file first, then every ACL file. */
+  #build(
+    config: BrokerConfig,
+    listeners: readonly ListenerConfig[],
+    reloading: boolean,
+  ): { global: SecurityDomain; byListener: Map<ListenerConfig, SecurityDomain> } {
+    const targets: DomainTarget[] = config.perListenerSettings
+      ? listeners.map((key, i) => ({
+          key,
+          settings: config.listeners[i]?.security ?? key.security,
+          previous: reloading ? this.domainFor(key) : null,
+        }))
+      : [{ key: null, settings: config.security, previous: reloading ? this.#global : null }];
+
+    const passwords = targets.map((target) => {
+      const path = target.settings.passwordFile;
+      if (path === null) return null;
+      const loaded = loadPasswords(path, this.#log);
+      if (loaded.ok) return loaded.value;
+      if (!reloading) throw new SecurityFileError(loaded.exitCode);
+      const kept = target.previous?.passwords ?? null;
+      this.#log.warning(
+        kept === null
+          ? `Warning: Unable to reload password file "${path}", refusing every username until it can be read.`
+          : `Warning: Unable to reload password file "${path}", keeping the users loaded before.`,
+      );
+      return kept ?? new Map<string, PasswordHash>();
+    });
+    const acls = targets.map((target) => {
+      const path = target.settings.aclFile;
+      if (path === null) return null;
+      const loaded = loadAcl(path, this.#log);
+      if (loaded.ok) return loaded.value;
+      if (!reloading) throw new SecurityFileError(loaded.exitCode);
+      const kept = target.previous?.acl ?? null;
+      this.#log.warning(
+        kept === null
+          ? `Warning: Unable to reload acl_file "${path}", denying all access until it can be read.`
+          : `Warning: Unable to reload acl_file "${path}", keeping the rules loaded before.`,
+      );
+      return kept ?? new AclRules();
+    });
+
+    const domains = targets.map(
+      (target, i) =>
+        new SecurityDomain(
+          target.settings,
+          passwords[i] ?? null,
+          acls[i] ?? null,
+        ),
+    );
+    const byListener = new Map<ListenerConfig, SecurityDomain>();
+    targets.forEach((target, i) => {
+      const domain = domains[i];
+      if (target.key !== null && domain !== undefined) byListener.set(target.key, domain);
+    });
+    const global = config.perListenerSettings
+      ? new SecurityDomain(config.security, null, null)
+      : (domains[0] ?? this.#denyAll);
+    return { global, byListener };
+  }
+
+  /** The domain deciding for clients of `listener`. */
+  domainFor(listener: ListenerConfig): SecurityDomain {
+    if (!this.#perListener) return this.#global;
+    return this.#byListener.get(listener) ?? this.#denyAll;
+  }
+
+  // ---- Authentication ----------------------------------------------------------------
+
+  /** CONNECT credentials: allowed now, refused now, or a promise (PBKDF2 on the pool). */
+  authenticate(
+    listener: ListenerConfig,
+    username: string | null,
+    password: Buffer | null,
+  ): boolean | Promise<boolean> {
+    return this.domainFor(listener).authenticate(username, password);
+  }
+
+  /** A client was let in: remember its credentials, its session's domain and its will. */
+  admitted(
+    conn: ClientConnection,
+    session: Session,
+    password: Buffer | null,
+    will: StoredMessage | null,
+  ): void {
+    const listener = conn.listener.config;
+    const username = conn.username;
+    const passwords = this.domainFor(listener).passwords;
+    this.#credentials.set(conn, {
+      password: password === null ? null : Buffer.from(password),
+      verified: username === null ? null : (passwords?.get(username) ?? null),
+    });
+    this.#sessions.set(session, {
+      listener,
+      rules: null,
+      clientId: session.clientId,
+      username: session.username,
+      acl: null,
+    });
+    if (will !== null) {
+      this.#wills.set(will, { clientId: session.clientId, username, listener });
+    }
+    if (this.aclActive) this.#dropForbiddenMessages(session);
+  }
+
+  /**
+   * After a reload (mosquitto_security_apply_default): a client without a username goes
+   * when anonymous access is no longer allowed, a client whose credentials no longer pass
+   * goes too, quietly (no DISCONNECT, no will, "Client <id> disconnected."), and everyone
+   * else is judged by the new ACL from the next check on.
+   */
+  recheckConnections(connections: Iterable<ClientConnection>): void {
+    const generation = this.generation;
+    for (const conn of [...connections]) {
+      if (conn.state !== ConnectionState.Connected) continue;
+      const domain = this.domainFor(conn.listener.config);
+      const username = conn.username;
+      if (username === null && !domain.allowAnonymous) {
+        conn.close(CloseReason.Disconnected);
+        continue;
+      }
+      const credentials = this.#credentials.get(conn);
+      const verdict = domain.authenticate(
+        username,
+        credentials?.password ?? null,
+        credentials?.verified ?? null,
+      );
+      const settle = (allowed: boolean): void => {
+        if (!allowed) {
+          conn.close(CloseReason.Disconnected);
+        } else if (credentials !== undefined && username !== null) {
+          credentials.verified = domain.passwords?.get(username) ?? null;
+        }
+      };
+      if (typeof verdict === 'boolean') {
+        settle(verdict);
+      } else {
+        void verdict.then((allowed) => {
+          if (this.generation === generation && conn.state === ConnectionState.Connected) {
+            settle(allowed);
+          }
+        });
+      }
+    }
+  }
+
+  // ---- ACL ---------------------------------------------------------------------------
+
+  /** May this session receive a message on `topic`? (Call only while aclActive.) */
+  mayRead(session: Session, topic: string): boolean {
+    return this.#sessionAllows(session, topic, AclAccess.Read);
+  }
+
+  /** May this session publish to `topic`? (Call only while aclActive.) */
+  mayWrite(session: Session, topic: string): boolean {
+    return this.#sessionAllows(session, topic, AclAccess.Write);
+  }
+
+  #sessionAllows(session: Session, topic: string, access: RequestedAccess): boolean {
+    let binding = this.#sessions.get(session);
+    let domain: SecurityDomain;
+    if (binding !== undefined && binding.listener !== null) {
+      domain = this.domainFor(binding.listener);
+    }
+    // Mosquitto denies a client it cannot place on a listener.
+    else if (this.#perListener) {
+      return false;
+    } else {
+      domain = this.#global;
+    }
+    const rules = domain.acl;
+    if (rules === null) return true;
+    if (binding === undefined) {
+      binding = { listener: null, rules: null, clientId: '', username: null, acl: null };
+      this.#sessions.set(session, binding);
+    }
+    let acl = binding.acl;
+    if (
+      acl === null ||
+      binding.rules !== rules ||
+      binding.clientId !== session.clientId ||
+      binding.username !== session.username
+    ) {
+      acl = rules.forClient(session.clientId, session.username);
+      binding.acl = acl;
+      binding.rules = rules;
+      binding.clientId = session.clientId;
+      binding.username = session.username;
+    }
+    return acl.allows(topic, access, this.#log);
+  }
+
+  /** The write check of a will, made when it is published (context__send_will). */
+  mayPublishWill(message: StoredMessage): boolean {
+    if (!this.aclActive) return true;
+    const owner = this.#wills.get(message);
+    if (owner === undefined) return false;
+    const rules = this.domainFor(owner.listener).acl;
+    if (rules === null) return true;
+    return this.#identityAcl(rules, owner.clientId, owner.username).allows(
+      message.topic,
+      AclAccess.Write,
+      this.#log,
+    );
+  }
+
+  /** A retained message was set or cleared on `topic` through `listener`. */
+  noteRetained(topic: string, cleared: boolean, listener: ListenerConfig): void {
+    if (!this.#perListener) return;
+    if (cleared) this.#retainedSources.delete(topic);
+    else this.#retainedSources.set(topic, listener);
+  }
+
+  /**
+   * check_retain_source: may the client that published a retained message still publish
+   * it? Asked before a retained message goes to a new subscriber (only while aclActive).
+   */
+  retainSourceAllows(message: StoredMessage): boolean {
+    const clientId = message.sourceClientId;
+    if (clientId === '') return true;
+    let domain: SecurityDomain;
+    if (this.#perListener) {
+      const listener = this.#retainedSources.get(message.topic);
+      if (listener === undefined) return false;
+      domain = this.domainFor(listener);
+    } else {
+      domain = this.#global;
+    }
+    const rules = domain.acl;
+    if (!mayPublish(message.topic)) return false;
+    if (rules === null) return true;
+    return this.#identityAcl(rules, clientId, message.sourceUsername).allows(
+      message.topic,
+      AclAccess.Write,
+      this.#log,
+    );
+  }
+
+  #identityAcl(rules: AclRules, clientId: string, username: string | null): ClientAcl {
+    let cache = this.#identityAcls.get(rules);
+    if (cache === undefined) {
+      cache = new Map();
+      this.#identityAcls.set(rules, cache);
+    }
+    const key = username === null ? `${clientId}\u0000` : `${clientId}\u0000\u0000${username}`;
+    let acl = cache.get(key);
+    if (acl === undefined) {
+      if (cache.size >= IDENTITY_CACHE_LIMIT) cache.clear();
+      acl = rules.forClient(clientId, username);
+      cache.set(key, acl);
+    }
+    return acl;
+  }
+
+  /**
+   * On connect, queued and in-flight messages the client may no longer receive (or, for
+   * incoming QoS 2, publish) are dropped, e.g. after a change of username
+   * (handle_connect.c connection_check_acl).
+   */
+  #dropForbiddenMessages(session: Session): void {
+    if (session.queue.length > 0) {
+      session.queue.filter((delivery) => this.mayRead(session, delivery.message.topic));
+    }
+    for (const [packetId, delivery] of session.inflight) {
+      if (this.mayRead(session, delivery.message.topic)) continue;
+      session.inflight.delete(packetId);
+      session.inflightBytes -= delivery.message.payload.length;
+    }
+    for (const [packetId, message] of session.incoming) {
+      if (!this.mayWrite(session, message.topic)) session.incoming.delete(packetId);
+    }
+  }
+}

@@ -1,0 +1,96 @@
+/**
+ * A security domain: the settings and loaded files that decide for a group of clients.
+ * There is one for the whole broker, or one per listener with `per_listener_settings`
+ * (Mosquitto's `struct mosquitto__security_options`).
+ *
+ * Authentication follows mosquitto_unpwd_check() with the password file as the only
+ * source: without a password file `allow_anonymous` decides for every client (with or
+ * without a username); with one, clients without a username need `allow_anonymous`, and
+ * a username must be in the file with a matching password.
+ */
+import type { Buffer } from 'node:buffer';
+import type { PasswordHash } from '../../common/password.ts';
+import { verifyPassword } from '../../common/password.ts';
+import type { SecurityConfig } from '../config/types.ts';
+import type { BrokerLog } from '../broker-log.ts';
+import type { AclRules } from './acl-file.ts';
+import { loadAclFile } from './acl-file.ts';
+import type { PasswordTable } from './password-file.ts';
+import { loadPasswordFile } from './password-file.ts';
+
+export class SecurityDomain {
+  readonly settings: SecurityConfig;
+  /** null without `password_file`. */
+  readonly passwords: PasswordTable | null;
+  /** null without `acl_file`. */
+  readonly acl: AclRules | null;
+
+  constructor(settings: SecurityConfig, passwords: PasswordTable | null, acl: AclRules | null) {
+    this.settings = settings;
+    this.passwords = passwords;
+    this.acl = acl;
+  }
+
+  get allowAnonymous(): boolean {
+    return this.settings.allowAnonymous;
+  }
+
+  /**
+   * Whether these credentials may connect: decided now, or a promise when a PBKDF2 hash
+   * has to be computed (on the thread pool). `verified` is a hash the same password was
+   * already found to match; an unchanged entry is then accepted without hashing again.
+   */
+  authenticate(
+    username: string | null,
+    password: Buffer | null,
+    verified: PasswordHash | null = null,
+  ): boolean | Promise<boolean> {
+    const passwords = this.passwords;
+    if (passwords === null || username === null) return this.allowAnonymous;
+    const stored = passwords.get(username);
+    if (stored === undefined || password === null) return false;
+    if (verified !== null && sameHash(stored, verified)) return true;
+    return verifyPassword(password, stored);
+  }
+}
+
+function sameHash(a: PasswordHash, b: PasswordHash): boolean {
+  return (
+    a === b ||
+    (a.type === b.type &&
+      a.iterations === b.iterations &&
+      a.salt.equals(b.salt) &&
+      a.hash.equals(b.hash))
+  );
+}
+
+/** Exit codes Mosquitto ends with when a security file cannot be used at start-up. */
+export const SecurityExitCode = {
+  /** MOSQ_ERR_UNKNOWN: a password or ACL file that cannot be opened. */
+  Unreadable: 13,
+  /** MOSQ_ERR_INVAL: an invalid line in an ACL file. */
+  Invalid: 3,
+} as const;
+
+/** The result of loading one file: its contents, or why not (already logged). */
+export type Loaded<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly exitCode: number };
+
+export function loadPasswords(path: string, log: BrokerLog): Loaded<PasswordTable> {
+  const table = loadPasswordFile(path, log);
+  if (table === null) {
+    log.error(`Error opening password file "${path}".`);
+    return { ok: false, exitCode: SecurityExitCode.Unreadable };
+  }
+  return { ok: true, value: table };
+}
+
+export function loadAcl(path: string, log: BrokerLog): Loaded<AclRules> {
+  const result = loadAclFile(path, log);
+  if (typeof result === 'string') {
+    log.error(`Error opening acl file "${path}".`);
+    const exitCode =
+      result === 'unreadable' ? SecurityExitCode.Unreadable : SecurityExitCode.Invalid;
+    return { ok: false, exitCode };
+  }
+  return { ok: true, value: result };
+}

@@ -1,0 +1,316 @@
+/**
+ * TLS listeners (certificates or PSK) and their connections, on `tls.Server`.
+ *
+ * A verified connection is a StreamConnection over the TLSSocket (the same write path as
+ * plain TCP) plus what the handshake established about the peer, read lazily: the client
+ * certificate's commonName and RFC 2253 subject, or the PSK identity.
+ *
+ * Node verifies client certificates after the handshake and drops failures silently (the
+ * socket is destroyed before any `secureConnection`), and a failed socket no longer knows
+ * its peer address when `tlsClientError` reports it. Mosquitto logs the address of every
+ * failed handshake, so the listener keeps the raw sockets whose handshake is under way
+ * and attributes each failure to the first of them that is already gone (the raw socket
+ * always closes just before the failure is reported).
+ */
+import { Buffer } from 'node:buffer';
+import type net from 'node:net';
+import tls from 'node:tls';
+import type { Connection, ConnectionHandler, PeerCertificate, TlsPeer } from './connection.ts';
+import { StreamConnection } from './tcp.ts';
+
+/** What a listener needs to know to run TLS; built by the broker from its config. */
+export interface TlsServerSettings {
+  /** Certificate, key, CAs, CRL, versions, ciphers... (tls.createSecureContext). */
+  readonly context: tls.SecureContextOptions;
+  /** Ask for a client certificate and refuse the handshake without a valid one. */
+  readonly requireCertificate: boolean;
+  /** TLS-PSK: the hint sent to clients, and the key of an identity (null: unknown). */
+  readonly psk: { readonly hint: string; readonly keyOf: (identity: string) => Buffer | null } | null;
+}
+
+export interface TlsListenOptions {
+  /** TCP port (0 picks a free one); ignored with `path`. */
+  readonly port: number;
+  /** Address to bind; null binds every interface. */
+  readonly host: string | null;
+  /** A unix socket path instead of TCP. */
+  readonly path: string | null;
+  readonly noDelay: boolean;
+  /** A client that has not finished the handshake by then is dropped. */
+  readonly handshakeTimeoutMs: number;
+  readonly tls: TlsServerSettings;
+}
+
+/** A handshake that did not produce a connection, for the log. */
+export interface TlsHandshakeFailure {
+  /** "" when the peer could not be identified. */
+  readonly remoteAddress: string;
+  readonly remotePort: number;
+  /** OpenSSL's reason as Mosquitto prints it ("error:0A000086:SSL routines::..."). */
+  readonly reason: string;
+  /** The client did not complete the handshake in time (no OpenSSL error then). */
+  readonly timedOut: boolean;
+}
+
+const VERIFY_FAILED = 'error:0A000086:SSL routines::certificate verify failed';
+const UNEXPECTED_EOF = 'error:0A000126:SSL routines::unexpected eof while reading';
+
+/** The PSK identity each socket authenticated with (set by the PSK callback). */
+const pskIdentities = new WeakMap<tls.TLSSocket, string>();
+
+/** A verified TLS connection. */
+export class TlsConnection implements Connection {
+  readonly stream: StreamConnection;
+  readonly socket: tls.TLSSocket;
+  #peer: TlsPeer | null = null;
+
+  constructor(socket: tls.TLSSocket, localPort: number, unixPath: string | null) {
+    this.socket = socket;
+    this.stream = new StreamConnection(socket, localPort, unixPath);
+  }
+
+  get remoteAddress(): string {
+    return this.stream.remoteAddress;
+  }
+
+  get remotePort(): number {
+    return this.stream.remotePort;
+  }
+
+  get localPort(): number {
+    return this.stream.localPort;
+  }
+
+  get tlsPeer(): TlsPeer {
+    this.#peer ??= describeTlsPeer(this.socket);
+    return this.#peer;
+  }
+
+  get writableLength(): number {
+    return this.stream.writableLength;
+  }
+
+  setHandler(handler: ConnectionHandler): void {
+    this.stream.setHandler(handler);
+  }
+
+  write(bytes: Buffer): boolean {
+    return this.stream.write(bytes);
+  }
+
+  end(): void {
+    this.stream.end();
+  }
+
+  destroy(): void {
+    this.stream.destroy();
+  }
+}
+
+/** What the handshake of `socket` established about the peer. */
+export function describeTlsPeer(socket: tls.TLSSocket): TlsPeer {
+  const pskIdentity = pskIdentities.get(socket) ?? null;
+  const x509 = socket.getPeerX509Certificate();
+  if (x509 === undefined) return { certificate: null, pskIdentity };
+  const certificate: PeerCertificate = {
+    commonName: firstCommonName(socket.getPeerCertificate(false)),
+    subject: rfc2253Subject(x509.subject),
+  };
+  return { certificate, pskIdentity };
+}
+
+/** The first CN of a peer certificate's subject (Node gives an array for repeated CNs). */
+function firstCommonName(certificate: tls.PeerCertificate): string | null {
+  const subject = certificate.subject as unknown as Record<string, unknown> | undefined;
+  const cn = subject?.CN;
+  if (typeof cn === 'string') return cn;
+  if (Array.isArray(cn) && typeof cn[0] === 'string') return cn[0];
+  return null;
+}
+
+/**
+ * Node's X509Certificate.subject (one RDN per line in certificate order, the entries of a
+ * multi-valued RDN joined by " + ", RFC 2253 escapes already applied) turned into
+ * OpenSSL's XN_FLAG_RFC2253 form, which Mosquitto's use_subject_as_username uses: every
+ * entry in reverse order, RDNs joined by ",", entries of one RDN by "+", and each byte of
+ * a non-ASCII character escaped as \XX.
+ */
+export function rfc2253Subject(multiline: string): string {
+  const rdns = multiline === '' ? [] : multiline.split('\n');
+  const parts: string[] = [];
+  for (let i = rdns.length - 1; i >= 0; i--) {
+    const entries = (rdns[i] ?? '').split(' + ');
+    entries.reverse();
+    parts.push(entries.join('+'));
+  }
+  return escapeNonAscii(parts.join(','));
+}
+
+function escapeNonAscii(text: string): string {
+  let out = '';
+  for (const ch of text) {
+    if (ch.charCodeAt(0) < 0x80) {
+      out += ch;
+      continue;
+    }
+    for (const byte of Buffer.from(ch, 'utf8')) {
+      out += `\\${byte.toString(16).toUpperCase().padStart(2, '0')}`;
+    }
+  }
+  return out;
+}
+
+/**
+ * An OpenSSL error as OpenSSL 3's ERR_error_string prints it, which is what Mosquitto
+ * logs: "error:<code>:<library>::<reason>" (Node adds a thread id, the function name and
+ * the source position). Null when the error did not come from OpenSSL.
+ */
+export function formatOpensslError(error: Error): string | null {
+  const match = /error:([0-9A-F]{8}):([^:]*):[^:]*:([^:\n]*)/.exec(error.message);
+  if (match === null) return null;
+  return `error:${match[1] ?? ''}:${match[2] ?? ''}::${match[3] ?? ''}`;
+}
+
+/** Why a handshake failed; a connection cut before any TLS error is OpenSSL's EOF. */
+function handshakeReason(error: Error, socket: tls.TLSSocket): string {
+  // Typed as an Error, but Node sets the verification error's code (a string), or null.
+  if ((socket.authorizationError as unknown) !== null) return VERIFY_FAILED;
+  return formatOpensslError(error) ?? UNEXPECTED_EOF;
+}
+
+/** A listening TLS server handing each verified connection to `onConnection`. */
+export class TlsListener {
+  readonly server: tls.Server;
+  readonly options: TlsListenOptions;
+  #port = 0;
+  /** Raw sockets whose handshake is under way, oldest first (see the module comment). */
+  readonly #handshaking = new Set<net.Socket>();
+
+  constructor(
+    options: TlsListenOptions,
+    onConnection: (connection: TlsConnection) => void,
+    onHandshakeFailure: (failure: TlsHandshakeFailure) => void,
+  ) {
+    this.options = options;
+    this.server = tls.createServer({
+      ...serverOptions(options.tls),
+      noDelay: options.noDelay,
+      handshakeTimeout: options.handshakeTimeoutMs,
+    });
+    this.server.on('connection', (raw: net.Socket) => {
+      // Read now: a destroyed socket can no longer tell its peer.
+      void raw.remoteAddress;
+      this.#handshaking.add(raw);
+      raw.once('close', () => {
+        setImmediate(() => this.#handshaking.delete(raw));
+      });
+    });
+    this.server.on('secureConnection', (socket: tls.TLSSocket) => {
+      this.#settled(socket);
+      onConnection(new TlsConnection(socket, this.#port, options.path));
+    });
+    this.server.on('tlsClientError', (error: Error, socket: tls.TLSSocket) => {
+      const raw = this.#failedRaw();
+      const timedOut = 'code' in error && error.code === 'ERR_TLS_HANDSHAKE_TIMEOUT';
+      onHandshakeFailure({
+        remoteAddress: options.path ?? stripMappedPrefix(raw?.remoteAddress ?? ''),
+        remotePort: raw?.remotePort ?? 0,
+        reason: handshakeReason(error, socket),
+        timedOut,
+      });
+      socket.destroy();
+    });
+  }
+
+  /** Bound port (0 for unix sockets), valid after listen(). */
+  get port(): number {
+    return this.#port;
+  }
+
+  /** New handshakes use these settings; connected clients keep theirs. */
+  setContext(settings: TlsServerSettings): void {
+    this.server.setSecureContext(settings.context);
+  }
+
+  listen(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const onError = (error: Error): void => {
+        reject(error);
+      };
+      this.server.once('error', onError);
+      const done = (): void => {
+        this.server.off('error', onError);
+        const address = this.server.address();
+        this.#port = typeof address === 'object' && address !== null ? address.port : 0;
+        resolve();
+      };
+      if (this.options.path !== null) {
+        this.server.listen({ path: this.options.path }, done);
+      } else if (this.options.host === null) {
+        this.server.listen({ port: this.options.port, ipv6Only: false }, done);
+      } else {
+        this.server.listen({ port: this.options.port, host: this.options.host }, done);
+      }
+    });
+  }
+
+  close(): Promise<void> {
+    for (const raw of this.#handshaking) raw.destroy();
+    this.#handshaking.clear();
+    return new Promise((resolve) => {
+      this.server.close(() => {
+        resolve();
+      });
+    });
+  }
+
+  #settled(socket: tls.TLSSocket): void {
+    const address = socket.remoteAddress;
+    const port = socket.remotePort;
+    for (const raw of this.#handshaking) {
+      if (!raw.destroyed && raw.remoteAddress === address && raw.remotePort === port) {
+        this.#handshaking.delete(raw);
+        return;
+      }
+    }
+  }
+
+  /** The raw socket a handshake failure belongs to: the oldest one already closed. */
+  #failedRaw(): net.Socket | null {
+    let oldest: net.Socket | null = null;
+    for (const raw of this.#handshaking) {
+      oldest ??= raw;
+      if (raw.destroyed) {
+        this.#handshaking.delete(raw);
+        return raw;
+      }
+    }
+    // A handshake timeout is reported while the socket is still open.
+    if (oldest !== null) this.#handshaking.delete(oldest);
+    return oldest;
+  }
+}
+
+/** tls.createServer options for a listener's settings. */
+function serverOptions(settings: TlsServerSettings): tls.TlsOptions {
+  const options: tls.TlsOptions = {
+    ...settings.context,
+    requestCert: settings.requireCertificate,
+    rejectUnauthorized: settings.requireCertificate,
+  };
+  const psk = settings.psk;
+  if (psk !== null) {
+    options.pskIdentityHint = psk.hint;
+    options.pskCallback = (socket: tls.TLSSocket, identity: string) => {
+      const key = psk.keyOf(identity);
+      if (key !== null) pskIdentities.set(socket, identity);
+      return key;
+    };
+  }
+  return options;
+}
+
+/** "::ffff:127.0.0.1" (an IPv4 peer on a dual-stack socket) prints as "127.0.0.1". */
+function stripMappedPrefix(address: string): string {
+  return address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address;
+}

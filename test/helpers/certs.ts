@@ -1,0 +1,160 @@
+/**
+ * Certificates made by the test that needs them: a throw-away certificate authority in a
+ * temporary directory, server and client certificates it issues, revocations and the CRL
+ * that lists them, all with the `openssl` command (EC P-256 keys: fast to make).
+ *
+ *   const pki = TestPki.create();
+ *   const server = pki.server();                 // CN=localhost, SAN localhost/127.0.0.1/::1
+ *   const alice = pki.client('/O=Org/CN=alice');
+ *   pki.revoke(alice);
+ *   const crl = pki.crl();
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { findOnPath, removeTempDir, trackTempDir } from './children.ts';
+
+/** Paths of a certificate and its private key (PEM). */
+export interface CertificatePair {
+  readonly cert: string;
+  readonly key: string;
+}
+
+export const OPENSSL_SKIP_MESSAGE = 'needs the openssl command: apt-get install -y openssl';
+
+const opensslPath = findOnPath('openssl');
+
+/** `{ skip }` for describe/test when openssl is missing (a failure in CI). */
+export function opensslSkip(): { skip?: string } {
+  if (opensslPath !== null || process.env.CI === 'true') return {};
+  return { skip: OPENSSL_SKIP_MESSAGE };
+}
+
+function openssl(args: readonly string[], cwd: string): void {
+  if (opensslPath === null) throw new Error(OPENSSL_SKIP_MESSAGE);
+  execFileSync(opensslPath, args, { cwd, stdio: ['ignore', 'ignore', 'pipe'] });
+}
+
+const KEY_ARGS = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes'];
+
+export class TestPki {
+  readonly dir: string;
+  /** The CA certificate: what `cafile` points at. */
+  readonly caCert: string;
+  readonly caKey: string;
+  #serial = 0;
+
+  private constructor(dir: string) {
+    this.dir = dir;
+    this.caCert = join(dir, 'ca.crt');
+    this.caKey = join(dir, 'ca.key');
+  }
+
+  /** A new CA in a new temporary directory (removed at exit, or by remove()). */
+  static create(caSubject = '/CN=mosquitto-ts test CA'): TestPki {
+    const pki = new TestPki(trackTempDir(mkdtempSync(join(tmpdir(), 'mosquitto-ts-pki-'))));
+    openssl(
+      [
+        'req', '-x509', ...KEY_ARGS, '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '30',
+        '-subj', caSubject,
+        '-addext', 'basicConstraints=critical,CA:TRUE',
+        '-addext', 'keyUsage=critical,keyCertSign,cRLSign',
+      ],
+      pki.dir,
+    );
+    writeFileSync(join(pki.dir, 'index.txt'), '');
+    writeFileSync(join(pki.dir, 'crlnumber'), '01\n');
+    writeFileSync(
+      join(pki.dir, 'ca.cnf'),
+      [
+        '[ ca ]',
+        'default_ca = test_ca',
+        '[ test_ca ]',
+        `database = ${join(pki.dir, 'index.txt')}`,
+        `crlnumber = ${join(pki.dir, 'crlnumber')}`,
+        'default_md = sha256',
+        'default_crl_days = 30',
+        `certificate = ${pki.caCert}`,
+        `private_key = ${pki.caKey}`,
+        '',
+      ].join('\n'),
+    );
+    return pki;
+  }
+
+  /**
+   * A server certificate for `hosts` (CN = the first; every one in subjectAltName, so that
+   * both mosquitto_pub's and Node's host name checks pass).
+   */
+  server(
+    name = 'server',
+    hosts: readonly string[] = ['localhost', '127.0.0.1', '::1'],
+  ): CertificatePair {
+    const san = hosts.map((h) => (/^[\d.]+$|:/.test(h) ? `IP:${h}` : `DNS:${h}`)).join(',');
+    return this.#issue(name, `/CN=${hosts[0] ?? 'localhost'}`, [
+      `subjectAltName=${san}`,
+      'extendedKeyUsage=serverAuth',
+    ]);
+  }
+
+  /** A client certificate with this subject (`/C=GB/O=Org/CN=alice`; `-utf8` is on). */
+  client(subject: string, name = `client-${String(this.#serial + 1)}`): CertificatePair {
+    return this.#issue(name, subject, ['extendedKeyUsage=clientAuth']);
+  }
+
+  /** A self-signed certificate that this CA did not issue. */
+  selfSigned(subject: string, name = `self-${String(this.#serial + 1)}`): CertificatePair {
+    this.#serial++;
+    const pair = { cert: join(this.dir, `${name}.crt`), key: join(this.dir, `${name}.key`) };
+    openssl(
+      [
+        'req', '-x509', ...KEY_ARGS, '-utf8', '-keyout', pair.key, '-out', pair.cert,
+        '-days', '30', '-subj', subject,
+      ],
+      this.dir,
+    );
+    return pair;
+  }
+
+  /** Marks a certificate revoked; crl() then lists it. */
+  revoke(pair: CertificatePair): void {
+    openssl(['ca', '-config', 'ca.cnf', '-revoke', pair.cert], this.dir);
+  }
+
+  /** Writes the current CRL (every revoked certificate) and returns its path. */
+  crl(name = 'crl.pem'): string {
+    const path = join(this.dir, name);
+    openssl(['ca', '-config', 'ca.cnf', '-gencrl', '-out', path], this.dir);
+    return path;
+  }
+
+  /** A file's text (to copy certificates around). */
+  read(path: string): string {
+    return readFileSync(path, 'utf8');
+  }
+
+  remove(): void {
+    removeTempDir(this.dir);
+  }
+
+  #issue(name: string, subject: string, extensions: readonly string[]): CertificatePair {
+    this.#serial++;
+    const pair = { cert: join(this.dir, `${name}.crt`), key: join(this.dir, `${name}.key`) };
+    const csr = join(this.dir, `${name}.csr`);
+    const ext = join(this.dir, `${name}.ext`);
+    writeFileSync(ext, extensions.join('\n') + '\n');
+    openssl(
+      ['req', ...KEY_ARGS, '-utf8', '-keyout', pair.key, '-out', csr, '-subj', subject],
+      this.dir,
+    );
+    openssl(
+      [
+        'x509', '-req', '-in', csr, '-CA', this.caCert, '-CAkey', this.caKey,
+        '-CAcreateserial', '-out', pair.cert, '-days', '30', '-extfile', ext,
+      ],
+      this.dir,
+    );
+    return pair;
+  }
+}
