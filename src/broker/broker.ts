@@ -25,6 +25,7 @@ import { BrokerMetrics } from './metrics.ts';
 import { StoredMessage } from './messages/stored-message.ts';
 import { clearOutgoing, resumeSession } from './outgoing.ts';
 import { routeMessage } from './route.ts';
+import { BrokerSecurity } from './security/broker-security.ts';
 import * as send from './send.ts';
 import { Session } from './session.ts';
 import { cancelSessionExpiry, scheduleSessionExpiry } from './session-expiry.ts';
@@ -75,6 +76,8 @@ export class Broker extends EventEmitter<BrokerEvents> {
   readonly connections = new Set<ClientConnection>();
   readonly flusher = new FlushScheduler();
   readonly delayedWills: DelayedWills;
+  /** Password file, ACL file and allow_anonymous: who may connect, publish, receive. */
+  readonly security: BrokerSecurity;
   listenerSockets: BrokerListener[] = [];
   /** log.enabled('debug'), cached: debug lines are never formatted otherwise. */
   debugLog: boolean;
@@ -89,6 +92,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
     this.log = log;
     this.debugLog = log.enabled('debug');
     this.startedAt = clock.now();
+    this.security = new BrokerSecurity(config, log);
     this.delayedWills = new DelayedWills(clock, (message) => {
       this.publishWill(message);
     });
@@ -96,8 +100,12 @@ export class Broker extends EventEmitter<BrokerEvents> {
 
   // ---- Lifecycle ---------------------------------------------------------------------
 
-  /** Opens every listener and starts $SYS. Throws when no listener could be opened. */
+  /**
+   * Loads the password and ACL files, opens every listener and starts $SYS. Throws
+   * SecurityFileError for an unusable file, ListenError when no listener could be opened.
+   */
   async start(): Promise<void> {
+    this.security.load(this.config);
     this.listenerSockets = await openListeners(this);
     if (this.config.sysInterval > 0) {
       this.#sysTree = new SysTree(this);
@@ -157,6 +165,9 @@ export class Broker extends EventEmitter<BrokerEvents> {
     this.debugLog = this.log.enabled('debug');
     // Certificates, keys, CAs, CRLs and psk_file: read again for new connections.
     reloadListeners(this);
+    // Password and ACL files read again; connected clients re-checked against them.
+    this.security.reload(config, previous.listeners);
+    this.security.recheckConnections(this.connections);
     if (config.sysInterval !== previous.sysInterval) {
       this.#sysTree?.stop();
       this.#sysTree = null;
@@ -349,9 +360,9 @@ export class Broker extends EventEmitter<BrokerEvents> {
     return matched;
   }
 
-  /** A will goes out like a client's PUBLISH (subject to the same `$SYS` rule). */
+  /** A will goes out like a client's PUBLISH (the `$SYS` rule and the ACL, checked now). */
   publishWill(message: StoredMessage): void {
-    if (!mayPublish(message.topic)) return;
+    if (!mayPublish(message.topic) || !this.security.mayPublishWill(message)) return;
     this.publish(message);
   }
 

@@ -1,6 +1,7 @@
 /**
  * ClientConnection: one network connection's MQTT state machine (the connection half of
- * Mosquitto's `struct mosquitto`): AwaitingConnect -> Connected -> Closing -> Closed.
+ * Mosquitto's `struct mosquitto`): AwaitingConnect -> (Authenticating ->) Connected ->
+ * Closing -> Closed.
  * It owns the frame decoder, the keepalive deadline, the topic alias table and the
  * output buffer; everything that must outlive the socket lives in its Session.
  */
@@ -22,9 +23,11 @@ import type { Session } from './session.ts';
 
 export const ConnectionState = {
   AwaitingConnect: 0,
-  Connected: 1,
-  Closing: 2,
-  Closed: 3,
+  /** CONNECT received, password being checked off the event loop; later packets wait. */
+  Authenticating: 1,
+  Connected: 2,
+  Closing: 3,
+  Closed: 4,
 } as const;
 export type ConnectionState = (typeof ConnectionState)[keyof typeof ConnectionState];
 
@@ -99,10 +102,19 @@ export class ClientConnection implements ConnectionHandler, Flushable {
     broker.metrics.bytesReceived += chunk.length;
     if (this.state === ConnectionState.Connected) this.lastActivity = broker.clock.now();
     else this.#firstChunk ??= chunk;
+    this.decoder.push(chunk);
+    this.#decodePackets();
+  }
+
+  /** Dispatches every whole packet received, except while Authenticating (they wait). */
+  #decodePackets(): void {
+    const broker = this.broker;
     const decoder = this.decoder;
-    decoder.push(chunk);
     try {
-      while (this.state < ConnectionState.Closing) {
+      while (
+        this.state === ConnectionState.Connected ||
+        this.state === ConnectionState.AwaitingConnect
+      ) {
         const packet = decoder.next();
         if (packet === null) break;
         broker.metrics.messagesReceived++;
@@ -112,6 +124,24 @@ export class ClientConnection implements ConnectionHandler, Flushable {
       if (!isMqttError(error)) throw error;
       handleProtocolError(this, error);
     }
+  }
+
+  /**
+   * Carries on with a CONNECT whose password check finished off the event loop: unless the
+   * connection closed meanwhile, runs `step` (which accepts or refuses the client), then
+   * the packets that arrived in between.
+   */
+  continueConnect(step: () => void): void {
+    if (this.state !== ConnectionState.Authenticating) return;
+    this.state = ConnectionState.AwaitingConnect;
+    try {
+      step();
+    } catch (error) {
+      if (!isMqttError(error)) throw error;
+      handleProtocolError(this, error);
+      return;
+    }
+    this.#decodePackets();
   }
 
   onDrain(): void {
@@ -192,7 +222,10 @@ export class ClientConnection implements ConnectionHandler, Flushable {
 
   #checkDeadline(): void {
     this.#timer = null;
-    if (this.state === ConnectionState.AwaitingConnect) {
+    if (
+      this.state === ConnectionState.AwaitingConnect ||
+      this.state === ConnectionState.Authenticating
+    ) {
       this.close(CloseReason.ProtocolError);
       return;
     }

@@ -237,7 +237,9 @@ function bindHosts(broker: Broker, config: ListenerConfig): (string | null)[] {
         `Error: Interface address for ${name} does not match specified listener address (${host}).`,
       ]);
     }
-    hosts.push(info.scopeid !== undefined && info.scopeid !== 0 ? `${info.address}%${found}` : info.address);
+    hosts.push(
+      info.scopeid !== undefined && info.scopeid !== 0 ? `${info.address}%${found}` : info.address,
+    );
   }
   if (hosts.length === 0) throw new SetupFailure([]);
   return hosts;

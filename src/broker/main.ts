@@ -2,7 +2,8 @@
  * `mosquitto [-c file] [-d] [-p port]... [-v] [-h]`: the broker as a program, in this
  * process (bin/mosquitto imports it, so signals from supervisors reach it directly).
  * Startup and shutdown follow Mosquitto's sequence and log lines; SIGINT/SIGTERM stop
- * cleanly (exit 0), SIGHUP reloads the log settings, SIGUSR2 prints the subscription tree.
+ * cleanly (exit 0), SIGHUP reloads the configuration (log settings, password and ACL
+ * files, certificates), SIGUSR2 prints the subscription tree.
  */
 import { spawn } from 'node:child_process';
 import { systemClock } from '../common/clock.ts';
@@ -13,6 +14,7 @@ import { loadConfigFile } from './config/parse.ts';
 import { Logger } from './log.ts';
 import { Broker } from './broker.ts';
 import { ListenError } from './listeners.ts';
+import { SecurityFileError } from './security/broker-security.ts';
 import { BROKER_VERSION } from './version.ts';
 import { parseBrokerArgs } from './args.ts';
 
@@ -80,7 +82,7 @@ export async function main(argv: readonly string[]): Promise<void> {
   try {
     await broker.start();
   } catch (error) {
-    if (!(error instanceof ListenError)) throw error;
+    if (!(error instanceof ListenError) && !(error instanceof SecurityFileError)) throw error;
     logger.close();
     process.exitCode = error.exitCode;
     return;

@@ -95,8 +95,9 @@ function startFlight(
 }
 
 /**
- * Hands one matched message to a session: sent now, queued, or dropped. `qos` is
- * already min(message, subscription) (or upgraded); the listener's max_qos caps it here.
+ * Hands one matched message to a session: sent now, queued, or dropped (or skipped when
+ * the ACL denies it). `qos` is already min(message, subscription) (or upgraded); the
+ * listener's max_qos caps it here.
  */
 export function deliverToSession(
   broker: Broker,
@@ -106,6 +107,9 @@ export function deliverToSession(
   retain: boolean,
   subscriptionId: number,
 ): void {
+  // acl_file read check: a denied delivery is skipped silently (subs__send).
+  const security = broker.security;
+  if (security.aclActive && !security.mayRead(session, message.topic)) return;
   const qos = requestedQos > session.maxQos ? session.maxQos : requestedQos;
   const conn = session.connection;
   if (conn !== null) {

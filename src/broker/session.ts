@@ -24,6 +24,58 @@ export interface SessionWill {
   readonly delaySeconds: number;
 }
 
+const NO_ENTRIES: ReadonlyMap<never, never> = new Map<never, never>();
+
+/**
+ * The Map operations a session uses, with the table allocated on the first insertion and
+ * dropped by clear(): most connected clients never subscribe, publish QoS 2 or have a
+ * message in flight, and an empty Map costs more memory than this wrapper.
+ */
+export class LazyMap<K, V> {
+  #map: Map<K, V> | null = null;
+
+  get size(): number {
+    return this.#map === null ? 0 : this.#map.size;
+  }
+
+  get(key: K): V | undefined {
+    return this.#map === null ? undefined : this.#map.get(key);
+  }
+
+  has(key: K): boolean {
+    return this.#map !== null && this.#map.has(key);
+  }
+
+  set(key: K, value: V): this {
+    (this.#map ??= new Map<K, V>()).set(key, value);
+    return this;
+  }
+
+  delete(key: K): boolean {
+    return this.#map !== null && this.#map.delete(key);
+  }
+
+  clear(): void {
+    this.#map = null;
+  }
+
+  keys(): MapIterator<K> {
+    return (this.#map ?? (NO_ENTRIES as ReadonlyMap<K, V>)).keys();
+  }
+
+  values(): MapIterator<V> {
+    return (this.#map ?? (NO_ENTRIES as ReadonlyMap<K, V>)).values();
+  }
+
+  entries(): MapIterator<[K, V]> {
+    return (this.#map ?? (NO_ENTRIES as ReadonlyMap<K, V>)).entries();
+  }
+
+  [Symbol.iterator](): MapIterator<[K, V]> {
+    return this.entries();
+  }
+}
+
 export class Session implements Subscriber {
   readonly clientId: string;
   /** The attached connection, only while it is Connected. */
@@ -39,10 +91,10 @@ export class Session implements Subscriber {
   /** Listener max_qos of the last connection. */
   maxQos: QoS = 2;
 
-  readonly subscriptions = new Map<string, SubscriptionEntry<Session>>();
+  readonly subscriptions = new LazyMap<string, SubscriptionEntry<Session>>();
 
   /** Outgoing QoS 1/2 messages with a packet id, in the order they were sent. */
-  readonly inflight = new Map<number, Delivery>();
+  readonly inflight = new LazyMap<number, Delivery>();
   /** Payload bytes of `inflight` (for max_inflight_bytes). */
   inflightBytes = 0;
   /** In-flight limit: the client's Receive Maximum, else max_inflight_messages; 0 none. */
@@ -50,7 +102,7 @@ export class Session implements Subscriber {
   readonly queue = new DeliveryQueue();
   readonly packetIds = new PacketIdAllocator();
   /** Incoming QoS 2 messages between PUBREC and PUBREL (routed on PUBREL), by packet id. */
-  readonly incoming = new Map<number, StoredMessage>();
+  readonly incoming = new LazyMap<number, StoredMessage>();
 
   will: SessionWill | null = null;
   expiryTimer: TimerHandle | null = null;

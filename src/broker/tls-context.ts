@@ -127,8 +127,7 @@ export function loadTls(
   tryContext(context, (error) => {
     throw new TlsSetupError(['Error: Unable to create TLS context.', ...opensslLines(error)]);
   });
-  const psk =
-    config.pskHint !== null && keyOf !== null ? { hint: config.pskHint, keyOf } : null;
+  const psk = config.pskHint !== null && keyOf !== null ? { hint: config.pskHint, keyOf } : null;
   return {
     settings: { context, requireCertificate: config.requireCertificate, psk },
     files,
@@ -286,7 +285,10 @@ function opensslLines(error: unknown): string[] {
  *   NUL, or no PSK identity;
  * - a string: the username.
  */
-export function tlsUsername(listener: ListenerConfig, connection: Connection): string | null | undefined {
+export function tlsUsername(
+  listener: ListenerConfig,
+  connection: Connection,
+): string | null | undefined {
   const config = listener.tls;
   if (config == null || !listenerUsesTls(listener)) return undefined;
   if (!config.useIdentityAsUsername && !config.useSubjectAsUsername) return undefined;

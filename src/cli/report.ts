@@ -8,10 +8,10 @@
  *   CONNACK code as status;
  * - anything later: "Error: <mosquitto_strerror>" and the libmosquitto error number.
  */
+import type { ConnectionRefusedError } from '../client/errors.ts';
 import {
   ClientErrorCode,
   connackString,
-  ConnectionRefusedError,
   MosqErr,
   mosquittoStrerror,
   MqttClientError,
@@ -76,7 +76,8 @@ export function connectionErrorLine(
   version: number,
   rr = false,
 ): string {
-  if (version !== 5) return `Connection error: ${connackString(error.reasonCode)}\n`;
+  // mosquitto_rr names every code with the MQTT 5 table, even for a 3.1.1 CONNACK.
+  if (version !== 5 && !rr) return `Connection error: ${connackString(error.reasonCode)}\n`;
   const text = reasonString(error.reasonCode);
   if (error.reasonCode === 0x84) {
     return rr
@@ -87,7 +88,8 @@ export function connectionErrorLine(
 }
 
 /**
- * The libmosquitto error a refused CONNACK ends the loop with: CONN_REFUSED for the
+ * The libmosquitto error a refused CONNACK ends the loop with (for mosquitto_pub; sub and
+ * rr disconnect in their connect callback, which turns the loop's error into success): CONN_REFUSED for the
  * MQTT 3.1.x codes 1-5, PROTOCOL for MQTT 5 reason codes (handle__connack).
  */
 export function refusalLoopError(error: ConnectionRefusedError): number {

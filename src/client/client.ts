@@ -412,6 +412,7 @@ export class MqttClient {
         (error: unknown) => {
           if (this.#state === 'closed') return;
           if (error instanceof ConnectionRefusedError) this.#observer.disconnect?.(error);
+          if ((this.#state as State) === 'closed') return;
           this.#state = 'waiting';
           this.#scheduleReconnect();
         },
@@ -472,10 +473,10 @@ export class MqttClient {
     switch (packet.type) {
       case PacketType.Connack:
         this.#onConnack(packet);
-        return;
+        break;
       case PacketType.Publish:
         this.#onPublish(packet);
-        return;
+        break;
       case PacketType.Puback:
         this.#onPublishAck(
           packet.packetId,
@@ -483,10 +484,10 @@ export class MqttClient {
           packet.reasonCode,
           packet.properties,
         );
-        return;
+        break;
       case PacketType.Pubrec:
         this.#onPubrec(packet.packetId, packet.reasonCode, packet.properties);
-        return;
+        break;
       case PacketType.Pubcomp:
         this.#onPublishAck(
           packet.packetId,
@@ -494,34 +495,34 @@ export class MqttClient {
           packet.reasonCode,
           packet.properties,
         );
-        return;
+        break;
       case PacketType.Pubrel: {
         const held = this.#session.incomingQos2.get(packet.packetId);
         this.#session.incomingQos2.delete(packet.packetId);
         this.#sendAck(PacketType.Pubcomp, packet.packetId);
         if (held !== undefined) this.#deliver(held);
-        return;
+        break;
       }
       case PacketType.Suback: {
         const pending = this.#session.subscribes.get(packet.packetId);
         this.#session.subscribes.delete(packet.packetId);
         pending?.settle.resolve(packet);
-        return;
+        break;
       }
       case PacketType.Unsuback: {
         const pending = this.#session.unsubscribes.get(packet.packetId);
         this.#session.unsubscribes.delete(packet.packetId);
         pending?.settle.resolve(packet);
-        return;
+        break;
       }
       case PacketType.Pingresp:
         this.#keepalive?.pingResponse();
-        return;
+        break;
       case PacketType.Disconnect:
         throw new ServerDisconnectError(packet.reasonCode, packet.properties);
       case PacketType.Auth:
         this.#onAuth(packet);
-        return;
+        break;
       case PacketType.Connect:
       case PacketType.Subscribe:
       case PacketType.Unsubscribe:
@@ -532,6 +533,7 @@ export class MqttClient {
           `the broker sent a ${String(packet.type)} packet, which only clients send`,
         );
     }
+    this.#observer.packet?.(packet);
   }
 
   #onConnack(connack: ConnackPacket): void {
@@ -547,6 +549,9 @@ export class MqttClient {
         this.protocolVersion === ProtocolVersion.V5
           ? reasonString(connack.reasonCode)
           : connackString(connack.reasonCode);
+      if (this.#options.disconnectOnRefusal === true) {
+        this.#send({ type: PacketType.Disconnect, reasonCode: 0, properties: EMPTY_PROPERTIES }, 0);
+      }
       this.#dropStream();
       waiter.reject(new ConnectionRefusedError(connack.reasonCode, connack.properties, message));
       return;
@@ -588,7 +593,9 @@ export class MqttClient {
     waiter.resolve(connack);
     // Publishes in flight from the previous connection go out again after the hook ran
     // (libmosquitto resets them before its connect callback and retries after it).
-    const inflight = [...this.#session.outgoing.values()].filter((f) => f.state !== FlowState.Queued);
+    const inflight = [...this.#session.outgoing.values()].filter(
+      (f) => f.state !== FlowState.Queued,
+    );
     this.#observer.connect?.(connack, this);
     this.#resendInflight(inflight, connack.sessionPresent);
     for (const send of this.#pendingSends.splice(0)) send();
@@ -948,12 +955,14 @@ export class MqttClient {
       const r: FilterRequest = typeof entry === 'string' ? { topicFilter: entry } : entry;
       if (!isValidTopicFilter(r.topicFilter))
         throw invalid(`invalid subscription topic '${r.topicFilter}'`);
+      // Subscription options beyond the QoS exist in MQTT 5 only.
+      const v5 = this.protocolVersion === ProtocolVersion.V5;
       return {
         topicFilter: r.topicFilter,
         qos: r.qos ?? options.qos ?? 0,
-        noLocal: r.noLocal ?? options.noLocal ?? false,
-        retainAsPublished: r.retainAsPublished ?? options.retainAsPublished ?? false,
-        retainHandling: r.retainHandling ?? options.retainHandling ?? 0,
+        noLocal: v5 && (r.noLocal ?? options.noLocal ?? false),
+        retainAsPublished: v5 && (r.retainAsPublished ?? options.retainAsPublished ?? false),
+        retainHandling: v5 ? (r.retainHandling ?? options.retainHandling ?? 0) : 0,
       };
     });
     const properties =

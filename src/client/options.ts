@@ -5,7 +5,7 @@
 import type { Buffer } from 'node:buffer';
 import type { Clock } from '../common/clock.ts';
 import type { ProtocolVersion, QoS } from '../protocol/constants.ts';
-import type { AuthPacket, ConnackPacket, Properties } from '../protocol/packets.ts';
+import type { AuthPacket, ConnackPacket, Packet, Properties } from '../protocol/packets.ts';
 import type { MqttClient } from './client.ts';
 import type { MqttClientError } from './errors.ts';
 import type { ReceivedMessage } from './message.ts';
@@ -73,6 +73,8 @@ export interface ClientObserver {
    * and before anything queued is sent: the place to publish or subscribe "on connect".
    */
   connect?(connack: ConnackPacket, client: MqttClient): void;
+  /** Each packet received, after the client handled it (acks sent, promises settled). */
+  packet?(packet: Packet): void;
   /** Each received message, after its acknowledgement was sent (before iterators see it). */
   message?(message: ReceivedMessage): void;
   /** Each lost connection: null after an orderly close. */
@@ -122,6 +124,11 @@ export interface ConnectOptions {
   readonly autoTopicAlias?: boolean;
   /** Milliseconds to wait for CONNACK; default 30000. */
   readonly connectTimeoutMs?: number;
+  /**
+   * After a refused CONNACK, send DISCONNECT before closing, as libmosquitto clients that
+   * call mosquitto_disconnect() in their connect callback do. Default false.
+   */
+  readonly disconnectOnRefusal?: boolean;
   /** Reconnect after a lost connection; default off. */
   readonly reconnect?: ReconnectOptions | boolean;
   /** Answers the broker's AUTH challenges (MQTT 5 enhanced authentication). */

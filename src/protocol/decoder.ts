@@ -48,6 +48,7 @@ export interface FrameDecoderOptions {
 const MAX_CONNECT_REMAINING_LENGTH = 100_000;
 const NO_HEADER = -1;
 const NO_BYTES = Buffer.alloc(0);
+const sharedReader = new PacketReader();
 
 export class FrameDecoder {
   /** Version used for every packet but CONNECT; the broker sets it after a CONNECT. */
@@ -68,7 +69,8 @@ export class FrameDecoder {
   private headerByte = 0;
   private headerLength = 0;
   private remainingLength = NO_HEADER;
-  private readonly reader = new PacketReader();
+  /** Shared by every decoder: decoding is synchronous and the reader is reset per packet. */
+  private readonly reader = sharedReader;
   /**
    * The whole frame (fixed header included) of the packet next() returned last:
    * `frameSource[frameStart..frameEnd)`. Valid until the next call to next(), and reset

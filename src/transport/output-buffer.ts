@@ -13,15 +13,23 @@
  */
 import { Buffer } from 'node:buffer';
 
-const INITIAL_CAPACITY = 16 * 1024;
+/** Storage starts this small (most turns write a few acknowledgements or messages)... */
+const SMALL_CAPACITY = 4 * 1024;
+/** ...and grows by doubling from at least this. */
+const GROWN_CAPACITY = 16 * 1024;
 /** A buffer grown past this by a burst is not kept for reuse. */
 const KEEP_CAPACITY = 256 * 1024;
 
 const EMPTY = Buffer.alloc(0);
 
-/** Free storage, shared by every OutputBuffer of the process. */
-const pool: Buffer[] = [];
-const POOL_LIMIT = 1024;
+/**
+ * Free storage, shared by every OutputBuffer of the process, bounded so that a burst of
+ * output does not stay resident (at most 1 MiB small and 2 MiB grown buffers).
+ */
+const smallPool: Buffer[] = [];
+const SMALL_POOL_LIMIT = 256;
+const grownPool: Buffer[] = [];
+const GROWN_POOL_LIMIT = 8;
 
 export class OutputBuffer {
   #bytes: Buffer = EMPTY;
@@ -130,10 +138,12 @@ export class OutputBuffer {
     this.frames = 0;
     this.#runSource = null;
     const bytes = this.#bytes;
-    if (bytes !== EMPTY && bytes.length <= KEEP_CAPACITY && pool.length < POOL_LIMIT) {
-      pool.push(bytes);
-    }
     this.#bytes = EMPTY;
+    if (bytes.length === SMALL_CAPACITY) {
+      if (smallPool.length < SMALL_POOL_LIMIT) smallPool.push(bytes);
+    } else if (bytes.length > SMALL_CAPACITY && bytes.length <= KEEP_CAPACITY) {
+      if (grownPool.length < GROWN_POOL_LIMIT) grownPool.push(bytes);
+    }
   }
 
   /** Empties the buffer and lets go of its storage (the socket still references it). */
@@ -146,17 +156,23 @@ export class OutputBuffer {
 
   /** Grows the storage to hold `needed` bytes, keeping the first `used`. */
   #grow(needed: number, used: number): void {
-    if (used === 0 && needed <= INITIAL_CAPACITY) {
-      const pooled = pool.pop();
-      if (pooled !== undefined) {
-        this.#bytes = pooled;
-        return;
+    const old = this.#bytes;
+    let next: Buffer | undefined;
+    if (needed <= SMALL_CAPACITY) {
+      next = smallPool.pop() ?? Buffer.allocUnsafeSlow(SMALL_CAPACITY);
+    } else {
+      const pooled = grownPool[grownPool.length - 1];
+      if (pooled !== undefined && pooled.length >= needed) {
+        next = pooled;
+        grownPool.pop();
+      } else {
+        let capacity = Math.max(GROWN_CAPACITY, old.length * 2);
+        while (capacity < needed) capacity *= 2;
+        next = Buffer.allocUnsafeSlow(capacity);
       }
     }
-    let capacity = Math.max(INITIAL_CAPACITY, this.#bytes.length * 2);
-    while (capacity < needed) capacity *= 2;
-    const next = Buffer.allocUnsafeSlow(capacity);
-    if (used > 0) this.#bytes.copy(next, 0, 0, used);
+    if (used > 0) old.copy(next, 0, 0, used);
     this.#bytes = next;
+    if (old.length === SMALL_CAPACITY && smallPool.length < SMALL_POOL_LIMIT) smallPool.push(old);
   }
 }

@@ -25,7 +25,10 @@ export interface TlsServerSettings {
   /** Ask for a client certificate and refuse the handshake without a valid one. */
   readonly requireCertificate: boolean;
   /** TLS-PSK: the hint sent to clients, and the key of an identity (null: unknown). */
-  readonly psk: { readonly hint: string; readonly keyOf: (identity: string) => Buffer | null } | null;
+  readonly psk: {
+    readonly hint: string;
+    readonly keyOf: (identity: string) => Buffer | null;
+  } | null;
 }
 
 export interface TlsListenOptions {

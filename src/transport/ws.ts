@@ -197,9 +197,7 @@ export class WebSocketListener {
         return;
       }
       this.#webSockets.handleUpgrade(request, socket, head, (webSocket) => {
-        onConnection(
-          new WebSocketConnection(webSocket, socket, request, this.#port, options.path),
-        );
+        onConnection(new WebSocketConnection(webSocket, socket, request, this.#port, options.path));
       });
     });
     this.server.on('request', (request: http.IncomingMessage, response: http.ServerResponse) => {

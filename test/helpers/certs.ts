@@ -56,10 +56,21 @@ export class TestPki {
     const pki = new TestPki(trackTempDir(mkdtempSync(join(tmpdir(), 'mosquitto-ts-pki-'))));
     openssl(
       [
-        'req', '-x509', ...KEY_ARGS, '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '30',
-        '-subj', caSubject,
-        '-addext', 'basicConstraints=critical,CA:TRUE',
-        '-addext', 'keyUsage=critical,keyCertSign,cRLSign',
+        'req',
+        '-x509',
+        ...KEY_ARGS,
+        '-keyout',
+        'ca.key',
+        '-out',
+        'ca.crt',
+        '-days',
+        '30',
+        '-subj',
+        caSubject,
+        '-addext',
+        'basicConstraints=critical,CA:TRUE',
+        '-addext',
+        'keyUsage=critical,keyCertSign,cRLSign',
       ],
       pki.dir,
     );
@@ -109,8 +120,18 @@ export class TestPki {
     const pair = { cert: join(this.dir, `${name}.crt`), key: join(this.dir, `${name}.key`) };
     openssl(
       [
-        'req', '-x509', ...KEY_ARGS, '-utf8', '-keyout', pair.key, '-out', pair.cert,
-        '-days', '30', '-subj', subject,
+        'req',
+        '-x509',
+        ...KEY_ARGS,
+        '-utf8',
+        '-keyout',
+        pair.key,
+        '-out',
+        pair.cert,
+        '-days',
+        '30',
+        '-subj',
+        subject,
       ],
       this.dir,
     );
@@ -150,8 +171,21 @@ export class TestPki {
     );
     openssl(
       [
-        'x509', '-req', '-in', csr, '-CA', this.caCert, '-CAkey', this.caKey,
-        '-CAcreateserial', '-out', pair.cert, '-days', '30', '-extfile', ext,
+        'x509',
+        '-req',
+        '-in',
+        csr,
+        '-CA',
+        this.caCert,
+        '-CAkey',
+        this.caKey,
+        '-CAcreateserial',
+        '-out',
+        pair.cert,
+        '-days',
+        '30',
+        '-extfile',
+        ext,
       ],
       this.dir,
     );

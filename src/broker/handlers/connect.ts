@@ -1,9 +1,10 @@
 /**
  * CONNECT (handle_connect.c), in Mosquitto's order: protocol level (decoder) -> will
  * checks against retain_available and max_qos -> client id rules -> will topic and size
- * -> credentials -> authentication -> max_keepalive -> session takeover/resume -> CONNACK
- * -> resend of the resumed session's messages. Refusals are thrown as MqttError and
- * turned into CONNACK codes by dispatch.ts.
+ * -> credentials -> authentication (possibly off the event loop, see authenticateConnect)
+ * -> max_keepalive -> session takeover/resume -> CONNACK -> resend of the resumed
+ * session's messages. Refusals are thrown as MqttError and turned into CONNACK codes by
+ * dispatch.ts.
  */
 import { randomBytes } from 'node:crypto';
 import type { ConnectPacket, Properties } from '../../protocol/packets.ts';
@@ -61,7 +62,6 @@ export function handleConnect(conn: ClientConnection, packet: ConnectPacket): vo
     );
   }
   const version = packet.protocolVersion;
-  const v5 = version === ProtocolVersion.V5;
   conn.protocolVersion = version;
   conn.decoder.protocolVersion = version;
   conn.connectDecoded = true;
@@ -176,11 +176,62 @@ export function handleConnect(conn: ClientConnection, packet: ConnectPacket): vo
       'MQTT-4.12.0-1',
     );
   }
-  // Basic authentication. Without a password file a username is accepted as given;
-  // anonymous clients need allow_anonymous.
-  if (tlsName === undefined && packet.username === null && !security.allowAnonymous) {
-    throw new MqttError(ReasonCode.NotAuthorized, 'anonymous clients not allowed', 'MQTT-3.1.4-2');
+  const request: ConnectRequest = { packet, clientId, assignedId, username, sessionWill };
+  // Basic authentication (password_file, allow_anonymous), unless TLS gave the username.
+  if (tlsName === undefined) authenticateConnect(conn, request);
+  else acceptConnect(conn, request);
+}
+
+/** What an authenticated CONNECT carries on with. */
+interface ConnectRequest {
+  readonly packet: ConnectPacket;
+  readonly clientId: string;
+  readonly assignedId: boolean;
+  readonly username: string | null;
+  readonly sessionWill: SessionWill | null;
+}
+
+function notAuthorised(): MqttError {
+  return new MqttError(ReasonCode.NotAuthorized, 'not authorised', 'MQTT-3.1.4-2');
+}
+
+/**
+ * mosquitto_unpwd_check(). A PBKDF2 check runs on the thread pool: meanwhile the
+ * connection is Authenticating and holds the packets that follow its CONNECT, and other
+ * clients are served. A reload in between makes the check run again on the new files.
+ */
+function authenticateConnect(conn: ClientConnection, request: ConnectRequest): void {
+  const security = conn.broker.security;
+  const verdict = security.authenticate(
+    conn.listener.config,
+    request.username,
+    request.packet.password,
+  );
+  if (verdict === true) {
+    acceptConnect(conn, request);
+    return;
   }
+  if (verdict === false) throw notAuthorised();
+  conn.state = ConnectionState.Authenticating;
+  const generation = security.generation;
+  void verdict.then((allowed) => {
+    conn.continueConnect(() => {
+      if (security.generation !== generation) authenticateConnect(conn, request);
+      else if (allowed) acceptConnect(conn, request);
+      else throw notAuthorised();
+    });
+  });
+}
+
+/** The client is in: keepalive, session takeover or resume, CONNACK, resend. */
+function acceptConnect(conn: ClientConnection, request: ConnectRequest): void {
+  const broker = conn.broker;
+  const config = broker.config;
+  const listener = conn.listener.config;
+  const { packet, clientId, assignedId, username, sessionWill } = request;
+  const version = packet.protocolVersion;
+  const v5 = version === ProtocolVersion.V5;
+  const properties = packet.properties;
 
   let keepalive = packet.keepalive;
   let serverKeepAlive = -1;
@@ -216,6 +267,7 @@ export function handleConnect(conn: ClientConnection, packet: ConnectPacket): vo
   session.will = sessionWill;
   session.isDropping = false;
   conn.clientMaximumPacketSize = v5 ? (properties.maximumPacketSize ?? 0) : 0;
+  broker.security.admitted(conn, session, packet.password, sessionWill?.message ?? null);
 
   if (config.log.connectionMessages) {
     const address = conn.transport.remoteAddress;

@@ -1,8 +1,8 @@
 /**
  * PUBLISH from a client (handle_publish.c): QoS/retain limits, topic aliases, mount
- * point, message_size_limit, the `$SYS` write rule, then route. QoS 2 messages are held
- * until PUBREL and routed then, as Mosquitto does; a repeated QoS 2 PUBLISH before
- * PUBREL only gets its PUBREC again (exactly once).
+ * point, message_size_limit, the `$SYS` write rule and the ACL, then route. QoS 2
+ * messages are held until PUBREL and routed then, as Mosquitto does; a repeated QoS 2
+ * PUBLISH before PUBREL only gets its PUBREC again (exactly once).
  */
 import type { PublishPacket } from '../../protocol/packets.ts';
 import { EMPTY_PROPERTIES } from '../../protocol/packets.ts';
@@ -109,7 +109,9 @@ export function handlePublish(conn: ClientConnection, packet: PublishPacket): vo
     refuse(conn, packet, ReasonCode.PacketTooLarge);
     return;
   }
-  if (!mayPublish(topic)) {
+  const security = broker.security;
+  // The acl_file write check (v5: PUBACK/PUBREC 0x87; 3.x: acknowledged and dropped).
+  if (!mayPublish(topic) || (security.aclActive && !security.mayWrite(session, topic))) {
     if (broker.debugLog) broker.log.debug(`Denied PUBLISH from ${describe(conn, packet, topic)}`);
     refuse(conn, packet, ReasonCode.NotAuthorized);
     return;
@@ -120,6 +122,7 @@ export function handlePublish(conn: ClientConnection, packet: PublishPacket): vo
     refuse(conn, packet, ReasonCode.Success);
     return;
   }
+  if (packet.retain) security.noteRetained(topic, payload.length === 0, listener);
 
   const expiry = properties.messageExpiryInterval;
   const message = new StoredMessage(

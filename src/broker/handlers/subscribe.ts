@@ -11,6 +11,7 @@ import { MqttError } from '../../protocol/errors.ts';
 import { isValidTopicFilter, parseSharedFilter } from '../../protocol/topic.ts';
 import type { ClientConnection } from '../client-connection.ts';
 import type { StoredMessage } from '../messages/stored-message.ts';
+import type { BrokerSecurity } from '../security/broker-security.ts';
 import { deliverToSession } from '../outgoing.ts';
 import * as send from '../send.ts';
 import type { Session } from '../session.ts';
@@ -26,6 +27,8 @@ class RetainedBatch {
   subscriptionId = 0;
   upgradeQos = false;
   now = 0;
+  /** Set when check_retain_source applies: the publisher must still be allowed to write. */
+  sourceCheck: BrokerSecurity | null = null;
 }
 
 function visitRetained(topic: string, message: StoredMessage, batch: RetainedBatch): void {
@@ -33,6 +36,7 @@ function visitRetained(topic: string, message: StoredMessage, batch: RetainedBat
     batch.expiredTopics.push(topic);
     return;
   }
+  if (batch.sourceCheck !== null && !batch.sourceCheck.retainSourceAllows(message)) return;
   let qos: QoS;
   if (batch.upgradeQos) qos = batch.grantedQos;
   else qos = message.qos < batch.grantedQos ? message.qos : batch.grantedQos;
@@ -99,6 +103,8 @@ export function handleSubscribe(conn: ClientConnection, packet: SubscribePacket)
       batch.subscriptionId = subscriptionId;
       batch.upgradeQos = broker.config.upgradeOutgoingQos;
       batch.now = broker.clock.now();
+      batch.sourceCheck =
+        broker.config.checkRetainSource && broker.security.aclActive ? broker.security : null;
       broker.retained.match(filter, visitRetained, batch);
     }
     broker.log.subscribe(`${session.clientId} ${qos} ${filter}`);

@@ -5,8 +5,11 @@
  */
 import type { Delivery } from './delivery.ts';
 
+/** Shared by every empty queue (never written: push() replaces it first). */
+const NO_ITEMS: (Delivery | undefined)[] = [];
+
 export class DeliveryQueue {
-  #items: (Delivery | undefined)[] = [];
+  #items: (Delivery | undefined)[] = NO_ITEMS;
   #head = 0;
   /** QoS 1/2 deliveries queued. */
   count12 = 0;
@@ -18,6 +21,7 @@ export class DeliveryQueue {
   }
 
   push(delivery: Delivery): void {
+    if (this.#items === NO_ITEMS) this.#items = [];
     this.#items.push(delivery);
     if (delivery.qos > 0) {
       this.count12++;
@@ -35,7 +39,7 @@ export class DeliveryQueue {
     this.#items[this.#head] = undefined;
     this.#head++;
     if (this.#head === this.#items.length) {
-      this.#items.length = 0;
+      this.#items = NO_ITEMS;
       this.#head = 0;
     } else if (this.#head > 1024 && this.#head * 2 > this.#items.length) {
       this.#items = this.#items.slice(this.#head);
@@ -62,12 +66,12 @@ export class DeliveryQueue {
         this.bytes12 += delivery.message.payload.length;
       }
     }
-    this.#items = kept;
+    this.#items = kept.length === 0 ? NO_ITEMS : kept;
     this.#head = 0;
   }
 
   clear(): void {
-    this.#items = [];
+    this.#items = NO_ITEMS;
     this.#head = 0;
     this.count12 = 0;
     this.bytes12 = 0;

@@ -21,7 +21,14 @@ import type { Buffer } from 'node:buffer';
 import { TOPIC_HIERARCHY_LIMIT } from '../../protocol/constants.ts';
 import { topicMatches } from '../../protocol/topic.ts';
 import type { BrokerLog } from '../broker-log.ts';
-import { fileLines, isSpace, printable, readSecretFile, trimBlanks, utf8FromBinary } from './secret-file.ts';
+import {
+  fileLines,
+  isSpace,
+  printable,
+  readSecretFile,
+  trimBlanks,
+  utf8FromBinary,
+} from './secret-file.ts';
 
 export const AclAccess = {
   Deny: 0,
@@ -147,26 +154,30 @@ function decide(
   return undefined;
 }
 
+const PERCENT = 0x25;
+const LOWER_C = 0x63;
+const LOWER_U = 0x75;
+
 /** %c -> client id, %u -> username (anywhere in the filter, as Mosquitto substitutes). */
 function expand(filter: string, clientId: string, username: string | null): string {
   if (!filter.includes('%')) return filter;
   let out = '';
   for (let i = 0; i < filter.length; i++) {
-    const c = filter[i];
-    if (c === '%' && i < filter.length - 1) {
-      const next = filter[i + 1];
-      if (next === 'c') {
+    const c = filter.charCodeAt(i);
+    if (c === PERCENT && i < filter.length - 1) {
+      const next = filter.charCodeAt(i + 1);
+      if (next === LOWER_C) {
         out += clientId;
         i++;
         continue;
       }
-      if (next === 'u' && username !== null) {
+      if (next === LOWER_U && username !== null) {
         out += username;
         i++;
         continue;
       }
     }
-    out += c;
+    out += String.fromCharCode(c);
   }
   return out;
 }
@@ -292,9 +303,7 @@ export function parseAclFile(content: Buffer, path: string, log: BrokerLog): Acl
         const usesClientId = countOf(filter, '%c') > 0;
         const usesUsername = countOf(filter, '%u') > 0;
         if (!usesClientId && !usesUsername) {
-          log.warning(
-            `Warning: ACL pattern '${printable(filter)}' does not contain '%c' or '%u'.`,
-          );
+          log.warning(`Warning: ACL pattern '${printable(filter)}' does not contain '%c' or '%u'.`);
         }
         const pattern: AclPattern = { filter: text, access, usesUsername };
         if (access === AclAccess.Deny) denyPatterns.push(pattern);

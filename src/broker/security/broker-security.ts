@@ -181,12 +181,7 @@ export class BrokerSecurity {
     });
 
     const domains = targets.map(
-      (target, i) =>
-        new SecurityDomain(
-          target.settings,
-          passwords[i] ?? null,
-          acls[i] ?? null,
-        ),
+      (target, i) => new SecurityDomain(target.settings, passwords[i] ?? null, acls[i] ?? null),
     );
     const byListener = new Map<ListenerConfig, SecurityDomain>();
     targets.forEach((target, i) => {
@@ -330,18 +325,31 @@ export class BrokerSecurity {
     return acl.allows(topic, access, this.#log);
   }
 
-  /** The write check of a will, made when it is published (context__send_will). */
+  /**
+   * The write check of a will, made when it is published (context__send_will). An allowed
+   * retained will is remembered as its topic's source (for check_retain_source).
+   */
   mayPublishWill(message: StoredMessage): boolean {
-    if (!this.aclActive) return true;
     const owner = this.#wills.get(message);
+    if (!this.aclActive) {
+      if (owner !== undefined && message.retain) {
+        this.noteRetained(message.topic, message.payload.length === 0, owner.listener);
+      }
+      return true;
+    }
     if (owner === undefined) return false;
     const rules = this.domainFor(owner.listener).acl;
-    if (rules === null) return true;
-    return this.#identityAcl(rules, owner.clientId, owner.username).allows(
-      message.topic,
-      AclAccess.Write,
-      this.#log,
-    );
+    const allowed =
+      rules === null ||
+      this.#identityAcl(rules, owner.clientId, owner.username).allows(
+        message.topic,
+        AclAccess.Write,
+        this.#log,
+      );
+    if (allowed && message.retain) {
+      this.noteRetained(message.topic, message.payload.length === 0, owner.listener);
+    }
+    return allowed;
   }
 
   /** A retained message was set or cleared on `topic` through `listener`. */

@@ -73,7 +73,8 @@ export const SecurityExitCode = {
 } as const;
 
 /** The result of loading one file: its contents, or why not (already logged). */
-export type Loaded<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly exitCode: number };
+export type Loaded<T> =
+  { readonly ok: true; readonly value: T } | { readonly ok: false; readonly exitCode: number };
 
 export function loadPasswords(path: string, log: BrokerLog): Loaded<PasswordTable> {
   const table = loadPasswordFile(path, log);

@@ -288,5 +288,5 @@ export function toProperties(entries: readonly PropertyEntry[]): Properties {
       out[name] = value;
     }
   }
-  return out as Properties;
+  return out;
 }

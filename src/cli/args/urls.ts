@@ -81,7 +81,7 @@ function urlDecode(value: string | null): string | null | false {
   if (value === null || !value.includes('%')) return value;
   let out = '';
   for (let i = 0; i < value.length; i++) {
-    const c = value[i];
+    const c = value.charAt(i);
     if (c !== '%') {
       out += c;
       continue;
