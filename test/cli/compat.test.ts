@@ -261,165 +261,247 @@ const targets: readonly BrokerTarget[] = [realMosquitto, ourBroker];
 const skip = mosquittoSkip(['mosquitto', 'mosquitto_pub', 'mosquitto_sub', 'mosquitto_rr']);
 
 for (const target of targets) {
-  describe(`our tools and Debian's, same invocations, against ${target.label}`, skip, () => {
-    let broker: RunningBroker | null = null;
-    let url = '';
-    let at: string[] = [];
-    let counter = 0;
-    before(async () => {
-      broker = await target.start();
-      url = `mqtt://${broker.host}:${broker.port}`;
-      at = ['-h', broker.host, '-p', String(broker.port)];
-    });
-    after(() => broker?.stop());
-
-    for (const c of SUB_CASES) {
-      test(`mosquitto_sub ${c.name}`, async () => {
-        const prefix = `compat/${target.kind}/${counter++}`;
-        await publishAll(url, c.before ?? [], prefix);
-        const run = (impl: Implementation) =>
-          startTool(impl, 'mosquitto_sub', [
-            ...at,
-            '-d',
-            ...c.args.map((a) => expand(a, prefix, impl)),
-          ]);
-        const real = run('real');
-        const ours = run('ours');
-        try {
-          if (c.waitSubscribed !== false) {
-            await Promise.all([
-              real.waitForStdout(/Subscribed \(mid/),
-              ours.waitForStdout(/Subscribed \(mid/),
-            ]);
-          }
-          await publishAll(url, c.publish, prefix);
-          const [theirs, mine] = await Promise.all([real.finished(), ours.finished()]);
-          assert.deepEqual(comparable(mine), comparable(theirs));
-          assert.equal(mine.stderr, theirs.stderr);
-        } finally {
-          await Promise.all([real.stop(), ours.stop()]);
-          await publishAll(
-            url,
-            (c.before ?? []).map((p) => ({ ...p, payload: '' })),
-            prefix,
-          );
-        }
+  // Cases use their own topics and client ids, so they can run side by side.
+  describe(
+    `our tools and Debian's, same invocations, against ${target.label}`,
+    { ...skip, concurrency: 4 },
+    () => {
+      let broker: RunningBroker | null = null;
+      let url = '';
+      let at: string[] = [];
+      let counter = 0;
+      before(async () => {
+        broker = await target.start();
+        url = `mqtt://${broker.host}:${broker.port}`;
+        at = ['-h', broker.host, '-p', String(broker.port)];
       });
-    }
+      after(() => broker?.stop());
 
-    test('mosquitto_sub -W: "Timed out" and status 27', async () => {
-      const args = [...at, '-t', 'compat/nothing', '-W', '1'];
-      const [theirs, mine] = await Promise.all([
-        runTool('real', 'mosquitto_sub', args),
-        runTool('ours', 'mosquitto_sub', args),
-      ]);
-      assert.deepEqual(comparable(mine), comparable(theirs));
-      assert.equal(mine.code, 27);
-      assert.equal(mine.stderr, theirs.stderr);
-    });
+      for (const c of SUB_CASES) {
+        test(`mosquitto_sub ${c.name}`, async () => {
+          const prefix = `compat/${target.kind}/${counter++}`;
+          await publishAll(url, c.before ?? [], prefix);
+          const run = (impl: Implementation) =>
+            startTool(impl, 'mosquitto_sub', [
+              ...at,
+              '-d',
+              ...c.args.map((a) => expand(a, prefix, impl)),
+            ]);
+          const real = run('real');
+          const ours = run('ours');
+          try {
+            if (c.waitSubscribed !== false) {
+              await Promise.all([
+                real.waitForStdout(/Subscribed \(mid/),
+                ours.waitForStdout(/Subscribed \(mid/),
+              ]);
+            }
+            await publishAll(url, c.publish, prefix);
+            const [theirs, mine] = await Promise.all([real.finished(), ours.finished()]);
+            assert.deepEqual(comparable(mine), comparable(theirs));
+            assert.equal(mine.stderr, theirs.stderr);
+          } finally {
+            await Promise.all([real.stop(), ours.stop()]);
+            await publishAll(
+              url,
+              (c.before ?? []).map((p) => ({ ...p, payload: '' })),
+              prefix,
+            );
+          }
+        });
+      }
 
-    interface PubCase {
-      readonly name: string;
-      readonly args: readonly string[];
-      readonly input?: string;
-      /** Messages a listener must see (topic relative to the prefix), from each tool. */
-      readonly expect: number;
-    }
-    const PUB_CASES: readonly PubCase[] = [
-      { name: '-m, QoS 0', args: ['-t', '{t}', '-m', 'hello'], expect: 1 },
-      { name: '-m, QoS 1', args: ['-t', '{t}', '-m', 'hello', '-q', '1'], expect: 1 },
-      {
-        name: '-m, QoS 2, MQTT 5',
-        args: ['-t', '{t}', '-m', 'hello', '-q', '2', '-V', '5'],
-        expect: 1,
-      },
-      {
-        name: '-n -r, MQTT 3.1',
-        args: ['-t', '{t}', '-n', '-r', '-q', '1', '-V', '31'],
-        expect: 1,
-      },
-      { name: '-f binary file', args: ['-t', '{t}', '-f', binaryFile, '-q', '1'], expect: 1 },
-      { name: '-f empty file', args: ['-t', '{t}', '-f', emptyFile], expect: 1 },
-      { name: '-s stdin', args: ['-t', '{t}', '-s'], input: 'from\nstdin', expect: 1 },
-      {
-        name: '-l lines, QoS 1',
-        args: ['-t', '{t}', '-l', '-q', '1'],
-        input: 'a\nb\n\nlast',
-        expect: 4,
-      },
-      { name: '-l empty input', args: ['-t', '{t}', '-l'], input: '', expect: 0 },
-      { name: '--repeat 3', args: ['-t', '{t}', '-m', 'r', '--repeat', '3', '-q', '1'], expect: 3 },
-      {
-        name: 'PUBLISH topic alias with --repeat',
-        args: ['-t', '{t}', '-m', 'a', '--repeat', '2', '-D', 'publish', 'topic-alias', '1'],
-        expect: 2,
-      },
-      {
-        name: 'MQTT 5 properties',
-        args: [
-          '-t',
-          '{t}',
-          '-m',
-          'p',
-          '-q',
-          '1',
-          '-D',
-          'publish',
-          'user-property',
-          'k',
-          'v',
-          '-D',
-          'publish',
-          'content-type',
-          'text/plain',
-          '-D',
-          'connect',
-          'session-expiry-interval',
-          '5',
-        ],
-        expect: 1,
-      },
-      {
-        name: 'persistent session with -c -i',
-        args: ['-t', '{t}', '-m', 'c', '-c', '-i', 'compat-c-{impl}', '-q', '1'],
-        expect: 1,
-      },
-      {
-        name: '-L URL with the topic',
-        args: ['-L', 'mqtt://{host}:{port}/{t}', '-m', 'via url'],
-        expect: 1,
-      },
-    ];
+      test('mosquitto_sub -W: "Timed out" and status 27', async () => {
+        const args = [...at, '-t', 'compat/nothing', '-W', '1'];
+        const [theirs, mine] = await Promise.all([
+          runTool('real', 'mosquitto_sub', args),
+          runTool('ours', 'mosquitto_sub', args),
+        ]);
+        assert.deepEqual(comparable(mine), comparable(theirs));
+        assert.equal(mine.code, 27);
+        assert.equal(mine.stderr, theirs.stderr);
+      });
 
-    for (const c of PUB_CASES) {
-      test(`mosquitto_pub ${c.name}`, async () => {
-        const listener = await MqttClient.connect({ url });
-        const prefix = `compat/pub/${target.kind}/${counter++}`;
-        const sub = await listener.subscribe(`${prefix}/#`, { qos: 2 });
-        const received: ReceivedMessage[] = [];
-        const reading = (async () => {
-          for await (const m of sub) received.push(m);
+      interface PubCase {
+        readonly name: string;
+        readonly args: readonly string[];
+        readonly input?: string;
+        /** Messages a listener must see (topic relative to the prefix), from each tool. */
+        readonly expect: number;
+      }
+      const PUB_CASES: readonly PubCase[] = [
+        { name: '-m, QoS 0', args: ['-t', '{t}', '-m', 'hello'], expect: 1 },
+        { name: '-m, QoS 1', args: ['-t', '{t}', '-m', 'hello', '-q', '1'], expect: 1 },
+        {
+          name: '-m, QoS 2, MQTT 5',
+          args: ['-t', '{t}', '-m', 'hello', '-q', '2', '-V', '5'],
+          expect: 1,
+        },
+        {
+          name: '-n -r, MQTT 3.1',
+          args: ['-t', '{t}', '-n', '-r', '-q', '1', '-V', '31'],
+          expect: 1,
+        },
+        { name: '-f binary file', args: ['-t', '{t}', '-f', binaryFile, '-q', '1'], expect: 1 },
+        { name: '-f empty file', args: ['-t', '{t}', '-f', emptyFile], expect: 1 },
+        { name: '-s stdin', args: ['-t', '{t}', '-s'], input: 'from\nstdin', expect: 1 },
+        {
+          name: '-l lines, QoS 1',
+          args: ['-t', '{t}', '-l', '-q', '1'],
+          input: 'a\nb\n\nlast',
+          expect: 4,
+        },
+        { name: '-l empty input', args: ['-t', '{t}', '-l'], input: '', expect: 0 },
+        {
+          name: '--repeat 3',
+          args: ['-t', '{t}', '-m', 'r', '--repeat', '3', '-q', '1'],
+          expect: 3,
+        },
+        {
+          name: 'PUBLISH topic alias with --repeat',
+          args: ['-t', '{t}', '-m', 'a', '--repeat', '2', '-D', 'publish', 'topic-alias', '1'],
+          expect: 2,
+        },
+        {
+          name: 'MQTT 5 properties',
+          args: [
+            '-t',
+            '{t}',
+            '-m',
+            'p',
+            '-q',
+            '1',
+            '-D',
+            'publish',
+            'user-property',
+            'k',
+            'v',
+            '-D',
+            'publish',
+            'content-type',
+            'text/plain',
+            '-D',
+            'connect',
+            'session-expiry-interval',
+            '5',
+          ],
+          expect: 1,
+        },
+        {
+          name: 'persistent session with -c -i',
+          args: ['-t', '{t}', '-m', 'c', '-c', '-i', 'compat-c-{impl}', '-q', '1'],
+          expect: 1,
+        },
+        {
+          name: '-L URL with the topic',
+          args: ['-L', 'mqtt://{host}:{port}/{t}', '-m', 'via url'],
+          expect: 1,
+        },
+      ];
+
+      for (const c of PUB_CASES) {
+        test(`mosquitto_pub ${c.name}`, async () => {
+          const listener = await MqttClient.connect({ url });
+          const prefix = `compat/pub/${target.kind}/${counter++}`;
+          const sub = await listener.subscribe(`${prefix}/#`, { qos: 2 });
+          const received: ReceivedMessage[] = [];
+          const reading = (async () => {
+            for await (const m of sub) received.push(m);
+          })();
+          try {
+            const results: Record<Implementation, ToolResult | null> = { real: null, ours: null };
+            for (const impl of ['real', 'ours'] as const) {
+              const args = c.args.map((a) =>
+                expand(a, `${prefix}/${impl}`, impl)
+                  .replace('{host}', broker?.host ?? '')
+                  .replace('{port}', String(broker?.port ?? 0)),
+              );
+              const hasL = args.includes('-L');
+              results[impl] = await runTool(
+                impl,
+                'mosquitto_pub',
+                [...(hasL ? [] : at), '-d', ...args],
+                {
+                  ...(c.input === undefined ? {} : { input: c.input }),
+                },
+              );
+            }
+            const theirs = results.real as ToolResult;
+            const mine = results.ours as ToolResult;
+            const strip = (r: ToolResult) => ({
+              ...comparable(r),
+              stdout: comparable(r)
+                .stdout.replaceAll('/real', '/<impl>')
+                .replaceAll('/ours', '/<impl>'),
+            });
+            assert.deepEqual(strip(mine), strip(theirs));
+            assert.equal(mine.stderr, theirs.stderr);
+            const deadline = Date.now() + 3000;
+            while (received.length < c.expect * 2 && Date.now() < deadline) {
+              await new Promise((resolve) => setTimeout(resolve, 20));
+            }
+            const summary = (impl: Implementation) =>
+              received
+                .filter((m) => m.topic.startsWith(`${prefix}/${impl}`))
+                .map((m) => ({
+                  payload: m.payload.toString('hex'),
+                  qos: m.qos,
+                  retain: m.retain,
+                  user: m.properties.userProperties,
+                  contentType: m.properties.contentType,
+                }));
+            assert.equal(summary('ours').length, c.expect);
+            assert.deepEqual(summary('ours'), summary('real'));
+          } finally {
+            await listener.end();
+            await reading.catch(() => undefined);
+            await publishAll(
+              url,
+              [
+                { topic: `${prefix}/real`, payload: '', retain: true },
+                { topic: `${prefix}/ours`, payload: '', retain: true },
+              ],
+              '',
+            );
+          }
+        });
+      }
+
+      test('mosquitto_rr: request, response printed with -v, status 0', async () => {
+        const responder = await MqttClient.connect({ url });
+        const requests = await responder.subscribe('compat/rr/request/#');
+        const serving = (async () => {
+          for await (const request of requests) {
+            const reply = request.properties.responseTopic;
+            if (reply !== undefined) {
+              await responder.publish(reply, `answer to ${request.payload.toString()}`, {
+                properties: {
+                  ...(request.properties.correlationData === undefined
+                    ? {}
+                    : { correlationData: request.properties.correlationData }),
+                },
+              });
+            }
+          }
         })();
         try {
-          const results: Record<Implementation, ToolResult | null> = { real: null, ours: null };
-          for (const impl of ['real', 'ours'] as const) {
-            const args = c.args.map((a) =>
-              expand(a, `${prefix}/${impl}`, impl)
-                .replace('{host}', broker?.host ?? '')
-                .replace('{port}', String(broker?.port ?? 0)),
-            );
-            const hasL = args.includes('-L');
-            results[impl] = await runTool(
-              impl,
-              'mosquitto_pub',
-              [...(hasL ? [] : at), '-d', ...args],
-              {
-                ...(c.input === undefined ? {} : { input: c.input }),
-              },
-            );
-          }
-          const theirs = results.real as ToolResult;
-          const mine = results.ours as ToolResult;
+          const args = (impl: Implementation) => [
+            ...at,
+            '-d',
+            '-t',
+            `compat/rr/request/${impl}`,
+            '-e',
+            `compat/rr/response/${impl}`,
+            '-m',
+            'question',
+            '-v',
+            '-D',
+            'publish',
+            'correlation-data',
+            'c1',
+          ];
+          const theirs = await runTool('real', 'mosquitto_rr', args('real'));
+          const mine = await runTool('ours', 'mosquitto_rr', args('ours'));
           const strip = (r: ToolResult) => ({
             ...comparable(r),
             stdout: comparable(r)
@@ -427,97 +509,34 @@ for (const target of targets) {
               .replaceAll('/ours', '/<impl>'),
           });
           assert.deepEqual(strip(mine), strip(theirs));
-          assert.equal(mine.stderr, theirs.stderr);
-          const deadline = Date.now() + 3000;
-          while (received.length < c.expect * 2 && Date.now() < deadline) {
-            await new Promise((resolve) => setTimeout(resolve, 20));
-          }
-          const summary = (impl: Implementation) =>
-            received
-              .filter((m) => m.topic.startsWith(`${prefix}/${impl}`))
-              .map((m) => ({
-                payload: m.payload.toString('hex'),
-                qos: m.qos,
-                retain: m.retain,
-                user: m.properties.userProperties,
-                contentType: m.properties.contentType,
-              }));
-          assert.equal(summary('ours').length, c.expect);
-          assert.deepEqual(summary('ours'), summary('real'));
+          assert.equal(mine.code, 0);
         } finally {
-          await listener.end();
-          await reading.catch(() => undefined);
-          await publishAll(
-            url,
-            [
-              { topic: `${prefix}/real`, payload: '', retain: true },
-              { topic: `${prefix}/ours`, payload: '', retain: true },
-            ],
-            '',
-          );
+          await responder.end();
+          await serving.catch(() => undefined);
         }
       });
-    }
 
-    test('mosquitto_rr: request, response printed with -v, status 0', async () => {
-      const responder = await MqttClient.connect({ url });
-      const requests = await responder.subscribe('compat/rr/request/#');
-      const serving = (async () => {
-        for await (const request of requests) {
-          const reply = request.properties.responseTopic;
-          if (reply !== undefined) {
-            await responder.publish(reply, `answer to ${request.payload.toString()}`, {
-              properties: {
-                ...(request.properties.correlationData === undefined
-                  ? {}
-                  : { correlationData: request.properties.correlationData }),
-              },
-            });
-          }
-        }
-      })();
-      try {
-        const args = (impl: Implementation) => [
+      test('mosquitto_rr -W without a responder: "Timed out", status 27', async () => {
+        const args = [
           ...at,
-          '-d',
           '-t',
-          `compat/rr/request/${impl}`,
+          'compat/rr/nobody',
           '-e',
-          `compat/rr/response/${impl}`,
+          'compat/rr/none',
           '-m',
-          'question',
-          '-v',
-          '-D',
-          'publish',
-          'correlation-data',
-          'c1',
+          'x',
+          '-W',
+          '1',
         ];
-        const theirs = await runTool('real', 'mosquitto_rr', args('real'));
-        const mine = await runTool('ours', 'mosquitto_rr', args('ours'));
-        const strip = (r: ToolResult) => ({
-          ...comparable(r),
-          stdout: comparable(r)
-            .stdout.replaceAll('/real', '/<impl>')
-            .replaceAll('/ours', '/<impl>'),
-        });
-        assert.deepEqual(strip(mine), strip(theirs));
-        assert.equal(mine.code, 0);
-      } finally {
-        await responder.end();
-        await serving.catch(() => undefined);
-      }
-    });
-
-    test('mosquitto_rr -W without a responder: "Timed out", status 27', async () => {
-      const args = [...at, '-t', 'compat/rr/nobody', '-e', 'compat/rr/none', '-m', 'x', '-W', '1'];
-      const [theirs, mine] = await Promise.all([
-        runTool('real', 'mosquitto_rr', args),
-        runTool('ours', 'mosquitto_rr', args),
-      ]);
-      assert.deepEqual(comparable(mine), comparable(theirs));
-      assert.equal(mine.stderr, theirs.stderr);
-    });
-  });
+        const [theirs, mine] = await Promise.all([
+          runTool('real', 'mosquitto_rr', args),
+          runTool('ours', 'mosquitto_rr', args),
+        ]);
+        assert.deepEqual(comparable(mine), comparable(theirs));
+        assert.equal(mine.stderr, theirs.stderr);
+      });
+    },
+  );
 }
 
 describe('connection failures, as Debian reports them', skip, () => {

@@ -3,8 +3,8 @@ import { Buffer } from 'node:buffer';
 import type { ToolIo } from '../../src/cli/io.ts';
 
 export interface RecordingIo extends ToolIo {
-  stdout(this: void): Buffer;
-  stderr(this: void): string;
+  readonly stdout: () => Buffer;
+  readonly stderr: () => string;
 }
 
 export function recordingIo(stdin: Buffer | string = '', env: NodeJS.ProcessEnv = {}): RecordingIo {

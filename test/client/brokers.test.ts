@@ -14,7 +14,7 @@ import { mosquittoSkip, startRealBroker } from '../helpers/mosquitto.ts';
 interface Target {
   readonly name: string;
   readonly skip: { skip?: string };
-  start(): Promise<{ url: string; stop(): Promise<void> }>;
+  start(): Promise<{ url: string; stop: () => Promise<void> }>;
 }
 
 const targets: readonly Target[] = [

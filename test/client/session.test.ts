@@ -192,7 +192,7 @@ describe('topic aliases', () => {
     const next = async (): Promise<ReceivedMessage> => {
       const result = await iterator.next();
       assert.equal(result.done, false);
-      return result.value as ReceivedMessage;
+      return result.value;
     };
     assert.equal((await next()).topic, 'long/topic/name');
     const second = await next();

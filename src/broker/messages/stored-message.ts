@@ -104,8 +104,10 @@ export class StoredMessage {
    * for a recipient speaking `version` at `qos` with `subscriptionId`.
    */
   rawFormFits(version: ProtocolVersion, qos: QoS, subscriptionId: number): boolean {
-    if (this.rawSource === null || qos === 0 !== this.rawPacketIdOffset < 0) return false;
-    return this.rawV5 ? version === ProtocolVersion.V5 && subscriptionId === 0 : version !== ProtocolVersion.V5;
+    if (this.rawSource === null || (qos === 0) !== this.rawPacketIdOffset < 0) return false;
+    return this.rawV5
+      ? version === ProtocolVersion.V5 && subscriptionId === 0
+      : version !== ProtocolVersion.V5;
   }
 
   /**

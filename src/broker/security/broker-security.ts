@@ -17,6 +17,9 @@ import type { ClientConnection } from '../client-connection.ts';
 import { ConnectionState } from '../client-connection.ts';
 import { CloseReason } from '../close-reason.ts';
 import { mayPublish } from '../access.ts';
+import * as send from '../send.ts';
+import { tlsUsername } from '../tls-context.ts';
+import { ReasonCode } from '../../protocol/constants.ts';
 import type { StoredMessage } from '../messages/stored-message.ts';
 import type { Session } from '../session.ts';
 import type { ClientAcl, RequestedAccess } from './acl-file.ts';
@@ -242,7 +245,9 @@ export class BrokerSecurity {
    * After a reload (mosquitto_security_apply_default): a client without a username goes
    * when anonymous access is no longer allowed, a client whose credentials no longer pass
    * goes too, quietly (no DISCONNECT, no will, "Client <id> disconnected."), and everyone
-   * else is judged by the new ACL from the next check on.
+   * else is judged by the new ACL from the next check on. On a listener that takes the
+   * username from TLS, the password file is not consulted: a client left without a TLS
+   * identity goes, MQTT 5 ones with DISCONNECT 0x98.
    */
   recheckConnections(connections: Iterable<ClientConnection>): void {
     const generation = this.generation;
@@ -252,6 +257,14 @@ export class BrokerSecurity {
       const username = conn.username;
       if (username === null && !domain.allowAnonymous) {
         conn.close(CloseReason.Disconnected);
+        continue;
+      }
+      const tlsName = tlsUsername(conn.listener.config, conn.transport);
+      if (tlsName !== undefined) {
+        if (tlsName === null) {
+          send.disconnect(conn, ReasonCode.AdministrativeAction);
+          conn.close(CloseReason.Disconnected);
+        }
         continue;
       }
       const credentials = this.#credentials.get(conn);

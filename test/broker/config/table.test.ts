@@ -159,7 +159,8 @@ describe('the table', () => {
   });
 
   test('and nothing else (2.1 options are unknown)', () => {
-    const known = new Set(MOSQUITTO_OPTIONS.split(' '));
+    // Plus mosquitto-ts's own extensions, each recorded in DEVIATIONS.md.
+    const known = new Set([...MOSQUITTO_OPTIONS.split(' '), 'tls_reload_on_change']);
     for (const row of OPTION_SPECS) {
       for (const name of [row.name, ...row.aliases]) {
         assert.ok(known.has(row.prefix ? `${name}x` : name), name);
@@ -170,7 +171,8 @@ describe('the table', () => {
 
   test('lists what is not implemented yet', () => {
     const names = unimplementedOptionNames();
-    assert.ok(names.includes('certfile'));
+    assert.ok(names.includes('tls_engine_kpass_sha1'));
+    assert.ok(!names.includes('certfile'));
     assert.ok(names.includes('plugin_opt_*'));
     assert.ok(!names.includes('listener'));
     assert.ok(!names.includes('password_file'));

@@ -111,7 +111,9 @@ describe('listener options', () => {
     try {
       assert.equal(await canConnect(running.port, '127.0.0.1'), true);
       assert.equal(await canConnect(running.port, '::1'), false);
-      assert.deepEqual(running.lines(), [`Opening ipv4 listen socket on port ${running.port}.`]);
+      assert.deepEqual(running.lines().slice(0, 1), [
+        `Opening ipv4 listen socket on port ${running.port}.`,
+      ]);
     } finally {
       await running.close();
     }
@@ -119,13 +121,12 @@ describe('listener options', () => {
 
   describe('bind_interface', () => {
     test('binds the addresses of the interface', { skip: loopbackName === undefined }, async () => {
-      const running = await startListenerBroker({
-        bindAddress: null,
-        socketDomain: 'ipv4',
-        bindInterface: loopbackName ?? 'lo',
-      });
+      const name = loopbackName ?? 'lo';
+      const hasIpv6 = (networkInterfaces()[name] ?? []).some((a) => a.address === '::1');
+      const running = await startListenerBroker({ bindAddress: null, bindInterface: name });
       try {
         assert.equal(await canConnect(running.port, '127.0.0.1'), true);
+        assert.equal(await canConnect(running.port, '::1'), hasIpv6);
       } finally {
         await running.close();
       }
@@ -148,7 +149,7 @@ describe('listener options', () => {
       async () => {
         await assert.rejects(
           startListenerBroker({ bindAddress: '192.0.2.1', bindInterface: loopbackName ?? 'lo' }),
-          /^Error: Interface address for .* does not match specified listener address \(192\.0\.2\.1\)\.$/,
+          /Error: Interface address for .* does not match specified listener address \(192\.0\.2\.1\)\.$/,
         );
       },
     );

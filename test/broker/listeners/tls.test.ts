@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
 import { copyFileSync } from 'node:fs';
 import tls from 'node:tls';
+import { certificateWatchTiming } from '../../../src/broker/certificate-watcher.ts';
 import { defaultSecurity } from '../../../src/broker/config/types.ts';
 import { ListenError } from '../../../src/broker/listeners.ts';
 import type { CertificatePair } from '../../helpers/certs.ts';
@@ -388,6 +389,49 @@ describe('TLS listeners', opensslSkip(), () => {
           await running.close();
         }
       } finally {
+        dir.remove();
+      }
+    });
+
+    test('tls_reload_on_change: new files on disk reach new connections by themselves', async () => {
+      const dir = TestPki.create();
+      const saved = { ...certificateWatchTiming };
+      Object.assign(certificateWatchTiming, { intervalMs: 20, settleMs: 40 });
+      try {
+        const first = pki.server('watch-first');
+        const second = pki.server('watch-second');
+        const certfile = `${dir.dir}/live.crt`;
+        const keyfile = `${dir.dir}/live.key`;
+        copyFileSync(first.cert, certfile);
+        copyFileSync(first.key, keyfile);
+        const running = await startListenerBroker({
+          tls: serverTls({ cert: certfile, key: keyfile }, { reloadOnChange: true }),
+        });
+        try {
+          const ca = pki.read(pki.caCert);
+          const connected = await connectOrFail(
+            `mqtts://localhost:${running.port}`,
+            tlsClientOptions(pki.caCert),
+          );
+          assert.equal(await serverFingerprint(running.port, ca), fingerprint(first.cert, pki));
+          // A renewal that writes the certificate first and the key a moment later.
+          copyFileSync(second.cert, certfile);
+          await new Promise((resolve) => setTimeout(resolve, 10));
+          copyFileSync(second.key, keyfile);
+          const expected = fingerprint(second.cert, pki);
+          const deadline = Date.now() + 5000;
+          while ((await serverFingerprint(running.port, ca)) !== expected) {
+            assert.ok(Date.now() < deadline, 'the new certificate was not picked up');
+            await new Promise((resolve) => setTimeout(resolve, 20));
+          }
+          assert.ok(running.lines().some((l) => l.startsWith('TLS certificate files changed')));
+          await connected.publishAsync('still/here', 'yes');
+          await connected.endAsync();
+        } finally {
+          await running.close();
+        }
+      } finally {
+        Object.assign(certificateWatchTiming, saved);
         dir.remove();
       }
     });

@@ -156,7 +156,12 @@ async function aclScenario(broker: RunningBroker): Promise<string[]> {
     ] as const) {
       const raw = await RawClient.open(broker.port);
       raw.send(
-        wire.connect({ clientId, username: 'bob', password: 'pw', will: { topic, payload: clientId } }),
+        wire.connect({
+          clientId,
+          username: 'bob',
+          password: 'pw',
+          will: { topic, payload: clientId },
+        }),
       );
       assert.equal(toHex(await raw.expectPacket()), '20 02 00 00');
       raw.destroy();
