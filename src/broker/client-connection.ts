@@ -6,7 +6,6 @@
  * output buffer; everything that must outlive the socket lives in its Session.
  */
 import type { Buffer } from 'node:buffer';
-import type { TimerHandle } from '../common/clock.ts';
 import type { ProtocolVersion } from '../protocol/constants.ts';
 import { ProtocolVersion as Versions } from '../protocol/constants.ts';
 import { FrameDecoder } from '../protocol/decoder.ts';
@@ -18,6 +17,8 @@ import type { Broker } from './broker.ts';
 import type { BrokerListener } from './listeners.ts';
 import { CloseReason, closeForSocketError } from './close-reason.ts';
 import { dispatchPacket, handleProtocolError } from './dispatch.ts';
+import type { DeadlineOwner } from './keepalive.ts';
+import { deadlineHeapFor } from './keepalive.ts';
 import { releaseQueued } from './outgoing.ts';
 import type { Session } from './session.ts';
 
@@ -37,7 +38,7 @@ export type ConnectionState = (typeof ConnectionState)[keyof typeof ConnectionSt
  */
 export const CONNECT_DEADLINE_MS = 90_000;
 
-export class ClientConnection implements ConnectionHandler, Flushable {
+export class ClientConnection implements ConnectionHandler, Flushable, DeadlineOwner {
   readonly broker: Broker;
   readonly transport: Connection;
   readonly listener: BrokerListener;
@@ -70,8 +71,10 @@ export class ClientConnection implements ConnectionHandler, Flushable {
   closeDetail = '';
   /** Wall-clock seconds when the connection was accepted. */
   readonly connectedAt: number;
-  #timer: TimerHandle | null = null;
-  readonly #onTimer: () => void;
+  /** The CONNECT or keepalive deadline (see keepalive.ts). */
+  deadline = 0;
+  deadlineOrder = 0;
+  deadlineIndex = -1;
 
   constructor(broker: Broker, transport: Connection, listener: BrokerListener) {
     this.broker = broker;
@@ -82,10 +85,7 @@ export class ClientConnection implements ConnectionHandler, Flushable {
       maximumPacketSize: broker.config.maxPacketSize,
     });
     this.connectedAt = broker.clock.wallSeconds();
-    this.#onTimer = () => {
-      this.#checkDeadline();
-    };
-    this.#timer = broker.clock.setTimer(this.#onTimer, CONNECT_DEADLINE_MS);
+    deadlineHeapFor(broker.clock).arm(this, CONNECT_DEADLINE_MS);
     transport.setHandler(this);
   }
 
@@ -211,17 +211,17 @@ export class ClientConnection implements ConnectionHandler, Flushable {
   /** CONNECT accepted: switch from the CONNECT deadline to the keepalive deadline. */
   startKeepalive(keepaliveSeconds: number): void {
     const clock = this.broker.clock;
-    if (this.#timer !== null) clock.cancel(this.#timer);
-    this.#timer = null;
+    const deadlines = deadlineHeapFor(clock);
+    deadlines.cancel(this);
     this.lastActivity = clock.now();
     this.#firstChunk = null;
     // [MQTT-3.1.2-24] one and a half times the keepalive, to the millisecond.
     this.keepaliveMs = keepaliveSeconds * 1500;
-    if (this.keepaliveMs > 0) this.#timer = clock.setTimer(this.#onTimer, this.keepaliveMs);
+    if (this.keepaliveMs > 0) deadlines.arm(this, this.keepaliveMs);
   }
 
-  #checkDeadline(): void {
-    this.#timer = null;
+  /** The CONNECT deadline passed, or the keepalive one may have (DeadlineOwner). */
+  onDeadline(): void {
     if (
       this.state === ConnectionState.AwaitingConnect ||
       this.state === ConnectionState.Authenticating
@@ -235,7 +235,7 @@ export class ClientConnection implements ConnectionHandler, Flushable {
     if (idle >= this.keepaliveMs) {
       this.close(CloseReason.KeepaliveTimeout);
     } else {
-      this.#timer = clock.setTimer(this.#onTimer, this.keepaliveMs - idle);
+      deadlineHeapFor(clock).armAt(this, this.lastActivity + this.keepaliveMs);
     }
   }
 
@@ -248,10 +248,7 @@ export class ClientConnection implements ConnectionHandler, Flushable {
     this.state = ConnectionState.Closing;
     this.closeReason = reason;
     this.closeDetail = detail;
-    if (this.#timer !== null) {
-      this.broker.clock.cancel(this.#timer);
-      this.#timer = null;
-    }
+    deadlineHeapFor(this.broker.clock).cancel(this);
     if (this.out.length > 0) this.#write();
     this.transport.end();
     this.broker.connectionClosed(this);

@@ -13,6 +13,7 @@ import { realpathSync } from 'node:fs';
 import { isIPv6 } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import { Utf8Problem, checkMqttString } from '../protocol/primitives.ts';
+import type { Connection } from '../transport/connection.ts';
 import { StreamListener } from '../transport/tcp.ts';
 import type { StreamListenOptions } from '../transport/tcp.ts';
 import { TlsListener } from '../transport/tls.ts';
@@ -159,7 +160,7 @@ async function openListener(broker: Broker, listener: BrokerListener): Promise<v
   const path = config.unixSocketPath;
   if (path !== null) removeStaleSocket(path);
 
-  const accept = (connection: Parameters<Broker['acceptConnection']>[0]): void => {
+  const accept = (connection: Connection): void => {
     broker.acceptConnection(connection, listener);
   };
   let port = config.port;

@@ -13,7 +13,7 @@ import { ConfigError } from './config/errors.ts';
 import { loadConfigFile } from './config/parse.ts';
 import { Logger } from './log.ts';
 import { Broker } from './broker.ts';
-import { ListenError } from './listeners.ts';
+import { ListenError, reloadListeners } from './listeners.ts';
 import { SecurityFileError } from './security/broker-security.ts';
 import { BROKER_VERSION } from './version.ts';
 import { parseBrokerArgs } from './args.ts';
@@ -113,6 +113,8 @@ export async function main(argv: readonly string[]): Promise<void> {
     } catch (error) {
       if (!(error instanceof ConfigError)) throw error;
       for (const message of error.messages) logger.log(message.type, message.text);
+      // Mosquitto reloads certificates whatever became of the config file.
+      reloadListeners(broker);
     }
   });
   process.on('SIGUSR2', () => {

@@ -24,13 +24,10 @@ import {
   unlinkSync,
   writeSync,
 } from 'node:fs';
-import {
-  DEFAULT_PBKDF2_ITERATIONS,
-  formatPasswordHash,
-  hashPassword,
-  HashType,
-} from '../common/password.ts';
+import { DEFAULT_PBKDF2_ITERATIONS, HashType } from '../common/password.ts';
 import { restrictedFileWarnings } from '../common/restricted-file.ts';
+import { deleteUser, hashPlainFile, passwordLine, setUser } from './passwd-lines.ts';
+import { cString, promptPassword } from './passwd-prompt.ts';
 
 const USAGE =
   'mosquitto_passwd is a tool for managing password files for mosquitto.\n\n' +
@@ -44,9 +41,6 @@ const USAGE =
   '      Mosquitto 1.6 and earlier defaulted to sha512.\n' +
   ' -U : update a plain text password file to use hashed passwords.\n' +
   '\nSee https://mosquitto.org/ for more information.\n\n';
-
-/** fgets() buffer of get_password(): a password line holds at most 65499 bytes. */
-const PROMPT_BUFFER = 65500;
 
 /** strerror() for the errors file operations here can meet. */
 const STRERROR: Readonly<Record<string, string>> = {
@@ -312,7 +306,13 @@ async function editFile(
       } else {
         password = cString(Buffer.from(passwordArg, 'utf8'));
       }
-      result = setUser(original, binary(username ?? ''), password, options);
+      result = setUser(
+        original,
+        binary(username ?? ''),
+        password,
+        options.hashType,
+        options.iterations,
+      );
     }
     if (typeof result === 'number') {
       unlinkQuietly(backup);
@@ -375,166 +375,9 @@ function unlinkQuietly(path: string): void {
   }
 }
 
-// ---- Lines -------------------------------------------------------------------------------
-
-/** One line of a password file as read (binary string, with its '\n' if it had one). */
-type FileLine =
-  | { readonly kind: 'keep'; readonly text: string }
-  | { readonly kind: 'corrupt'; readonly text: string }
-  | {
-      readonly kind: 'entry';
-      readonly text: string;
-      readonly username: string;
-      readonly password: string;
-    };
-
-function isSpace(code: number): boolean {
-  return code === 0x20 || (code >= 0x09 && code <= 0x0d);
-}
-
-function trimBlanks(text: string): string {
-  let start = 0;
-  let end = text.length;
-  while (start < end && isSpace(text.charCodeAt(start))) start++;
-  while (end > start && isSpace(text.charCodeAt(end - 1))) end--;
-  return text.slice(start, end);
-}
-
-/** pwfile_iterate()'s reading of a line, except that comments and blank lines are kept. */
-function classify(text: string): FileLine {
-  if (text.startsWith('#') || trimBlanks(text) === '') return { kind: 'keep', text };
-  const pieces = text.split(':').filter((piece) => piece !== '');
-  const username = trimBlanks(pieces[0] ?? '');
-  const password = trimBlanks(pieces[1] ?? '');
-  if (username === '' || password === '') return { kind: 'corrupt', text };
-  return { kind: 'entry', text, username, password };
-}
-
-function fileLines(content: Buffer): FileLine[] {
-  const text = content.toString('latin1');
-  const lines: FileLine[] = [];
-  let start = 0;
-  while (start < text.length) {
-    const newline = text.indexOf('\n', start);
-    const end = newline === -1 ? text.length : newline + 1;
-    lines.push(classify(text.slice(start, end)));
-    start = end;
-  }
-  return lines;
-}
-
-function corrupt(lineNumber: number): number {
-  err(`Error: Corrupt password file at line ${lineNumber}.\n`);
-  return 1;
-}
-
-/** `username:hash\n` with a fresh salt. */
-function passwordLine(
-  username: string,
-  password: Buffer,
-  type: HashType,
-  iterations: number,
-): Buffer {
-  const hash = formatPasswordHash(hashPassword(password, type, iterations));
-  return Buffer.concat([Buffer.from(username, 'latin1'), Buffer.from(`:${hash}\n`, 'latin1')]);
-}
-
-function joined(parts: readonly (string | Buffer)[]): Buffer {
-  return Buffer.concat(
-    parts.map((part) => (typeof part === 'string' ? Buffer.from(part, 'latin1') : part)),
-  );
-}
-
-/** Adds or updates a user (every line naming it gets the new password). */
-function setUser(
-  content: Buffer,
-  username: string,
-  password: Buffer,
-  options: Options,
-): Buffer | number {
-  const parts: (string | Buffer)[] = [];
-  let found = false;
-  const lines = fileLines(content);
-  for (const [index, line] of lines.entries()) {
-    if (line.kind === 'corrupt') return corrupt(index + 1);
-    if (line.kind === 'entry' && line.username === username) {
-      found = true;
-      parts.push(passwordLine(line.username, password, options.hashType, options.iterations));
-    } else {
-      parts.push(line.text);
-    }
-  }
-  if (!found) {
-    const last = lines.at(-1);
-    if (last !== undefined && !last.text.endsWith('\n')) parts.push('\n');
-    parts.push(passwordLine(username, password, options.hashType, options.iterations));
-  }
-  return joined(parts);
-}
-
-/** -D: every line naming the user goes. */
-function deleteUser(content: Buffer, username: string): Buffer | number {
-  const parts: string[] = [];
-  let found = false;
-  for (const [index, line] of fileLines(content).entries()) {
-    if (line.kind === 'corrupt') {
-      corrupt(index + 1);
-      if (!found) notFound(username);
-      return 1;
-    }
-    if (line.kind === 'entry' && line.username === username) found = true;
-    else parts.push(line.text);
-  }
-  if (!found) {
-    notFound(username);
-    return 1;
-  }
-  return joined(parts);
-}
-
-function notFound(username: string): void {
-  err(
-    `Warning: User ${Buffer.from(username, 'latin1').toString('utf8')} not found in password file.\n`,
-  );
-}
-
-/**
- * -U: every `user:password` line becomes `user:hash` (with the default iterations, as
- * Mosquitto ignores -I here). A file without any entry fails quietly, as in Mosquitto.
- */
-function hashPlainFile(content: Buffer, type: HashType): Buffer | number {
-  const parts: (string | Buffer)[] = [];
-  let entries = 0;
-  for (const [index, line] of fileLines(content).entries()) {
-    if (line.kind === 'corrupt') return corrupt(index + 1);
-    if (line.kind === 'keep') {
-      parts.push(line.text);
-      continue;
-    }
-    entries++;
-    parts.push(
-      passwordLine(
-        line.username,
-        Buffer.from(line.password, 'latin1'),
-        type,
-        DEFAULT_PBKDF2_ITERATIONS,
-      ),
-    );
-  }
-  return entries === 0 ? 1 : joined(parts);
-}
-
-// ---- Small C equivalents -----------------------------------------------------------------
-
 /** A JS string's UTF-8 bytes as a binary string (one char per byte). */
 function binary(text: string): string {
   return Buffer.from(text, 'utf8').toString('latin1');
-}
-
-/** The bytes a C string holds: everything before the first NUL. */
-function cString(bytes: Buffer): Buffer {
-  const nul = bytes.indexOf(0);
-  return nul === -1 ? bytes : bytes.subarray(0, nul);
 }
 
 /** atoi() on glibc: strtol() (clamped to a long) truncated to an int; 0 without digits. */
@@ -547,156 +390,4 @@ function atoi(text: string): number {
   if (value > longMax) value = longMax;
   if (value < -longMax - 1n) value = -longMax - 1n;
   return Number(BigInt.asIntN(32, value));
-}
-
-// ---- Prompting ---------------------------------------------------------------------------
-
-/**
- * get_password(): "Password: " and "Reenter password: " on stdout, each answer read as a
- * line from stdin (without echo on a terminal). Resolves to the password, or the exit
- * code: 1 for an empty answer or end of input, 2 when the two differ, 0 on Ctrl-C.
- */
-async function promptPassword(): Promise<Buffer | number> {
-  const input = new PromptInput();
-  try {
-    out('Password: ');
-    const first = await input.readLine();
-    if (first === 'interrupted') return 0;
-    if (first === null) {
-      err('Error: Empty password.\n');
-      return 1;
-    }
-    out('\n');
-    out('Reenter password: ');
-    const second = await input.readLine();
-    if (second === 'interrupted') return 0;
-    if (second === null) {
-      err('Error: Empty password.\n');
-      return 1;
-    }
-    out('\n');
-    if (!cString(first).equals(cString(second))) {
-      err('Error: Passwords do not match.\n');
-      return 2;
-    }
-    return cString(first);
-  } finally {
-    input.close();
-  }
-}
-
-/**
- * Lines from stdin, read as fgets() would (at most 65499 bytes each, the rest left for the
- * next read). On a terminal, echo and line editing are off (raw mode), as Mosquitto turns
- * off ECHO and ICANON; Enter ends the line, Ctrl-C interrupts, and Backspace erases (which
- * Mosquitto, without line editing, would store as a character: see DEVIATIONS.md).
- */
-class PromptInput {
-  readonly #stdin = process.stdin;
-  readonly #tty = process.stdin.isTTY;
-  #buffered = Buffer.alloc(0);
-  #ended = false;
-  #interrupted = false;
-  #wake: (() => void) | null = null;
-  readonly #onData = (chunk: Buffer): void => {
-    this.#buffered = Buffer.concat([this.#buffered, chunk]);
-    this.#notify();
-  };
-  readonly #onEnd = (): void => {
-    this.#ended = true;
-    this.#notify();
-  };
-  readonly #onSignal = (): void => {
-    this.#interrupted = true;
-    this.#notify();
-  };
-
-  constructor() {
-    this.#stdin.on('data', this.#onData);
-    this.#stdin.once('end', this.#onEnd);
-    this.#stdin.once('error', this.#onEnd);
-    process.on('SIGINT', this.#onSignal);
-    process.on('SIGTERM', this.#onSignal);
-  }
-
-  #notify(): void {
-    const wake = this.#wake;
-    this.#wake = null;
-    wake?.();
-  }
-
-  /** The line without its trailing CR/LF; null when empty or at end of input. */
-  async readLine(): Promise<Buffer | null | 'interrupted'> {
-    if (this.#tty) this.#stdin.setRawMode(true);
-    this.#stdin.resume();
-    try {
-      for (;;) {
-        if (this.#interrupted) return 'interrupted';
-        const line = this.#tty ? this.#takeTerminalLine() : this.#takeLine();
-        if (line === 'interrupted') return line;
-        if (line !== null) return stripLineEnd(line);
-        if (this.#ended) {
-          const rest = this.#buffered;
-          this.#buffered = Buffer.alloc(0);
-          return rest.length === 0 ? null : stripLineEnd(rest);
-        }
-        await new Promise<void>((resolve) => {
-          this.#wake = resolve;
-        });
-      }
-    } finally {
-      this.#stdin.pause();
-      if (this.#tty) this.#stdin.setRawMode(false);
-    }
-  }
-
-  /** fgets(): through the first '\n', or PROMPT_BUFFER - 1 bytes; null if neither yet. */
-  #takeLine(): Buffer | null {
-    const buffered = this.#buffered;
-    const newline = buffered.indexOf(0x0a);
-    let length: number;
-    if (newline !== -1 && newline < PROMPT_BUFFER - 1) length = newline + 1;
-    else if (buffered.length >= PROMPT_BUFFER - 1) length = PROMPT_BUFFER - 1;
-    else return null;
-    this.#buffered = buffered.subarray(length);
-    return buffered.subarray(0, length);
-  }
-
-  /** Keystrokes up to Enter, with Backspace applied; Ctrl-C interrupts. */
-  #takeTerminalLine(): Buffer | null | 'interrupted' {
-    const buffered = this.#buffered;
-    const line: number[] = [];
-    for (let i = 0; i < buffered.length; i++) {
-      const byte = buffered[i] ?? 0;
-      if (byte === 0x03) return 'interrupted';
-      if (byte === 0x0d || byte === 0x0a) {
-        this.#buffered = buffered.subarray(i + 1);
-        return Buffer.from(line.slice(0, PROMPT_BUFFER - 1));
-      }
-      if (byte === 0x7f || byte === 0x08) {
-        // Erase one character: its UTF-8 continuation bytes and its first byte.
-        while (line.length > 0 && ((line.at(-1) ?? 0) & 0xc0) === 0x80) line.pop();
-        line.pop();
-        continue;
-      }
-      line.push(byte);
-    }
-    return null;
-  }
-
-  close(): void {
-    this.#stdin.off('data', this.#onData);
-    this.#stdin.off('end', this.#onEnd);
-    this.#stdin.off('error', this.#onEnd);
-    process.off('SIGINT', this.#onSignal);
-    process.off('SIGTERM', this.#onSignal);
-    this.#stdin.pause();
-  }
-}
-
-/** gets_quiet(): trailing '\n' and '\r' removed; an empty result counts as no answer. */
-function stripLineEnd(line: Buffer): Buffer | null {
-  let end = line.length;
-  while (end > 0 && (line[end - 1] === 0x0a || line[end - 1] === 0x0d)) end--;
-  return end === 0 ? null : line.subarray(0, end);
 }

@@ -16,7 +16,6 @@ import {
   reasonString,
 } from '../client/errors.ts';
 import { MessageMode, type ToolConfig } from './args/config.ts';
-import { usageText, versionText } from './args/help.ts';
 import { loadConfig } from './args/load.ts';
 import { MQTT_MAX_PAYLOAD } from './args/options.ts';
 import { toProperties } from './args/properties.ts';
@@ -42,10 +41,11 @@ export async function runPub(argv: readonly string[], io: ToolIo): Promise<numbe
   const cfg = loaded.cfg;
   switch (loaded.result) {
     case 'help':
-      io.out(usageText('pub'));
+      // The usage text is loaded only when printed (start-up time).
+      io.out((await import('./args/help.ts')).usageText('pub'));
       return 1;
     case 'version':
-      io.out(versionText('pub'));
+      io.out((await import('./args/help.ts')).versionText('pub'));
       return 1;
     case 'error':
       io.err("\nUse 'mosquitto_pub --help' to see usage.\n");
@@ -81,7 +81,7 @@ export async function runPub(argv: readonly string[], io: ToolIo): Promise<numbe
   }
   if (cfg.topic === null || cfg.pubMode === MessageMode.None) {
     io.err('Error: Both topic and message must be supplied.\n');
-    io.out(usageText('pub'));
+    io.out((await import('./args/help.ts')).usageText('pub'));
     return 1;
   }
   const built = buildClientOptions(cfg, io.pid);

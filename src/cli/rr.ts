@@ -20,7 +20,6 @@ import type { ReceivedMessage } from '../client/message.ts';
 import { PacketType } from '../protocol/constants.ts';
 import type { Packet } from '../protocol/packets.ts';
 import { MessageMode, type ToolConfig } from './args/config.ts';
-import { usageText, versionText } from './args/help.ts';
 import { loadConfig } from './args/load.ts';
 import { checkPropertyList, toProperties } from './args/properties.ts';
 import { buildClientOptions } from './client-options.ts';
@@ -45,10 +44,11 @@ export async function runRr(argv: readonly string[], io: ToolIo): Promise<number
   const cfg = loaded.cfg;
   switch (loaded.result) {
     case 'help':
-      io.out(usageText('rr'));
+      // The usage text is loaded only when printed (start-up time).
+      io.out((await import('./args/help.ts')).usageText('rr'));
       return 1;
     case 'version':
-      io.out(versionText('rr'));
+      io.out((await import('./args/help.ts')).versionText('rr'));
       return 1;
     case 'error':
       io.err("\nUse 'mosquitto_rr --help' to see usage.\n");

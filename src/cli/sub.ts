@@ -11,7 +11,6 @@ import { PacketType } from '../protocol/constants.ts';
 import type { Packet } from '../protocol/packets.ts';
 import { topicMatches } from '../protocol/topic.ts';
 import type { ToolConfig } from './args/config.ts';
-import { usageText, versionText } from './args/help.ts';
 import { loadConfig } from './args/load.ts';
 import { toProperties } from './args/properties.ts';
 import { buildClientOptions } from './client-options.ts';
@@ -36,10 +35,11 @@ export async function runSub(argv: readonly string[], io: ToolIo): Promise<numbe
   const cfg = loaded.cfg;
   switch (loaded.result) {
     case 'help':
-      io.out(usageText('sub'));
+      // The usage text is loaded only when printed (start-up time).
+      io.out((await import('./args/help.ts')).usageText('sub'));
       return 1;
     case 'version':
-      io.out(versionText('sub'));
+      io.out((await import('./args/help.ts')).versionText('sub'));
       return 1;
     case 'error':
       io.err("\nUse 'mosquitto_sub --help' to see usage.\n");

@@ -61,6 +61,12 @@ const UNEXPECTED_EOF = 'error:0A000126:SSL routines::unexpected eof while readin
 /** The PSK identity each socket authenticated with (set by the PSK callback). */
 const pskIdentities = new WeakMap<tls.TLSSocket, string>();
 
+/** A peer as read when its raw socket was accepted. */
+interface Peer {
+  readonly address: string;
+  readonly port: number;
+}
+
 /** A verified TLS connection. */
 export class TlsConnection implements Connection {
   readonly stream: StreamConnection;
@@ -186,8 +192,11 @@ export class TlsListener {
   readonly server: tls.Server;
   readonly options: TlsListenOptions;
   #port = 0;
-  /** Raw sockets whose handshake is under way, oldest first (see the module comment). */
-  readonly #handshaking = new Set<net.Socket>();
+  /**
+   * Raw sockets whose handshake is under way, oldest first, with their peer read at
+   * accept time (a destroyed socket no longer knows it). See the module comment.
+   */
+  readonly #handshaking = new Map<net.Socket, Peer>();
 
   constructor(
     options: TlsListenOptions,
@@ -201,9 +210,10 @@ export class TlsListener {
       handshakeTimeout: options.handshakeTimeoutMs,
     });
     this.server.on('connection', (raw: net.Socket) => {
-      // Read now: a destroyed socket can no longer tell its peer.
-      void raw.remoteAddress;
-      this.#handshaking.add(raw);
+      this.#handshaking.set(raw, {
+        address: options.path ?? stripMappedPrefix(raw.remoteAddress ?? ''),
+        port: raw.remotePort ?? 0,
+      });
       raw.once('close', () => {
         setImmediate(() => this.#handshaking.delete(raw));
       });
@@ -213,11 +223,11 @@ export class TlsListener {
       onConnection(new TlsConnection(socket, this.#port, options.path));
     });
     this.server.on('tlsClientError', (error: Error, socket: tls.TLSSocket) => {
-      const raw = this.#failedRaw();
+      const peer = this.#failedPeer();
       const timedOut = 'code' in error && error.code === 'ERR_TLS_HANDSHAKE_TIMEOUT';
       onHandshakeFailure({
-        remoteAddress: options.path ?? stripMappedPrefix(raw?.remoteAddress ?? ''),
-        remotePort: raw?.remotePort ?? 0,
+        remoteAddress: peer?.address ?? '',
+        remotePort: peer?.port ?? 0,
         reason: handshakeReason(error, socket),
         timedOut,
       });
@@ -258,7 +268,7 @@ export class TlsListener {
   }
 
   close(): Promise<void> {
-    for (const raw of this.#handshaking) raw.destroy();
+    for (const raw of this.#handshaking.keys()) raw.destroy();
     this.#handshaking.clear();
     return new Promise((resolve) => {
       this.server.close(() => {
@@ -270,7 +280,7 @@ export class TlsListener {
   #settled(socket: tls.TLSSocket): void {
     const address = socket.remoteAddress;
     const port = socket.remotePort;
-    for (const raw of this.#handshaking) {
+    for (const raw of this.#handshaking.keys()) {
       if (!raw.destroyed && raw.remoteAddress === address && raw.remotePort === port) {
         this.#handshaking.delete(raw);
         return;
@@ -278,19 +288,21 @@ export class TlsListener {
     }
   }
 
-  /** The raw socket a handshake failure belongs to: the oldest one already closed. */
-  #failedRaw(): net.Socket | null {
+  /** The peer a handshake failure belongs to: the oldest raw socket already closed. */
+  #failedPeer(): Peer | null {
     let oldest: net.Socket | null = null;
-    for (const raw of this.#handshaking) {
+    for (const raw of this.#handshaking.keys()) {
       oldest ??= raw;
-      if (raw.destroyed) {
-        this.#handshaking.delete(raw);
-        return raw;
-      }
+      if (raw.destroyed) return this.#take(raw);
     }
     // A handshake timeout is reported while the socket is still open.
-    if (oldest !== null) this.#handshaking.delete(oldest);
-    return oldest;
+    return oldest === null ? null : this.#take(oldest);
+  }
+
+  #take(raw: net.Socket): Peer | null {
+    const peer = this.#handshaking.get(raw) ?? null;
+    this.#handshaking.delete(raw);
+    return peer;
   }
 }
 

@@ -97,6 +97,58 @@ describe('QoS 1/2 resend after a reconnection [MQTT-4.4.0-1]', () => {
   });
 });
 
+describe('reconnection', () => {
+  test('subscriptions are sent again when the broker kept no session', async () => {
+    const pending = MqttClient.connect({ url: broker.url, reconnect: { delayMs: 10 } });
+    const first = await broker.connection(0);
+    await first.next(PacketType.Connect);
+    first.connack();
+    const client = await pending;
+    const subscribing = client.subscribe('again/#', { qos: 1 });
+    const subscribe = await first.next(PacketType.Subscribe);
+    assert.equal(subscribe.type, PacketType.Subscribe);
+    first.send({
+      type: PacketType.Suback,
+      packetId: subscribe.packetId,
+      reasonCodes: [1],
+      properties: {},
+    });
+    const sub = await subscribing;
+    first.drop();
+
+    const second = await broker.connection(1);
+    await second.next(PacketType.Connect);
+    second.connack(0, {}, false);
+    const again = await second.next(PacketType.Subscribe);
+    assert.equal(again.type, PacketType.Subscribe);
+    assert.deepEqual(
+      again.subscriptions.map((s) => [s.topicFilter, s.qos]),
+      [['again/#', 1]],
+    );
+    second.send({
+      type: PacketType.Suback,
+      packetId: again.packetId,
+      reasonCodes: [1],
+      properties: {},
+    });
+    second.send({
+      type: PacketType.Publish,
+      dup: false,
+      qos: 0,
+      retain: false,
+      topic: 'again/x',
+      packetId: 0,
+      payload: Buffer.from('after'),
+      properties: {},
+    });
+    for await (const message of sub) {
+      assert.equal(message.payload.toString(), 'after');
+      break;
+    }
+    await client.end();
+  });
+});
+
 describe('keepalive', () => {
   test('PINGREQ after the keepalive; no PINGRESP within the next one closes the client', async () => {
     const clock = new ManualClock();

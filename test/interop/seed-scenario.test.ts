@@ -14,7 +14,7 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import net from 'node:net';
 import { join } from 'node:path';
@@ -22,7 +22,7 @@ import tls from 'node:tls';
 import { X509Certificate } from 'node:crypto';
 import type { CertificatePair } from '../helpers/certs.ts';
 import { TestPki, opensslSkip } from '../helpers/certs.ts';
-import { removeTempDir, trackTempDir } from '../helpers/children.ts';
+import { findOnPath, removeTempDir, trackTempDir } from '../helpers/children.ts';
 import type { RunningCommand } from '../helpers/command.ts';
 import { runCommand, startCommand } from '../helpers/command.ts';
 import { mosquittoPath, mosquittoSkip, requiredPath } from '../helpers/mosquitto.ts';
@@ -77,6 +77,14 @@ async function waitUntilListening(broker: RunningCommand, port: number): Promise
       assert.fail(`the broker did not start:\n${broker.stdout}${broker.stderr}`);
     }
     await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+async function waitForStderr(command: RunningCommand, pattern: RegExp): Promise<void> {
+  const deadline = Date.now() + 5000;
+  while (!pattern.test(command.stderr)) {
+    assert.ok(Date.now() < deadline, `no ${String(pattern)} in:\n${command.stderr}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
   }
 }
 
@@ -304,6 +312,8 @@ describe('under a supervisor (docs/supervisor.md)', () => {
       writeFileSync(configPath, `listener ${port} 127.0.0.1\nallow_anonymous true\n`);
       const broker = ours.start(configPath);
       await waitUntilListening(broker, port);
+      // Signal handlers are installed once the listeners are open: wait for "running".
+      await waitForStderr(broker, /mosquitto version \S+ running/);
       broker.kill('SIGHUP');
       await new Promise((resolve) => setTimeout(resolve, 100));
       assert.equal(await canConnect(port), true);
@@ -363,6 +373,28 @@ describe('under a supervisor (docs/supervisor.md)', () => {
         result.stderr,
         /Error: Unable to load server certificate ".*missing\.crt"\. Check certfile\./,
       );
+    } finally {
+      removeTempDir(dir.path);
+    }
+  });
+
+  test('docs/mosquitto.service: systemd accepts it; reload is SIGHUP; no restart loop on 3', async (t) => {
+    const unit = readFileSync(join(repoRoot, 'docs', 'mosquitto.service'), 'utf8');
+    assert.match(unit, /^ExecReload=\/bin\/kill -HUP \$MAINPID$/m);
+    assert.match(unit, /^RestartPreventExitStatus=3 13$/m);
+    assert.match(unit, /^Type=simple$/m);
+    const analyze = findOnPath('systemd-analyze');
+    if (analyze === null) {
+      t.skip('systemd-analyze is not installed');
+      return;
+    }
+    const dir = tempDir();
+    try {
+      const path = join(dir.path, 'mosquitto.service');
+      const bin = join(repoRoot, 'bin', 'mosquitto');
+      writeFileSync(path, unit.replace('/usr/local/bin/mosquitto', bin));
+      const result = await runCommand(analyze, ['verify', path]);
+      assert.equal(result.stderr.trim(), '', result.stderr);
     } finally {
       removeTempDir(dir.path);
     }

@@ -158,9 +158,11 @@ describe('TLS transport', opensslSkip(), () => {
       await new Promise((resolve) => silent.once('connect', resolve));
       const localPort = silent.localPort;
       await waitFor(() => failures.length > 0);
-      assert.equal(failures[0]?.timedOut, true);
-      assert.equal(failures[0]?.remoteAddress, '127.0.0.1');
-      assert.equal(failures[0]?.remotePort, localPort);
+      const [failure] = failures;
+      assert.ok(failure);
+      assert.equal(failure.timedOut, true);
+      assert.equal(failure.remoteAddress, '127.0.0.1');
+      assert.equal(failure.remotePort, localPort);
       silent.destroy();
     } finally {
       await listener.close();
@@ -178,8 +180,10 @@ describe('TLS transport', opensslSkip(), () => {
       plain.on('error', () => undefined);
       plain.write(Buffer.from('100c00044d5154540402003c0000', 'hex'));
       await waitFor(() => failures.length > 0);
-      assert.equal(failures[0]?.reason, 'error:0A00010B:SSL routines::wrong version number');
-      assert.equal(failures[0]?.timedOut, false);
+      const [failure] = failures;
+      assert.ok(failure);
+      assert.equal(failure.reason, 'error:0A00010B:SSL routines::wrong version number');
+      assert.equal(failure.timedOut, false);
       plain.destroy();
     } finally {
       await listener.close();

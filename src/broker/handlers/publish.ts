@@ -71,7 +71,9 @@ export function handlePublish(conn: ClientConnection, packet: PublishPacket): vo
 
   let topic = packet.topic;
   const properties = packet.properties;
-  const alias = properties.topicAlias;
+  // Most PUBLISHes carry no properties (always in 3.x): skip their lookups then.
+  const plain = properties === EMPTY_PROPERTIES;
+  const alias = plain ? undefined : properties.topicAlias;
   if (alias !== undefined) {
     // [MQTT-3.3.2-9] [MQTT-3.3.2-10] aliases live per connection, up to max_topic_alias.
     if (alias === 0 || alias > listener.maxTopicAlias) {
@@ -90,6 +92,7 @@ export function handlePublish(conn: ClientConnection, packet: PublishPacket): vo
     throw new MqttError(ReasonCode.MalformedPacket, 'empty topic', 'MQTT-4.7.3-1');
   }
   if (
+    !plain &&
     properties.responseTopic !== undefined &&
     conn.protocolVersion === ProtocolVersion.V5 &&
     !isValidTopicName(properties.responseTopic)
@@ -117,14 +120,14 @@ export function handlePublish(conn: ClientConnection, packet: PublishPacket): vo
     return;
   }
   if (broker.debugLog) broker.log.debug(`Received PUBLISH from ${describe(conn, packet, topic)}`);
-  if (topic.startsWith('$CONTROL/')) {
+  if (topic.charCodeAt(0) === 0x24 /* $ */ && topic.startsWith('$CONTROL/')) {
     // Reserved for control plugins; with none loaded the message is swallowed.
     refuse(conn, packet, ReasonCode.Success);
     return;
   }
   if (packet.retain) security.noteRetained(topic, payload.length === 0, listener);
 
-  const expiry = properties.messageExpiryInterval;
+  const expiry = plain ? undefined : properties.messageExpiryInterval;
   const message = new StoredMessage(
     topic,
     payload,
@@ -138,7 +141,7 @@ export function handlePublish(conn: ClientConnection, packet: PublishPacket): vo
   borrowReceivedFrame(
     conn,
     message,
-    alias === undefined && listener.mountPoint === null && properties === EMPTY_PROPERTIES,
+    plain && listener.mountPoint === null,
   );
 
   if (qos === 0) {

@@ -17,6 +17,26 @@ type MutableProperties = { -readonly [K in keyof Properties]: Properties[K] };
 /** No expiry. */
 export const NEVER_EXPIRES = 0;
 
+/**
+ * The encoded forms of one message, created when the first recipient needs one (a
+ * message forwarded as received needs none).
+ */
+class FormCache {
+  /** The first form encoded and its index: most messages need only one. */
+  first: PublishForm | null = null;
+  firstIndex = -1;
+  /** Further forms without per-recipient properties, by index (v5 x 6 + QoS x 2 + retain). */
+  others: (PublishForm | undefined)[] | null = null;
+  /** Forms with a subscription identifier or an expiry, for one remaining-expiry value. */
+  variants: Map<number, PublishForm> | null = null;
+  variantExpiry = -1;
+}
+
+/** StoredMessage.#rawFlags: the raw frame is in the MQTT 5 layout (empty property block). */
+const RAW_V5 = 1;
+/** StoredMessage.#rawFlags: payload (and raw frame) are views of a received chunk. */
+const BORROWED = 2;
+
 export class StoredMessage {
   readonly topic: string;
   /**
@@ -34,14 +54,7 @@ export class StoredMessage {
   /** The publishing client ("" for the broker itself, as Mosquitto). */
   readonly sourceClientId: string;
   readonly sourceUsername: string | null;
-  /** The first form encoded and its index: most messages need only one. */
-  #firstForm: PublishForm | null = null;
-  #firstFormIndex = -1;
-  /** Further forms without per-recipient properties, by index (v5 x 6 + QoS x 2 + retain). */
-  #forms: (PublishForm | undefined)[] | null = null;
-  /** Forms with a subscription identifier or an expiry, for one remaining-expiry value. */
-  #variantForms: Map<number, PublishForm> | null = null;
-  #variantExpiry = -1;
+  #forms: FormCache | null = null;
   /**
    * The received PUBLISH frame, when it can be forwarded verbatim (see rawFormFits):
    * `rawSource[rawStart..rawEnd)`, a part of the received chunk until keep() copies it.
@@ -52,10 +65,8 @@ export class StoredMessage {
   rawEnd = 0;
   /** Offset of the packet identifier inside the raw frame; -1 for QoS 0. */
   rawPacketIdOffset = -1;
-  /** The raw frame is in the MQTT 5 layout (with an empty property block). */
-  rawV5 = false;
-  /** `payload` (and the raw frame) are views of a received chunk; see keep(). */
-  #borrowed = false;
+  /** RAW_V5 | BORROWED (one field rather than two: every message carries it). */
+  #rawFlags = 0;
 
   constructor(
     topic: string,
@@ -90,13 +101,15 @@ export class StoredMessage {
     packetIdOffset: number,
     v5: boolean,
   ): void {
-    this.#borrowed = true;
-    if (frameEnd === 0) return;
+    if (frameEnd === 0) {
+      this.#rawFlags = BORROWED;
+      return;
+    }
+    this.#rawFlags = v5 ? BORROWED | RAW_V5 : BORROWED;
     this.rawSource = frameSource;
     this.rawStart = frameStart;
     this.rawEnd = frameEnd;
     this.rawPacketIdOffset = packetIdOffset;
-    this.rawV5 = v5;
   }
 
   /**
@@ -105,7 +118,7 @@ export class StoredMessage {
    */
   rawFormFits(version: ProtocolVersion, qos: QoS, subscriptionId: number): boolean {
     if (this.rawSource === null || (qos === 0) !== this.rawPacketIdOffset < 0) return false;
-    return this.rawV5
+    return (this.#rawFlags & RAW_V5) !== 0
       ? version === ProtocolVersion.V5 && subscriptionId === 0
       : version !== ProtocolVersion.V5;
   }
@@ -116,8 +129,8 @@ export class StoredMessage {
    * whole chunk (up to 64 KiB) alive. The raw frame and the payload share one copy.
    */
   keep(): void {
-    if (!this.#borrowed) return;
-    this.#borrowed = false;
+    if ((this.#rawFlags & BORROWED) === 0) return;
+    this.#rawFlags &= ~BORROWED;
     const source = this.rawSource;
     if (source === null) {
       this.payload = Buffer.from(this.payload);
@@ -156,8 +169,9 @@ export class StoredMessage {
       return this.#variantForm(qos, retain, subscriptionId, now);
     }
     const index = (v5 ? 6 : 0) + qos * 2 + (retain ? 1 : 0);
-    if (index === this.#firstFormIndex && this.#firstForm !== null) return this.#firstForm;
-    let form = this.#forms?.[index];
+    const forms = (this.#forms ??= new FormCache());
+    if (index === forms.firstIndex && forms.first !== null) return forms.first;
+    let form = forms.others?.[index];
     if (form === undefined) {
       form = encodePublishForm(
         this.topic,
@@ -168,11 +182,11 @@ export class StoredMessage {
         v5 ? this.properties : EMPTY_PROPERTIES,
         version === ProtocolVersion.V31 ? ProtocolVersion.V311 : version,
       );
-      if (this.#firstForm === null) {
-        this.#firstForm = form;
-        this.#firstFormIndex = index;
+      if (forms.first === null) {
+        forms.first = form;
+        forms.firstIndex = index;
       } else {
-        (this.#forms ??= new Array<PublishForm | undefined>(12))[index] = form;
+        (forms.others ??= new Array<PublishForm | undefined>(12))[index] = form;
       }
     }
     return form;
@@ -180,12 +194,15 @@ export class StoredMessage {
 
   #variantForm(qos: QoS, retain: boolean, subscriptionId: number, now: number): PublishForm {
     const expiry = this.expiresAt === NEVER_EXPIRES ? 0 : this.remainingExpirySeconds(now);
-    if (this.#variantForms === null || this.#variantExpiry !== expiry) {
-      this.#variantForms = new Map();
-      this.#variantExpiry = expiry;
+    const forms = (this.#forms ??= new FormCache());
+    let variants = forms.variants;
+    if (variants === null || forms.variantExpiry !== expiry) {
+      variants = new Map();
+      forms.variants = variants;
+      forms.variantExpiry = expiry;
     }
     const key = subscriptionId * 6 + qos * 2 + (retain ? 1 : 0);
-    let form = this.#variantForms.get(key);
+    let form = variants.get(key);
     if (form === undefined) {
       // Mosquitto's order: the subscription identifier, the stored properties, then the
       // remaining message expiry interval.
@@ -202,7 +219,7 @@ export class StoredMessage {
         properties,
         ProtocolVersion.V5,
       );
-      this.#variantForms.set(key, form);
+      variants.set(key, form);
     }
     return form;
   }

@@ -76,7 +76,7 @@ describe('TLS-PSK listeners', () => {
         pskClient('sensor-1', '00a1b2c3d4e5f6'),
       );
       assert.equal(outcome.kind, 'connected');
-      if (outcome.kind === 'connected') await outcome.client.endAsync();
+      await outcome.client.endAsync();
       assert.ok(
         running.lines().some((l) => /^New client connected .* u'sensor-1'\)\.$/.test(l)),
         running.lines().join('\n'),
@@ -221,7 +221,7 @@ describe('TLS-PSK listeners', () => {
         running.broker.reload(running.broker.config);
         const outcome = await tryConnect(url, pskClient('second', '0304'));
         assert.equal(outcome.kind, 'connected');
-        if (outcome.kind === 'connected') await outcome.client.endAsync();
+        await outcome.client.endAsync();
       } finally {
         await running.close();
       }

@@ -88,7 +88,7 @@ describe('TLS listeners', opensslSkip(), () => {
           tlsClientOptions(pki.caCert, alice),
         );
         assert.equal(outcome.kind, 'connected');
-        if (outcome.kind === 'connected') await outcome.client.endAsync();
+        await outcome.client.endAsync();
       } finally {
         await running.close();
       }
@@ -102,7 +102,7 @@ describe('TLS listeners', opensslSkip(), () => {
           tlsClientOptions(pki.caCert),
         );
         assert.equal(outcome.kind, 'error');
-        if (outcome.kind === 'error') assert.match(outcome.message, /certificate required/);
+        assert.match(outcome.message, /certificate required/);
         await waitFor(() => running.lines().some((l) => l.startsWith('Client <unknown>')));
         const lines = running.lines().slice(-3);
         assert.match(lines[0] ?? '', /^New connection from 127\.0\.0\.1:\d+ on port \d+\.$/);
