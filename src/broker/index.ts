@@ -19,3 +19,4 @@ export type { BrokerConfig, ListenerConfig, LogConfig, SecurityConfig } from './
 export { ListenError } from './listeners.ts';
 export type { Clock } from '../common/clock.ts';
 export { ManualClock, systemClock } from '../common/clock.ts';
+export { SecurityFileError } from './security/broker-security.ts';

@@ -120,7 +120,9 @@ export class Logger {
     this.#schedule =
       options.schedule ??
       ((flush) => {
-        setImmediate(flush).unref();
+        // Ref'd on purpose: an unref'd immediate does not keep libuv's poll phase from
+        // blocking, so a line logged while the loop is idle would wait for the next I/O.
+        setImmediate(flush);
       });
     if (options.flushOnExit === true) {
       process.once('exit', () => {

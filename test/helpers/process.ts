@@ -42,6 +42,8 @@ export interface RunningBroker {
   output(): string;
   /** True once the process has exited (on its own or by stop()). */
   readonly exited: boolean;
+  /** Sends a signal to the broker process (SIGHUP to reload, SIGUSR2 to dump, ...). */
+  signal(name: NodeJS.Signals): void;
   /** SIGTERM, then SIGKILL; removes the temporary directory. Safe to call twice. */
   stop(): Promise<void>;
 }
@@ -128,6 +130,10 @@ class SpawnedBroker implements RunningBroker {
 
   get exited(): boolean {
     return this.child.exitCode !== null || this.child.signalCode !== null;
+  }
+
+  signal(name: NodeJS.Signals): void {
+    this.child.kill(name);
   }
 
   describeExit(): string {

@@ -192,6 +192,17 @@ describe('WebSocket listeners', () => {
     }
   });
 
+  test('websockets_headers_size limits the upgrade request', async () => {
+    const running = await startListenerBroker(websockets, { websocketsHeadersSize: 1024 });
+    try {
+      await assert.rejects(openWebSocket(running.port, ['mqtt'], { 'X-Big': 'a'.repeat(2000) }));
+      const small = await openWebSocket(running.port, ['mqtt']);
+      small.close();
+    } finally {
+      await running.close();
+    }
+  });
+
   test('max_connections applies to WebSocket clients', async () => {
     const running = await startListenerBroker({ ...websockets, maxConnections: 1 });
     try {

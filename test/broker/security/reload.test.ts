@@ -7,7 +7,6 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { ChildProcess } from 'node:child_process';
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describeEvent, RawClient } from '../../helpers/raw-client.ts';
@@ -15,7 +14,6 @@ import { toHex } from '../../helpers/packet-bytes.ts';
 import * as wire from '../../helpers/packet-bytes.ts';
 import { mqttConnect, settle, waitFor } from '../../helpers/broker.ts';
 import { ourBroker } from '../../helpers/process.ts';
-import type { RunningBroker } from '../../helpers/process.ts';
 import { passwordEntry, startSecureBroker, tempDir } from './fixtures.ts';
 
 /** Answers a PINGREQ: the connection is still up. */
@@ -192,13 +190,6 @@ describe('reload: a file that cannot be used keeps the running configuration', (
   });
 });
 
-/** The broker process's pid (the helper spawns it directly, through setpriv's exec). */
-function pidOf(broker: RunningBroker): number {
-  const child = (broker as unknown as { child?: ChildProcess }).child;
-  assert.ok(child?.pid !== undefined, 'the running broker exposes its child process');
-  return child.pid;
-}
-
 describe('SIGHUP to the broker process', () => {
   test('a client whose user was removed is kicked; the others stay', async () => {
     const broker = await ourBroker.start({
@@ -214,7 +205,7 @@ describe('SIGHUP to the broker process', () => {
       bob.send(wire.connect({ clientId: 'bo', username: 'bob', password: 'b' }));
       assert.equal(toHex(await bob.expectPacket()), '20 02 00 00');
       writeFileSync(join(broker.dir, 'pw'), `${passwordEntry('bob', 'b')}\n`);
-      process.kill(pidOf(broker), 'SIGHUP');
+      broker.signal('SIGHUP');
       await closedQuietly(alice);
       assert.ok(await alive(bob));
       await waitFor(() => broker.output().includes('Client al disconnected.'));
