@@ -79,16 +79,8 @@ export async function main(argv: readonly string[]): Promise<void> {
   logger.setTopicPublisher((topic, line) => {
     broker.publishLogLine(topic, line);
   });
-  try {
-    await broker.start();
-  } catch (error) {
-    if (!(error instanceof ListenError) && !(error instanceof SecurityFileError)) throw error;
-    logger.close();
-    process.exitCode = error.exitCode;
-    return;
-  }
-  logger.info(`mosquitto version ${BROKER_VERSION} running`);
-
+  // Signal handlers first: a supervisor may signal as soon as the process exists.
+  let running = false;
   let stopping = false;
   const stop = (): void => {
     if (stopping) return;
@@ -102,6 +94,8 @@ export async function main(argv: readonly string[]): Promise<void> {
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
   process.on('SIGHUP', () => {
+    // Installed before the listeners open so an early SIGHUP cannot kill the process.
+    if (!running) return;
     logger.info('Reloading config.');
     if (commandLine.configFile === null) return;
     try {
@@ -125,6 +119,16 @@ export async function main(argv: readonly string[]): Promise<void> {
         .join(''),
     );
   });
+  try {
+    await broker.start();
+  } catch (error) {
+    if (!(error instanceof ListenError) && !(error instanceof SecurityFileError)) throw error;
+    logger.close();
+    process.exitCode = error.exitCode;
+    return;
+  }
+  running = true;
+  logger.info(`mosquitto version ${BROKER_VERSION} running`);
 }
 
 /** -d: run again detached, without -d and with no terminal, and return at once. */

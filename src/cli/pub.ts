@@ -26,6 +26,7 @@ import {
   connectionErrorLine,
   isConnectFailure,
   loopErrorLine,
+  tlsDebugLines,
   refusalLoopError,
 } from './report.ts';
 
@@ -162,6 +163,11 @@ class Publisher {
     }
     if (error instanceof MqttClientError) {
       if (isConnectFailure(error)) {
+        if (this.cfg.debug) {
+          for (const line of tlsDebugLines(error, this.cfg.cafile, this.cfg.ciphers)) {
+            this.io.out(`${line}\n`);
+          }
+        }
         const report = connectFailureReport(error);
         for (const line of report.lines) this.errPrintf(line);
         return report.status;

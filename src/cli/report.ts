@@ -100,3 +100,40 @@ export function refusalLoopError(error: ConnectionRefusedError): number {
 export function loopErrorLine(mosqErrno: number): string {
   return `Error: ${mosquittoStrerror(mosqErrno)}\n`;
 }
+
+const VERIFY_FAILED = 'OpenSSL Error[0]: error:0A000086:SSL routines::certificate verify failed';
+
+/**
+ * The lines libmosquitto logs (and -d prints on stdout) when a TLS connection fails, for
+ * the failures Node.js tells apart; none for the others.
+ */
+export function tlsDebugLines(
+  error: MqttClientError,
+  cafile: string | null,
+  ciphers: string | null,
+): string[] {
+  if (error.code !== ClientErrorCode.Tls) return [];
+  const code = (error.cause as { code?: unknown } | undefined)?.code;
+  if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') {
+    return ['Error: host name verification failed.', VERIFY_FAILED];
+  }
+  if (code === 'ERR_SSL_NO_CIPHER_MATCH') {
+    return [
+      `Error: Unable to set TLS ciphers. Check cipher list "${ciphers ?? ''}".`,
+      'OpenSSL Error[0]: error:0A0000B9:SSL routines::no cipher match',
+    ];
+  }
+  if (code === 'ERR_TLS_CA_FILE') {
+    return [
+      `Error: Unable to load CA certificates, check cafile "${cafile ?? ''}".`,
+      'OpenSSL Error[0]: error:05800088:x509 certificate routines::no certificate or crl found',
+    ];
+  }
+  if (
+    typeof code === 'string' &&
+    /^(UNABLE_TO_|SELF_SIGNED_|DEPTH_ZERO_|CERT_|INVALID_CA|PATH_LENGTH)/.test(code)
+  ) {
+    return [VERIFY_FAILED];
+  }
+  return [];
+}

@@ -21,6 +21,7 @@ import {
   connectionErrorLine,
   isConnectFailure,
   loopErrorLine,
+  tlsDebugLines,
 } from './report.ts';
 
 /** Entry point of `mosquitto_sub`. */
@@ -178,6 +179,11 @@ class Subscriber {
     }
     if (error instanceof MqttClientError) {
       if (isConnectFailure(error)) {
+        if (this.cfg.debug) {
+          for (const line of tlsDebugLines(error, this.cfg.cafile, this.cfg.ciphers)) {
+            this.io.out(`${line}\n`);
+          }
+        }
         const report = connectFailureReport(error);
         for (const line of report.lines) this.errPrintf(line);
         return report.status;

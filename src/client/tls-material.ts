@@ -120,7 +120,26 @@ export function loadTlsMaterial(options: TlsOptions, host: string): TlsMaterial 
     if (typeof options.ca === 'string' || Buffer.isBuffer(options.ca)) ca.push(options.ca);
     else ca.push(...options.ca);
   }
-  if (options.caFile !== undefined) ca.push(readFile('CA file', options.caFile));
+  if (options.caFile !== undefined) {
+    const bytes = readFile('CA file', options.caFile);
+    // OpenSSL refuses a CA file without certificates; Node would silently trust nothing.
+    if (
+      !bytes.includes('-----BEGIN CERTIFICATE-----') &&
+      !bytes.includes('-----BEGIN X509 CRL-----')
+    ) {
+      throw new MqttClientError(
+        ClientErrorCode.Tls,
+        MosqErr.Tls,
+        `Unable to load CA certificates, check cafile "${options.caFile}".`,
+        {
+          cause: Object.assign(new Error('no certificate or crl found'), {
+            code: 'ERR_TLS_CA_FILE',
+          }),
+        },
+      );
+    }
+    ca.push(bytes);
+  }
   if (options.caPath !== undefined) ca.push(...readCaDirectory(options.caPath));
   const explicitCa = ca.length > 0 || options.caFile !== undefined || options.caPath !== undefined;
   if (options.useOsCerts === true || !explicitCa) ca.push(...osCertificates());

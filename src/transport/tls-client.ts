@@ -66,7 +66,15 @@ export function startTls(socket: Duplex, options: TlsClientOptions): Promise<tls
   if (options.alpn !== undefined) connectOptions.ALPNProtocols = [...options.alpn];
 
   return new Promise((resolve, reject) => {
-    const secure = tls.connect(connectOptions);
+    let secure: tls.TLSSocket;
+    try {
+      secure = tls.connect(connectOptions);
+    } catch (error) {
+      // Bad options (an unknown cipher list) throw here, before any handshake.
+      socket.destroy();
+      reject(error instanceof Error ? error : new Error(String(error)));
+      return;
+    }
     const signal = options.signal;
     const cleanup = (): void => {
       secure.off('secureConnect', onSecure);

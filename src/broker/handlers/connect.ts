@@ -176,7 +176,15 @@ export function handleConnect(conn: ClientConnection, packet: ConnectPacket): vo
       'MQTT-4.12.0-1',
     );
   }
-  const request: ConnectRequest = { packet, clientId, assignedId, username, sessionWill };
+  const password = tlsName === undefined ? packet.password : null;
+  const request: ConnectRequest = {
+    packet,
+    clientId,
+    assignedId,
+    username,
+    password,
+    sessionWill,
+  };
   // Basic authentication (password_file, allow_anonymous), unless TLS gave the username.
   if (tlsName === undefined) authenticateConnect(conn, request);
   else acceptConnect(conn, request);
@@ -188,6 +196,8 @@ interface ConnectRequest {
   readonly clientId: string;
   readonly assignedId: boolean;
   readonly username: string | null;
+  /** The CONNECT password, or null when TLS gave the username (Mosquitto discards it). */
+  readonly password: Buffer | null;
   readonly sessionWill: SessionWill | null;
 }
 
@@ -228,7 +238,7 @@ function acceptConnect(conn: ClientConnection, request: ConnectRequest): void {
   const broker = conn.broker;
   const config = broker.config;
   const listener = conn.listener.config;
-  const { packet, clientId, assignedId, username, sessionWill } = request;
+  const { packet, clientId, assignedId, username, password, sessionWill } = request;
   const version = packet.protocolVersion;
   const v5 = version === ProtocolVersion.V5;
   const properties = packet.properties;
@@ -267,7 +277,7 @@ function acceptConnect(conn: ClientConnection, request: ConnectRequest): void {
   session.will = sessionWill;
   session.isDropping = false;
   conn.clientMaximumPacketSize = v5 ? (properties.maximumPacketSize ?? 0) : 0;
-  broker.security.admitted(conn, session, packet.password, sessionWill?.message ?? null);
+  broker.security.admitted(conn, session, password, sessionWill?.message ?? null);
 
   if (config.log.connectionMessages) {
     const address = conn.transport.remoteAddress;
