@@ -63,7 +63,8 @@ export function buildClientOptions(cfg: ToolConfig, pid: number): ClientOptionsR
     cleanStart: cfg.cleanSession,
     keepalive: cfg.keepalive,
     maxInflight: cfg.maxInflight,
-    connectTimeoutMs: 2_147_483_647,
+    // libmosquitto gives up on a silent broker when the keepalive runs out.
+    connectTimeoutMs: cfg.keepalive * 1000,
   };
   if (id !== null) options.clientId = id;
 

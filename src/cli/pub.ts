@@ -26,6 +26,7 @@ import {
   connectionErrorLine,
   isConnectFailure,
   loopErrorLine,
+  loopErrno,
   tlsDebugLines,
   refusalLoopError,
 } from './report.ts';
@@ -172,8 +173,8 @@ class Publisher {
         for (const line of report.lines) this.errPrintf(line);
         return report.status;
       }
-      this.errPrintf(loopErrorLine(error.mosqErrno));
-      return error.mosqErrno;
+      this.errPrintf(loopErrorLine(loopErrno(error)));
+      return loopErrno(error);
     }
     throw error;
   }

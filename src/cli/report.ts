@@ -137,3 +137,8 @@ export function tlsDebugLines(
   }
   return [];
 }
+
+/** The libmosquitto error a failure ends the loop with (no CONNACK in time: keepalive). */
+export function loopErrno(error: MqttClientError): number {
+  return error.code === ClientErrorCode.ConnectTimeout ? MosqErr.Keepalive : error.mosqErrno;
+}

@@ -30,6 +30,7 @@ import {
   connectionErrorLine,
   isConnectFailure,
   loopErrorLine,
+  loopErrno,
   tlsDebugLines,
 } from './report.ts';
 
@@ -175,7 +176,7 @@ class Requester {
         for (const line of report.lines) this.errPrintf(line);
         return report.status;
       }
-      return this.finalStatus(error.mosqErrno);
+      return this.finalStatus(loopErrno(error));
     }
     throw error;
   }

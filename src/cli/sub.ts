@@ -21,6 +21,7 @@ import {
   connectionErrorLine,
   isConnectFailure,
   loopErrorLine,
+  loopErrno,
   tlsDebugLines,
 } from './report.ts';
 
@@ -188,7 +189,7 @@ class Subscriber {
         for (const line of report.lines) this.errPrintf(line);
         return report.status;
       }
-      return this.finalStatus(error.mosqErrno);
+      return this.finalStatus(loopErrno(error));
     }
     throw error;
   }

@@ -55,14 +55,6 @@ import type { ReceivedMessage } from './message.ts';
 import type { ClientObserver, ConnectOptions, ReconnectOptions } from './options.ts';
 import { Subscription, type UnsubscribeResult } from './subscription.ts';
 
-export interface PublishOptions {
-  readonly qos?: QoS;
-  readonly retain?: boolean;
-  /** PUBLISH properties (MQTT 5). A `topicAlias` with topic '' sends the alias alone. */
-  readonly properties?: Properties;
-  readonly signal?: AbortSignal;
-}
-
 export interface SubscribeOptions {
   readonly qos?: QoS;
   readonly noLocal?: boolean;
@@ -90,21 +82,7 @@ export interface EndOptions {
 
 type State = 'connecting' | 'connected' | 'waiting' | 'closed';
 
-interface ServerLimits {
-  receiveMaximum: number;
-  maximumQoS: QoS;
-  retainAvailable: boolean;
-  maximumPacketSize: number;
-  topicAliasMaximum: number;
-}
-
-const UNLIMITED: ServerLimits = {
-  receiveMaximum: 65_535,
-  maximumQoS: 2,
-  retainAvailable: true,
-  maximumPacketSize: 0,
-  topicAliasMaximum: 0,
-};
+const noop = (): void => undefined;
 
 const ALPHANUMERIC = '0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ';
 
@@ -136,12 +114,12 @@ export class MqttClient {
   #clientId: string | null;
   #stream: Duplex | null = null;
   #keepalive: KeepaliveTimer | null = null;
-  #server: ServerLimits = UNLIMITED;
   #connack: ConnackPacket | null = null;
   #connackWaiter: { resolve(c: ConnackPacket): void; reject(e: unknown): void } | null = null;
-  #aliasesOut = new Map<string, number>();
   #aliasesIn = new Map<number, string>();
   #reconnectTimer: TimerHandle | null = null;
+  /** While waiting to reconnect with the real clock: a timer that keeps the process alive. */
+  #reconnectHold: NodeJS.Timeout | null = null;
   #reconnectDelay = 0;
   #everConnected = false;
   #ending: Promise<void> | null = null;
@@ -321,7 +299,6 @@ export class MqttClient {
     const maximum = this.#connectPacket.properties.maximumPacketSize;
     if (maximum !== undefined) decoder.maximumPacketSize = maximum;
     this.#aliasesIn = new Map();
-    this.#aliasesOut = new Map();
     const onData = (chunk: Buffer): void => {
       if (this.#stream !== stream) return;
       decoder.push(chunk);
@@ -403,8 +380,13 @@ export class MqttClient {
     if (settings === null || this.#state === 'closed') return;
     const delay = this.#reconnectDelay === 0 ? settings.delayMs : this.#reconnectDelay;
     this.#reconnectDelay = Math.min(delay * 2, settings.maxDelayMs);
+    // systemClock's timers do not hold the process open, and between connections nothing
+    // else does: a client waiting to reconnect must keep a program such as
+    // mosquitto_sub running.
+    if (this.#options.clock === undefined) this.#reconnectHold ??= setInterval(noop, 1 << 30);
     this.#reconnectTimer = this.#clock.setTimer(() => {
       this.#reconnectTimer = null;
+      this.#releaseHold();
       this.#attempt(undefined).then(
         () => {
           this.#reconnectDelay = 0;
@@ -420,12 +402,18 @@ export class MqttClient {
     }, delay);
   }
 
+  #releaseHold(): void {
+    if (this.#reconnectHold !== null) clearInterval(this.#reconnectHold);
+    this.#reconnectHold = null;
+  }
+
   /** The client is done: reject what is pending, end iterators, resolve closed(). */
   #finish(error: MqttClientError | null): void {
     if (this.#state === 'closed' && this.#stream === null) return;
     this.#state = 'closed';
     if (this.#reconnectTimer !== null) this.#clock.cancel(this.#reconnectTimer);
     this.#reconnectTimer = null;
+    this.#releaseHold();
     this.#dropStream();
     this.#connackWaiter?.reject(error ?? closedError());
     this.#pendingSends.length = 0;
@@ -478,7 +466,7 @@ export class MqttClient {
         this.#onPublish(packet);
         break;
       case PacketType.Puback:
-        this.#onPublishAck(
+        this.#outgoing.acknowledged(
           packet.packetId,
           FlowState.AwaitPuback,
           packet.reasonCode,
@@ -486,10 +474,10 @@ export class MqttClient {
         );
         break;
       case PacketType.Pubrec:
-        this.#onPubrec(packet.packetId, packet.reasonCode, packet.properties);
+        this.#outgoing.received(packet.packetId, packet.reasonCode, packet.properties);
         break;
       case PacketType.Pubcomp:
-        this.#onPublishAck(
+        this.#outgoing.acknowledged(
           packet.packetId,
           FlowState.AwaitPubcomp,
           packet.reasonCode,
@@ -674,51 +662,6 @@ export class MqttClient {
     for (const sub of this.#subscriptions) if (sub.matches(message.topic)) sub.push(message);
   }
 
-  #onPublishAck(
-    mid: number,
-    expected: FlowState,
-    reasonCode: number,
-    properties: Properties,
-  ): void {
-    const flow = this.#session.outgoing.get(mid);
-    if (flow?.state !== expected) return;
-    this.#session.outgoing.delete(mid);
-    if (reasonCode >= 0x80) {
-      flow.settle.reject(
-        new ReasonCodeError(
-          mid,
-          reasonCode,
-          properties,
-          `Publish ${mid} failed: ${reasonString(reasonCode)}.`,
-        ),
-      );
-    } else {
-      flow.settle.resolve({ mid, reasonCode, properties });
-    }
-    this.#flush();
-  }
-
-  #onPubrec(mid: number, reasonCode: number, properties: Properties): void {
-    const flow = this.#session.outgoing.get(mid);
-    if (reasonCode >= 0x80 && this.protocolVersion === ProtocolVersion.V5) {
-      if (flow?.state === FlowState.AwaitPubrec) {
-        this.#session.outgoing.delete(mid);
-        flow.settle.reject(
-          new ReasonCodeError(
-            mid,
-            reasonCode,
-            properties,
-            `Publish ${mid} failed: ${reasonString(reasonCode)}.`,
-          ),
-        );
-        this.#flush();
-      }
-      return;
-    }
-    if (flow?.state === FlowState.AwaitPubrec) flow.state = FlowState.AwaitPubcomp;
-    this.#sendAck(PacketType.Pubrel, mid);
-  }
-
   #onAuth(packet: AuthPacket): void {
     const authenticate = this.#options.authenticate;
     if (authenticate === undefined) {
@@ -746,22 +689,6 @@ export class MqttClient {
         }
       },
     );
-  }
-
-  #resendInflight(inflight: readonly OutgoingFlow[], sessionPresent: boolean): void {
-    for (const flow of inflight) {
-      if (flow.state === FlowState.AwaitPubcomp) {
-        if (sessionPresent || this.protocolVersion !== ProtocolVersion.V5) {
-          this.#sendAck(PacketType.Pubrel, flow.mid);
-        } else {
-          // The broker acknowledged (PUBREC) and then lost the session: it owned the message.
-          this.#session.outgoing.delete(flow.mid);
-          flow.settle.resolve({ mid: flow.mid, reasonCode: 0, properties: EMPTY_PROPERTIES });
-        }
-      } else if (flow.state !== FlowState.Queued) {
-        this.#sendPublish(flow);
-      }
-    }
   }
 
   #resubscribe(): void {
@@ -797,144 +724,11 @@ export class MqttClient {
     options: PublishOptions = {},
   ): Promise<PublishOutcome> {
     try {
-      return this.#publish(topic, toBuffer(payload), options);
+      if (this.#state === 'closed') throw closedError();
+      return this.#outgoing.publish(topic, toBuffer(payload), options);
     } catch (error) {
       return Promise.reject(error instanceof Error ? error : new Error(String(error)));
     }
-  }
-
-  #publish(topic: string, payload: Buffer, options: PublishOptions): Promise<PublishOutcome> {
-    if (this.#state === 'closed') throw closedError();
-    const qos: number = options.qos ?? 0;
-    const retain = options.retain ?? false;
-    const properties =
-      this.protocolVersion === ProtocolVersion.V5
-        ? (options.properties ?? EMPTY_PROPERTIES)
-        : EMPTY_PROPERTIES;
-    if (qos !== 0 && qos !== 1 && qos !== 2) throw invalid(`invalid QoS ${qos}`);
-    if (topic === '' ? properties.topicAlias === undefined : !isValidTopicName(topic)) {
-      throw invalid(`invalid publish topic '${topic}'`);
-    }
-    if (qos > this.#server.maximumQoS) {
-      throw new MqttClientError(
-        ClientErrorCode.NotSupported,
-        MosqErr.QosNotSupported,
-        'Requested QoS not supported on server.',
-      );
-    }
-    if (retain && !this.#server.retainAvailable) {
-      throw new MqttClientError(
-        ClientErrorCode.NotSupported,
-        MosqErr.RetainNotSupported,
-        'Retain not supported',
-      );
-    }
-    const signal = options.signal;
-    if (signal?.aborted === true) throw abortError(signal);
-    const mid = this.#session.nextMid();
-    return new Promise<PublishOutcome>((resolve, reject) => {
-      const onAbort = (): void => {
-        const index = this.#session.queue.indexOf(flow);
-        if (index >= 0) this.#session.queue.splice(index, 1);
-        if (flow.state === FlowState.Queued) this.#session.outgoing.delete(mid);
-        reject(abortError(signal as AbortSignal));
-      };
-      const flow = new OutgoingFlow(
-        mid,
-        {
-          type: PacketType.Publish,
-          dup: false,
-          qos,
-          retain,
-          topic,
-          packetId: qos > 0 ? mid : 0,
-          payload,
-          properties,
-        },
-        {
-          resolve: (outcome) => {
-            signal?.removeEventListener('abort', onAbort);
-            resolve(outcome);
-          },
-          reject: (error) => {
-            signal?.removeEventListener('abort', onAbort);
-            reject(error instanceof Error ? error : new Error(String(error)));
-          },
-        },
-      );
-      signal?.addEventListener('abort', onAbort, { once: true });
-      if (qos > 0) this.#session.outgoing.set(mid, flow);
-      this.#session.queue.push(flow);
-      this.#flush();
-    });
-  }
-
-  /** Sends queued publishes while connected and the in-flight window has room. */
-  #flush(): void {
-    const queue = this.#session.queue;
-    if (this.#state !== 'connected') return;
-    const maxInflight = Math.min(this.#server.receiveMaximum, this.#options.maxInflight ?? 65_535);
-    let inflight = this.#session.inflightCount();
-    while (queue.length > 0) {
-      const flow = queue[0] as OutgoingFlow;
-      if (flow.qos > 0 && inflight >= maxInflight) break;
-      queue.shift();
-      if (flow.qos > 0) inflight++;
-      this.#sendPublish(flow);
-    }
-  }
-
-  #sendPublish(flow: OutgoingFlow): void {
-    let packet = flow.packet;
-    if (flow.sent && packet.qos > 0) packet = { ...packet, dup: true };
-    packet = this.#applyTopicAlias(packet);
-    if (!this.#server.retainAvailable && packet.retain) packet = { ...packet, retain: false };
-    const bytes = encodePacket(packet, this.protocolVersion);
-    const limit = this.#server.maximumPacketSize;
-    if (limit > 0 && bytes.length > limit) {
-      this.#session.outgoing.delete(flow.mid);
-      flow.settle.reject(
-        new MqttClientError(
-          ClientErrorCode.PacketTooLarge,
-          MosqErr.OversizePacket,
-          'Packet larger than supported by the server.',
-        ),
-      );
-      return;
-    }
-    const stream = this.#stream;
-    if (stream === null) return;
-    if (this.#observer.log !== undefined) {
-      this.#log(sentPacketLines(this.#clientId, packet, flow.mid));
-    }
-    stream.write(bytes);
-    this.#keepalive?.packetSent();
-    flow.sent = true;
-    if (packet.qos === 0) {
-      flow.settle.resolve({ mid: flow.mid, reasonCode: 0, properties: EMPTY_PROPERTIES });
-    } else if (flow.state === FlowState.Queued) {
-      flow.state = packet.qos === 1 ? FlowState.AwaitPuback : FlowState.AwaitPubrec;
-    }
-  }
-
-  /** With autoTopicAlias, replaces a known topic by its alias, or claims a free alias. */
-  #applyTopicAlias(packet: PublishPacket): PublishPacket {
-    if (
-      this.#options.autoTopicAlias !== true ||
-      this.protocolVersion !== ProtocolVersion.V5 ||
-      packet.properties.topicAlias !== undefined ||
-      packet.topic === ''
-    ) {
-      return packet;
-    }
-    const known = this.#aliasesOut.get(packet.topic);
-    if (known !== undefined) {
-      return { ...packet, topic: '', properties: { ...packet.properties, topicAlias: known } };
-    }
-    if (this.#aliasesOut.size >= this.#server.topicAliasMaximum) return packet;
-    const alias = this.#aliasesOut.size + 1;
-    this.#aliasesOut.set(packet.topic, alias);
-    return { ...packet, properties: { ...packet.properties, topicAlias: alias } };
   }
 
   // ---------------------------------------------------------------- subscribe

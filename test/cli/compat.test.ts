@@ -594,7 +594,10 @@ describe('connection failures, as Debian reports them', skip, () => {
 describe('connection paths and defaults files, our tools and Debian', skip, () => {
   let broker: RunningBroker | null = null;
   before(async () => {
-    broker = await realMosquitto.start({ config: ['listener 0 {dir}/mqtt.sock'] });
+    broker = await realMosquitto.start({
+      config: ['acl_file {dir}/acl', 'listener 0 {dir}/mqtt.sock'],
+      files: { acl: 'topic deny denied/#\ntopic readwrite #\n' },
+    });
   });
   after(() => broker?.stop());
 
@@ -610,6 +613,28 @@ describe('connection paths and defaults files, our tools and Debian', skip, () =
     assert.equal(mine.stderr, theirs.stderr);
     return mine;
   };
+
+  test('MQTT 5 PUBACK/PUBREC refusals: a warning, and still status 0', async () => {
+    for (const qos of ['1', '2']) {
+      const mine = await same((impl) => [
+        '-h',
+        broker?.host ?? '',
+        '-p',
+        String(broker?.port ?? 0),
+        '-d',
+        '-V',
+        '5',
+        '-q',
+        qos,
+        '-t',
+        `denied/${impl}`,
+        '-m',
+        'x',
+      ]);
+      assert.equal(mine.code, 0);
+      assert.equal(mine.stderr, 'Warning: Publish 1 failed: Not authorized.\n');
+    }
+  });
 
   test('--unix: a unix socket path', async () => {
     const path = join(broker?.dir ?? '', 'mqtt.sock');

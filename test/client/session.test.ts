@@ -149,6 +149,37 @@ describe('reconnection', () => {
   });
 });
 
+describe('enhanced authentication (MQTT 5 AUTH)', () => {
+  test('a challenge is answered by authenticate(), then CONNACK', async () => {
+    const challenges: string[] = [];
+    const pending = MqttClient.connect({
+      url: broker.url,
+      properties: { authenticationMethod: 'TEST', authenticationData: Buffer.from('hello') },
+      authenticate: (auth) => {
+        challenges.push(auth.properties.authenticationData?.toString() ?? '');
+        return { authenticationMethod: 'TEST', authenticationData: Buffer.from('response') };
+      },
+    });
+    const server = await broker.connection(0);
+    const connect = await server.next(PacketType.Connect);
+    assert.equal(connect.type, PacketType.Connect);
+    assert.equal(connect.properties.authenticationMethod, 'TEST');
+    server.send({
+      type: PacketType.Auth,
+      reasonCode: 0x18,
+      properties: { authenticationMethod: 'TEST', authenticationData: Buffer.from('challenge') },
+    });
+    const answer = await server.next(PacketType.Auth);
+    assert.equal(answer.type, PacketType.Auth);
+    assert.equal(answer.reasonCode, 0x18);
+    assert.equal(answer.properties.authenticationData?.toString(), 'response');
+    server.connack(0, { authenticationMethod: 'TEST' });
+    const client = await pending;
+    assert.deepEqual(challenges, ['challenge']);
+    await client.end();
+  });
+});
+
 describe('keepalive', () => {
   test('PINGREQ after the keepalive; no PINGRESP within the next one closes the client', async () => {
     const clock = new ManualClock();

@@ -138,11 +138,7 @@ export function handlePublish(conn: ClientConnection, packet: PublishPacket): vo
     session.clientId,
     conn.username,
   );
-  borrowReceivedFrame(
-    conn,
-    message,
-    plain && listener.mountPoint === null,
-  );
+  borrowReceivedFrame(conn, message, plain && listener.mountPoint === null);
 
   if (qos === 0) {
     broker.publish(message);

@@ -6,7 +6,7 @@
  * argv. A missing file is fine; a bad line aborts like a bad argument.
  */
 import { Buffer } from 'node:buffer';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import type { Tool } from './config.ts';
 import { PROGRAM } from './config.ts';
 
@@ -21,6 +21,8 @@ export function optionsFilePath(tool: Tool, env: NodeJS.ProcessEnv): string | nu
 
 /** Each non-comment line as its argv words (one or two), in order. */
 export function readOptionsFile(path: string): string[][] {
+  // Checked first: a thrown ENOENT (the usual case) costs more than the whole read.
+  if (!existsSync(path)) return [];
   let text: string;
   try {
     text = readFileSync(path, 'latin1');
