@@ -83,6 +83,7 @@ export class ClientConnection implements ConnectionHandler, Flushable, DeadlineO
     this.decoder = new FrameDecoder({
       expectConnect: true,
       maximumPacketSize: broker.config.maxPacketSize,
+      lazyPayloads: true,
     });
     this.connectedAt = broker.clock.wallSeconds();
     deadlineHeapFor(broker.clock).arm(this, CONNECT_DEADLINE_MS);

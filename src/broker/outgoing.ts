@@ -90,7 +90,7 @@ function startFlight(
   ) {
     delivery.dup = true;
     session.inflight.set(packetId, delivery);
-    session.inflightBytes += delivery.message.payload.length;
+    session.inflightBytes += delivery.message.payloadLength;
   }
 }
 
@@ -166,7 +166,7 @@ export function expireMessages(broker: Broker, session: Session): void {
   for (const [packetId, delivery] of session.inflight) {
     if (delivery.message.isExpired(now)) {
       session.inflight.delete(packetId);
-      session.inflightBytes -= delivery.message.payload.length;
+      session.inflightBytes -= delivery.message.payloadLength;
     }
   }
   session.queue.filter((delivery) => !delivery.message.isExpired(now));
@@ -198,7 +198,7 @@ export function resumeSession(broker: Broker, session: Session): void {
       delivery.dup = true;
     } else {
       session.inflight.delete(packetId);
-      session.inflightBytes -= delivery.message.payload.length;
+      session.inflightBytes -= delivery.message.payloadLength;
     }
   }
   releaseQueued(broker, session);
@@ -206,7 +206,7 @@ export function resumeSession(broker: Broker, session: Session): void {
 
 function removeInflight(session: Session, packetId: number, delivery: Delivery): void {
   session.inflight.delete(packetId);
-  session.inflightBytes -= delivery.message.payload.length;
+  session.inflightBytes -= delivery.message.payloadLength;
 }
 
 /**

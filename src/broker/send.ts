@@ -238,7 +238,7 @@ function publishRaw(
   else conn.out.appendFrame(raw, start, end, byte0, message.rawPacketIdOffset, packetId);
   const metrics = broker.metrics;
   metrics.publishSent++;
-  metrics.publishBytesSent += message.payload.length;
+  metrics.publishBytesSent += message.payloadLength;
   conn.packetQueued();
   return true;
 }
@@ -253,7 +253,7 @@ function logPublish(
   dup: boolean,
 ): void {
   conn.broker.log.debug(
-    `Sending PUBLISH to ${conn.logId} (d${dup ? 1 : 0}, q${qos}, r${retain ? 1 : 0}, m${packetId}, '${topic}', ... (${message.payload.length} bytes))`,
+    `Sending PUBLISH to ${conn.logId} (d${dup ? 1 : 0}, q${qos}, r${retain ? 1 : 0}, m${packetId}, '${topic}', ... (${message.payloadLength} bytes))`,
   );
 }
 
@@ -304,7 +304,7 @@ export function publish(
   }
   const metrics = broker.metrics;
   metrics.publishSent++;
-  metrics.publishBytesSent += message.payload.length;
+  metrics.publishBytesSent += message.payloadLength;
   conn.packetQueued();
   return true;
 }

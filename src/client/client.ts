@@ -16,7 +16,7 @@
  * observer hooks run, then messages are queued for async iterators. Observers therefore
  * see events in wire order, which the command-line tools rely on for their output.
  */
-import { Buffer } from 'node:buffer';
+import type { Buffer } from 'node:buffer';
 import type { Duplex } from 'node:stream';
 import { systemClock, type Clock, type TimerHandle } from '../common/clock.ts';
 import { PacketType, ProtocolVersion, type QoS } from '../protocol/constants.ts';
@@ -31,10 +31,10 @@ import {
   type Packet,
   type Properties,
   type PublishPacket,
-  type Subscription as SubscriptionRequest,
 } from '../protocol/packets.ts';
-import { isValidTopicFilter, isValidTopicName } from '../protocol/topic.ts';
-import { ClientSession, FlowState, OutgoingFlow, type PublishOutcome } from './client-session.ts';
+import { ClientSession, FlowState, type PublishOutcome } from './client-session.ts';
+import { buildConnectPacket, checkConnectOptions, toBuffer } from './connect-packet.ts';
+import { OutgoingPublishes, type PublishOptions } from './outgoing.ts';
 import { receivedPacketLine, sentPacketLines } from './debug-log.ts';
 import { openStream, resolveEndpoint, type Endpoint } from './endpoint.ts';
 import {
@@ -45,34 +45,14 @@ import {
   ConnectionRefusedError,
   MosqErr,
   MqttClientError,
-  ReasonCodeError,
   reasonString,
   ServerDisconnectError,
 } from './errors.ts';
 import { KeepaliveTimer } from './keepalive.ts';
-import { MessageQueue } from './message-queue.ts';
 import type { ReceivedMessage } from './message.ts';
 import type { ClientObserver, ConnectOptions, ReconnectOptions } from './options.ts';
-import { Subscription, type UnsubscribeResult } from './subscription.ts';
-
-export interface SubscribeOptions {
-  readonly qos?: QoS;
-  readonly noLocal?: boolean;
-  readonly retainAsPublished?: boolean;
-  readonly retainHandling?: 0 | 1 | 2;
-  /** SUBSCRIBE properties: a subscriptionIdentifiers entry, user properties. */
-  readonly properties?: Properties;
-  readonly signal?: AbortSignal;
-}
-
-/** A filter with its own options, for subscribe([...]). */
-export interface FilterRequest {
-  readonly topicFilter: string;
-  readonly qos?: QoS;
-  readonly noLocal?: boolean;
-  readonly retainAsPublished?: boolean;
-  readonly retainHandling?: 0 | 1 | 2;
-}
+import type { Subscription, UnsubscribeResult } from './subscription.ts';
+import { Subscriptions, type FilterRequest, type SubscribeOptions } from './subscriptions.ts';
 
 export interface EndOptions {
   /** DISCONNECT reason code (MQTT 5); 0x04 asks the broker to publish the will. */
@@ -84,18 +64,6 @@ type State = 'connecting' | 'connected' | 'waiting' | 'closed';
 
 const noop = (): void => undefined;
 
-const ALPHANUMERIC = '0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ';
-
-function invalid(message: string): MqttClientError {
-  return new MqttClientError(ClientErrorCode.InvalidArgument, MosqErr.Inval, message);
-}
-
-function toBuffer(payload: string | Uint8Array | undefined): Buffer {
-  if (payload === undefined) return Buffer.alloc(0);
-  if (typeof payload === 'string') return Buffer.from(payload, 'utf8');
-  return Buffer.isBuffer(payload) ? payload : Buffer.from(payload);
-}
-
 export class MqttClient {
   readonly protocolVersion: ProtocolVersion;
   readonly #options: ConnectOptions;
@@ -104,8 +72,9 @@ export class MqttClient {
   readonly #observer: ClientObserver;
   readonly #reconnect: Required<ReconnectOptions> | null;
   readonly #session = new ClientSession();
-  readonly #subscriptions = new Set<Subscription>();
-  readonly #messageQueues = new Set<MessageQueue<ReceivedMessage>>();
+  readonly #outgoing: OutgoingPublishes;
+  readonly #subscriptions: Subscriptions;
+  readonly #pendingSends: (() => void)[] = [];
   readonly #connectPacket: ConnectPacket;
   readonly #closed: Promise<MqttClientError | null>;
   #resolveClosed: (error: MqttClientError | null) => void = () => undefined;
@@ -144,34 +113,33 @@ export class MqttClient {
         resubscribe: r.resubscribe ?? true,
       };
     }
-    const username = options.username ?? credentials.username;
-    const password = options.password ?? credentials.password;
-    const will = options.will;
-    this.#connectPacket = {
-      type: PacketType.Connect,
-      protocolName: this.protocolVersion === ProtocolVersion.V31 ? 'MQIsdp' : 'MQTT',
-      protocolVersion: this.protocolVersion,
-      isBridge: false,
-      cleanStart: options.cleanStart ?? true,
-      keepalive: options.keepalive ?? 60,
-      clientId: clientId ?? '',
-      will:
-        will === undefined
-          ? null
-          : {
-              topic: will.topic,
-              payload: toBuffer(will.payload),
-              qos: will.qos ?? 0,
-              retain: will.retain ?? false,
-              properties: will.properties ?? EMPTY_PROPERTIES,
-            },
-      username: username ?? null,
-      password: password === undefined ? null : toBuffer(password),
-      properties:
-        this.protocolVersion === ProtocolVersion.V5
-          ? (options.properties ?? EMPTY_PROPERTIES)
-          : EMPTY_PROPERTIES,
-    };
+    this.#connectPacket = buildConnectPacket(options, this.protocolVersion, clientId, credentials);
+    this.#outgoing = new OutgoingPublishes(
+      this.#session,
+      {
+        writePublish: (packet, bytes, mid) => this.#write(packet, bytes, mid),
+        sendPubrel: (mid) => {
+          this.#sendAck(PacketType.Pubrel, mid);
+        },
+      },
+      this.protocolVersion,
+      options.maxInflight ?? 65_535,
+      options.autoTopicAlias ?? false,
+    );
+    this.#subscriptions = new Subscriptions(
+      this.#session,
+      {
+        sendWhenConnected: (packet, mid) => {
+          if (this.#state === 'connected') this.#send(packet, mid);
+          else
+            this.#pendingSends.push(() => {
+              this.#send(packet, mid);
+            });
+        },
+      },
+      this.protocolVersion,
+      this.#observer.message?.bind(this.#observer),
+    );
     this.#closed = new Promise((resolve) => {
       this.#resolveClosed = resolve;
     });
@@ -182,39 +150,7 @@ export class MqttClient {
    * ConnectionRefusedError for a refusal, or an MqttClientError for anything else.
    */
   static async connect(options: ConnectOptions = {}): Promise<MqttClient> {
-    const version: number = options.protocolVersion ?? ProtocolVersion.V5;
-    let clientId =
-      options.clientId === undefined || options.clientId === '' ? null : options.clientId;
-    if (
-      version !== ProtocolVersion.V31 &&
-      version !== ProtocolVersion.V311 &&
-      version !== ProtocolVersion.V5
-    ) {
-      throw invalid(`unsupported protocol version ${String(version)}`);
-    }
-    if (clientId === null && version === ProtocolVersion.V31) {
-      // MQTT 3.1 requires an id; libmosquitto makes "mosq-" + 18 random alphanumerics.
-      const { randomBytes } = await import('node:crypto');
-      const bytes = randomBytes(18);
-      clientId = 'mosq-' + Array.from(bytes, (b) => ALPHANUMERIC[(b & 0x7f) % 62]).join('');
-    }
-    if (options.cleanStart === false && clientId === null && version !== ProtocolVersion.V5) {
-      throw invalid('a client id is required for a persistent session');
-    }
-    const keepalive = options.keepalive ?? 60;
-    if (!Number.isInteger(keepalive) || keepalive < 0 || keepalive > 65_535) {
-      throw invalid('keepalive must be 0-65535 seconds');
-    }
-    if (options.will !== undefined && !isValidTopicName(options.will.topic)) {
-      throw invalid(`invalid will topic '${options.will.topic}'`);
-    }
-    if (
-      version !== ProtocolVersion.V5 &&
-      options.password !== undefined &&
-      options.username === undefined
-    ) {
-      throw invalid('MQTT 3.1/3.1.1 needs a username to send a password');
-    }
+    const clientId = await checkConnectOptions(options);
     const client = new MqttClient(options, clientId);
     try {
       await client.#attempt(options.signal);
@@ -349,6 +285,7 @@ export class MqttClient {
   #dropStream(): void {
     const stream = this.#stream;
     this.#stream = null;
+    this.#outgoing.connected = false;
     this.#keepalive?.stop();
     this.#keepalive = null;
     stream?.destroy();
@@ -418,22 +355,24 @@ export class MqttClient {
     this.#connackWaiter?.reject(error ?? closedError());
     this.#pendingSends.length = 0;
     this.#session.failAll(error ?? closedError());
-    for (const sub of [...this.#subscriptions]) sub.finish(error);
-    for (const queue of [...this.#messageQueues]) {
-      if (error === null) queue.end();
-      else queue.fail(error);
-    }
+    this.#subscriptions.finish(error);
     this.#resolveClosed(error);
   }
 
   // ---------------------------------------------------------------- sending
 
   #send(packet: Packet, mid: number): void {
+    this.#write(packet, encodePacket(packet, this.protocolVersion), mid);
+  }
+
+  /** Logs and writes an encoded packet; false when there is no connection. */
+  #write(packet: Packet, bytes: Buffer, mid: number): boolean {
     const stream = this.#stream;
-    if (stream === null) return;
+    if (stream === null) return false;
     if (this.#observer.log !== undefined) this.#log(sentPacketLines(this.#clientId, packet, mid));
-    stream.write(encodePacket(packet, this.protocolVersion));
+    stream.write(bytes);
     this.#keepalive?.packetSent();
+    return true;
   }
 
   #log(lines: readonly string[]): void {
@@ -488,7 +427,7 @@ export class MqttClient {
         const held = this.#session.incomingQos2.get(packet.packetId);
         this.#session.incomingQos2.delete(packet.packetId);
         this.#sendAck(PacketType.Pubcomp, packet.packetId);
-        if (held !== undefined) this.#deliver(held);
+        if (held !== undefined) this.#subscriptions.deliver(held);
         break;
       }
       case PacketType.Suback: {
@@ -545,15 +484,18 @@ export class MqttClient {
       return;
     }
     const p = connack.properties;
-    this.#server = {
+    this.#connack = connack;
+    this.#state = 'connected';
+    // Flows in flight on the previous connection are resent after the hook below runs
+    // (libmosquitto resets them before its connect callback and retries after it).
+    const inflight = this.#outgoing.inflight();
+    this.#outgoing.connect({
       receiveMaximum: p.receiveMaximum ?? 65_535,
       maximumQoS: (p.maximumQoS ?? 2) as QoS,
       retainAvailable: p.retainAvailable !== 0,
       maximumPacketSize: p.maximumPacketSize ?? 0,
       topicAliasMaximum: p.topicAliasMaximum ?? 0,
-    };
-    this.#connack = connack;
-    this.#state = 'connected';
+    });
     const reconnected = this.#everConnected;
     this.#everConnected = true;
     const keepalive = p.serverKeepAlive ?? this.#connectPacket.keepalive;
@@ -579,18 +521,13 @@ export class MqttClient {
     );
     this.#keepalive.start();
     waiter.resolve(connack);
-    // Publishes in flight from the previous connection go out again after the hook ran
-    // (libmosquitto resets them before its connect callback and retries after it).
-    const inflight = [...this.#session.outgoing.values()].filter(
-      (f) => f.state !== FlowState.Queued,
-    );
     this.#observer.connect?.(connack, this);
-    this.#resendInflight(inflight, connack.sessionPresent);
+    this.#outgoing.resend(inflight, connack.sessionPresent);
     for (const send of this.#pendingSends.splice(0)) send();
     if (reconnected && !connack.sessionPresent && this.#reconnect?.resubscribe === true) {
-      this.#resubscribe();
+      this.#subscriptions.resubscribe();
     }
-    this.#flush();
+    this.#outgoing.flush();
   }
 
   #onPublish(packet: PublishPacket): void {
@@ -632,11 +569,11 @@ export class MqttClient {
     }
     switch (packet.qos) {
       case 0:
-        this.#deliver(resolved);
+        this.#subscriptions.deliver(resolved);
         return;
       case 1:
         this.#sendAck(PacketType.Puback, packet.packetId);
-        this.#deliver(resolved);
+        this.#subscriptions.deliver(resolved);
         return;
       case 2:
         if (!this.#session.incomingQos2.has(packet.packetId)) {
@@ -645,21 +582,6 @@ export class MqttClient {
         this.#sendAck(PacketType.Pubrec, packet.packetId);
         return;
     }
-  }
-
-  #deliver(packet: PublishPacket): void {
-    const message: ReceivedMessage = {
-      topic: packet.topic,
-      payload: packet.payload,
-      qos: packet.qos,
-      retain: packet.retain,
-      dup: packet.dup,
-      mid: packet.packetId,
-      properties: packet.properties,
-    };
-    this.#observer.message?.(message);
-    for (const queue of this.#messageQueues) queue.push(message);
-    for (const sub of this.#subscriptions) if (sub.matches(message.topic)) sub.push(message);
   }
 
   #onAuth(packet: AuthPacket): void {
@@ -689,25 +611,6 @@ export class MqttClient {
         }
       },
     );
-  }
-
-  #resubscribe(): void {
-    for (const sub of this.#subscriptions) {
-      const mid = this.#session.nextMid();
-      this.#session.subscribes.set(mid, {
-        mid,
-        settle: { resolve: () => undefined, reject: () => undefined },
-      });
-      this.#send(
-        {
-          type: PacketType.Subscribe,
-          packetId: mid,
-          subscriptions: sub.requests,
-          properties: sub.requestProperties,
-        },
-        mid,
-      );
-    }
   }
 
   // ---------------------------------------------------------------- publish
@@ -743,52 +646,7 @@ export class MqttClient {
     options: SubscribeOptions = {},
   ): Promise<Subscription> {
     if (this.#state === 'closed') throw closedError();
-    const list = typeof filters === 'string' ? [filters] : filters;
-    if (list.length === 0) throw invalid('no topic filter given');
-    const requests: SubscriptionRequest[] = list.map((entry) => {
-      const r: FilterRequest = typeof entry === 'string' ? { topicFilter: entry } : entry;
-      if (!isValidTopicFilter(r.topicFilter))
-        throw invalid(`invalid subscription topic '${r.topicFilter}'`);
-      // Subscription options beyond the QoS exist in MQTT 5 only.
-      const v5 = this.protocolVersion === ProtocolVersion.V5;
-      return {
-        topicFilter: r.topicFilter,
-        qos: r.qos ?? options.qos ?? 0,
-        noLocal: v5 && (r.noLocal ?? options.noLocal ?? false),
-        retainAsPublished: v5 && (r.retainAsPublished ?? options.retainAsPublished ?? false),
-        retainHandling: v5 ? (r.retainHandling ?? options.retainHandling ?? 0) : 0,
-      };
-    });
-    const properties =
-      this.protocolVersion === ProtocolVersion.V5
-        ? (options.properties ?? EMPTY_PROPERTIES)
-        : EMPTY_PROPERTIES;
-    const signal = options.signal;
-    if (signal?.aborted === true) throw abortError(signal);
-    const mid = this.#session.nextMid();
-    const subscription = new Subscription(
-      {
-        unsubscribe: (f, o) => this.unsubscribe(f, o),
-        forget: (s) => this.#subscriptions.delete(s),
-      },
-      mid,
-      requests.map((r) => r.topicFilter),
-      requests,
-      properties,
-    );
-    this.#subscriptions.add(subscription);
-    const suback = await this.#awaitAck(this.#session.subscribes, mid, signal, () => {
-      this.#send(
-        { type: PacketType.Subscribe, packetId: mid, subscriptions: requests, properties },
-        mid,
-      );
-    }).catch((error: unknown) => {
-      subscription.close();
-      throw error;
-    });
-    subscription.reasonCodes = suback.reasonCodes;
-    subscription.properties = suback.properties;
-    return subscription;
+    return this.#subscriptions.subscribe(filters, options);
   }
 
   /** Sends UNSUBSCRIBE; resolves with the UNSUBACK's reason codes (MQTT 5). */
@@ -797,68 +655,12 @@ export class MqttClient {
     options: { properties?: Properties; signal?: AbortSignal } = {},
   ): Promise<UnsubscribeResult> {
     if (this.#state === 'closed') throw closedError();
-    const list = typeof filters === 'string' ? [filters] : [...filters];
-    if (list.length === 0) throw invalid('no topic filter given');
-    for (const f of list)
-      if (!isValidTopicFilter(f)) throw invalid(`invalid unsubscribe topic '${f}'`);
-    const properties =
-      this.protocolVersion === ProtocolVersion.V5
-        ? (options.properties ?? EMPTY_PROPERTIES)
-        : EMPTY_PROPERTIES;
-    const mid = this.#session.nextMid();
-    const unsuback = await this.#awaitAck(this.#session.unsubscribes, mid, options.signal, () => {
-      this.#send(
-        { type: PacketType.Unsubscribe, packetId: mid, topicFilters: list, properties },
-        mid,
-      );
-    });
-    for (const sub of [...this.#subscriptions]) {
-      if (sub.filters.every((f) => list.includes(f))) sub.close();
-    }
-    return { mid, reasonCodes: unsuback.reasonCodes, properties: unsuback.properties };
+    return this.#subscriptions.unsubscribe(filters, options);
   }
-
-  /** Registers a pending ack, sends (now, or once connected), waits. */
-  #awaitAck<T>(
-    table: Map<number, { mid: number; settle: { resolve(v: T): void; reject(e: unknown): void } }>,
-    mid: number,
-    signal: AbortSignal | undefined,
-    send: () => void,
-  ): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      const onAbort = (): void => {
-        table.delete(mid);
-        reject(abortError(signal as AbortSignal));
-      };
-      signal?.addEventListener('abort', onAbort, { once: true });
-      table.set(mid, {
-        mid,
-        settle: {
-          resolve: (value: T) => {
-            signal?.removeEventListener('abort', onAbort);
-            resolve(value);
-          },
-          reject: (error: unknown) => {
-            signal?.removeEventListener('abort', onAbort);
-            reject(error instanceof Error ? error : new Error(String(error)));
-          },
-        },
-      });
-      if (this.#state === 'connected') send();
-      else this.#pendingSends.push(send);
-    });
-  }
-
-  readonly #pendingSends: (() => void)[] = [];
 
   /** Every message received from now on, whatever subscription it came through. */
   messages(options: { signal?: AbortSignal } = {}): AsyncIterable<ReceivedMessage> {
-    const queue = new MessageQueue<ReceivedMessage>(() => {
-      this.#messageQueues.delete(queue);
-    });
-    if (this.#state === 'closed') queue.end();
-    else this.#messageQueues.add(queue);
-    return { [Symbol.asyncIterator]: () => queue.iterate(options.signal) };
+    return this.#subscriptions.messages(this.#state === 'closed', options.signal);
   }
 
   // ---------------------------------------------------------------- closing

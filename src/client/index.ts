@@ -3,7 +3,9 @@
  * subscriptions and errors.
  */
 export { MqttClient } from './client.ts';
-export type { EndOptions, FilterRequest, PublishOptions, SubscribeOptions } from './client.ts';
+export type { EndOptions } from './client.ts';
+export type { FilterRequest, SubscribeOptions } from './subscriptions.ts';
+export type { PublishOptions } from './outgoing.ts';
 export type { PublishOutcome } from './client-session.ts';
 export type {
   ClientObserver,

@@ -10,12 +10,8 @@ import { PacketType, ProtocolVersion, type QoS } from '../protocol/constants.ts'
 import { encodePacket } from '../protocol/encoder.ts';
 import { EMPTY_PROPERTIES, type Properties, type PublishPacket } from '../protocol/packets.ts';
 import { isValidTopicName } from '../protocol/topic.ts';
-import {
-  ClientSession,
-  FlowState,
-  OutgoingFlow,
-  type PublishOutcome,
-} from './client-session.ts';
+import type { ClientSession } from './client-session.ts';
+import { FlowState, OutgoingFlow, type PublishOutcome } from './client-session.ts';
 import {
   abortError,
   ClientErrorCode,
@@ -163,7 +159,7 @@ export class OutgoingPublishes {
     if (!this.connected) return;
     const window = Math.min(this.limits.receiveMaximum, this.maxInflight);
     let inflight = this.session.inflightCount();
-    while (queue.length > 0 && this.connected) {
+    while (queue.length > 0) {
       const flow = queue[0] as OutgoingFlow;
       if (flow.qos > 0 && inflight >= window) break;
       queue.shift();

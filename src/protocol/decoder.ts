@@ -42,6 +42,11 @@ export interface FrameDecoderOptions {
    * in an incoming PUBLISH).
    */
   readonly expectConnect?: boolean;
+  /**
+   * PUBLISH packets come as LazyPublishPacket, whose payload view is only made when read
+   * (for a broker that forwards most frames as received, see frameSource).
+   */
+  readonly lazyPayloads?: boolean;
 }
 
 /** Mosquitto closes a connection whose CONNECT announces more than this (read_handle). */
@@ -57,6 +62,7 @@ export class FrameDecoder {
   maximumPacketSize: number;
 
   private readonly serverSide: boolean;
+  private readonly lazyPayloads: boolean;
   private awaitingConnect: boolean;
   private readonly chunks: Buffer[] = [];
   /** Index in `chunks` of the first chunk with unread bytes. */
@@ -86,6 +92,7 @@ export class FrameDecoder {
     this.protocolVersion = options.protocolVersion ?? ProtocolVersion.V311;
     this.maximumPacketSize = options.maximumPacketSize ?? 0;
     this.serverSide = options.expectConnect ?? false;
+    this.lazyPayloads = options.lazyPayloads ?? false;
     this.awaitingConnect = this.serverSide;
   }
 
@@ -177,7 +184,7 @@ export class FrameDecoder {
     const type = byte0 >> 4;
     switch (type) {
       case PacketType.Publish:
-        return decodePublish(reader, flags, version, this.serverSide);
+        return decodePublish(reader, flags, version, this.serverSide, this.lazyPayloads);
       case PacketType.Puback:
       case PacketType.Pubrec:
       case PacketType.Pubrel:

@@ -26,6 +26,7 @@ import type {
   DisconnectPacket,
   PingreqPacket,
   PingrespPacket,
+  Properties,
   PubackPacket,
   PubcompPacket,
   PublishPacket,
@@ -39,6 +40,7 @@ import type {
 } from './packets.ts';
 import { decodeProperties } from './properties.ts';
 import type { PacketReader } from './reader.ts';
+import { viewOf } from './reader.ts';
 import { FilterProblem, filterProblem, parseSharedFilter } from './topic.ts';
 
 // ---------------------------------------------------------------------------- CONNACK
@@ -64,12 +66,62 @@ export function decodeConnack(reader: PacketReader, version: ProtocolVersion): C
 
 // ---------------------------------------------------------------------------- PUBLISH
 
-/** The hot path: a QoS 0/1 PUBLISH without properties allocates the packet and two views. */
+/**
+ * A PUBLISH whose payload view is made when it is first read (FrameDecoderOptions
+ * lazyPayloads). A broker forwarding the received frame as it came never reads it, and
+ * making a Buffer view costs about as much as decoding the rest of the packet.
+ * `payloadSource[payloadStart .. payloadStart + payloadLength)` are the payload bytes.
+ */
+export class LazyPublishPacket implements PublishPacket {
+  readonly type: typeof PacketType.Publish = PacketType.Publish;
+  readonly dup: boolean;
+  readonly qos: QoS;
+  readonly retain: boolean;
+  readonly topic: string;
+  readonly packetId: number;
+  readonly properties: Properties;
+  readonly payloadSource: Buffer;
+  readonly payloadStart: number;
+  readonly payloadLength: number;
+  #payload: Buffer | null = null;
+
+  constructor(
+    dup: boolean,
+    qos: QoS,
+    retain: boolean,
+    topic: string,
+    packetId: number,
+    properties: Properties,
+    payloadSource: Buffer,
+    payloadStart: number,
+    payloadLength: number,
+  ) {
+    this.dup = dup;
+    this.qos = qos;
+    this.retain = retain;
+    this.topic = topic;
+    this.packetId = packetId;
+    this.properties = properties;
+    this.payloadSource = payloadSource;
+    this.payloadStart = payloadStart;
+    this.payloadLength = payloadLength;
+  }
+
+  get payload(): Buffer {
+    return (this.#payload ??= viewOf(this.payloadSource, this.payloadStart, this.payloadLength));
+  }
+}
+
+/**
+ * The hot path: a QoS 0/1 PUBLISH without properties allocates the packet and two views
+ * (just the packet when `lazy`, see LazyPublishPacket).
+ */
 export function decodePublish(
   reader: PacketReader,
   flags: number,
   version: ProtocolVersion,
   serverSide: boolean,
+  lazy = false,
 ): PublishPacket {
   const qos = ((flags >> 1) & 0x03) as QoS;
   const topic = reader.topicName();
@@ -94,6 +146,21 @@ export function decodePublish(
       ReasonCode.MalformedPacket,
       `invalid topic name "${topic}" (wildcard, or more than 200 levels)`,
       'MQTT-3.3.2-2',
+    );
+  }
+  if (lazy) {
+    const start = reader.pos;
+    reader.pos = reader.end;
+    return new LazyPublishPacket(
+      (flags & 0x08) !== 0,
+      qos,
+      (flags & 0x01) !== 0,
+      topic,
+      packetId,
+      properties,
+      reader.buf,
+      start,
+      reader.end - start,
     );
   }
   return {

@@ -200,7 +200,11 @@ export class PacketReader {
 
   /** A Buffer over bytes of the packet; cheaper than subarray (no species lookup). */
   private view(start: number, length: number): Buffer {
-    const buf = this.buf;
-    return Buffer.from(buf.buffer, buf.byteOffset + start, length);
+    return viewOf(this.buf, start, length);
   }
+}
+
+/** A Buffer over `buf[start..start + length)`; cheaper than subarray (no species lookup). */
+export function viewOf(buf: Buffer, start: number, length: number): Buffer {
+  return Buffer.from(buf.buffer, buf.byteOffset + start, length);
 }

@@ -16,10 +16,18 @@ function received(): { chunk: Buffer; start: number; end: number; message: Store
   const chunk = Buffer.concat([Buffer.from('xx'), frame, Buffer.from('yyy')]);
   const start = 2;
   const end = start + frame.length;
-  const payload = chunk.subarray(end - 5, end);
-  const message = new StoredMessage('a/b', payload, 1, false, EMPTY_PROPERTIES, 0, 'c', null);
-  // fixed header 2, topic 2 + 3: the packet id sits at offset 7.
-  message.borrowFrame(chunk, start, end, 7, false);
+  const message = new StoredMessage(
+    'a/b',
+    StoredMessage.NO_PAYLOAD,
+    1,
+    false,
+    EMPTY_PROPERTIES,
+    0,
+    'c',
+    null,
+  );
+  // fixed header 2, topic 2 + 3: the packet id sits at offset 7, the payload at 9.
+  message.borrowFrame(chunk, start, end, end - 5, true, 7, false);
   return { chunk, start, end, message };
 }
 
@@ -46,7 +54,36 @@ describe('StoredMessage', () => {
     assert.equal(message.payload, kept, 'a second keep() copies nothing');
   });
 
-  test('a message without a usable frame copies just its payload', () => {
+  test('the payload is made on demand, as a view of the chunk until keep()', () => {
+    const { chunk, message } = received();
+    assert.equal(message.payloadLength, 5);
+    const view = message.payload;
+    assert.equal(view.toString(), 'hello');
+    assert.equal(view.buffer, chunk.buffer);
+    assert.equal(message.payload, view, 'made once');
+  });
+
+  test('a frame that is no form: keep() copies just the payload and forgets the frame', () => {
+    const chunk = Buffer.from('..payload..');
+    const message = new StoredMessage(
+      't',
+      StoredMessage.NO_PAYLOAD,
+      0,
+      false,
+      EMPTY_PROPERTIES,
+      0,
+      'c',
+      null,
+    );
+    message.borrowFrame(chunk, 0, 9, 2, false, -1, false);
+    assert.equal(message.rawFormFits(ProtocolVersion.V311, 0, 0), false);
+    message.keep();
+    chunk.fill(0);
+    assert.equal(message.payload.toString(), 'payload');
+    assert.equal(message.rawSource, null);
+  });
+
+  test('a borrowed payload Buffer is copied by keep()', () => {
     const chunk = Buffer.from('..payload..');
     const message = new StoredMessage(
       't',
@@ -58,8 +95,7 @@ describe('StoredMessage', () => {
       'c',
       null,
     );
-    message.borrowFrame(chunk, 0, 0, -1, false);
-    assert.equal(message.rawSource, null);
+    message.borrowPayload();
     message.keep();
     chunk.fill(0);
     assert.equal(message.payload.toString(), 'payload');
@@ -72,7 +108,7 @@ describe('StoredMessage', () => {
     assert.equal(message.rawFormFits(ProtocolVersion.V311, 0, 0), false);
     assert.equal(message.rawFormFits(ProtocolVersion.V5, 1, 0), false);
     const v5 = new StoredMessage('t', Buffer.alloc(0), 0, false, EMPTY_PROPERTIES, 0, 'c', null);
-    v5.borrowFrame(wire.publish({ topic: 't', version: 5 }), 0, 5, -1, true);
+    v5.borrowFrame(wire.publish({ topic: 't', version: 5 }), 0, 6, 6, true, -1, true);
     assert.equal(v5.rawFormFits(ProtocolVersion.V5, 0, 0), true);
     assert.equal(v5.rawFormFits(ProtocolVersion.V5, 0, 3), false, 'a subscription id is added');
     assert.equal(v5.rawFormFits(ProtocolVersion.V311, 0, 0), false);

@@ -8,6 +8,7 @@ import type { PublishPacket } from '../../protocol/packets.ts';
 import { EMPTY_PROPERTIES } from '../../protocol/packets.ts';
 import { ProtocolVersion, ReasonCode } from '../../protocol/constants.ts';
 import { MqttError } from '../../protocol/errors.ts';
+import { LazyPublishPacket } from '../../protocol/packet-decoders.ts';
 import { isValidTopicName } from '../../protocol/topic.ts';
 import type { ClientConnection } from '../client-connection.ts';
 import { mayPublish } from '../access.ts';
@@ -21,7 +22,12 @@ function refuse(conn: ClientConnection, packet: PublishPacket, reasonCode: numbe
 }
 
 function describe(conn: ClientConnection, packet: PublishPacket, topic: string): string {
-  return `${conn.logId} (d${packet.dup ? 1 : 0}, q${packet.qos}, r${packet.retain ? 1 : 0}, m${packet.packetId}, '${topic}', ... (${packet.payload.length} bytes))`;
+  return `${conn.logId} (d${packet.dup ? 1 : 0}, q${packet.qos}, r${packet.retain ? 1 : 0}, m${packet.packetId}, '${topic}', ... (${payloadLength(packet)} bytes))`;
+}
+
+/** The payload's length, without making a payload Buffer for a LazyPublishPacket. */
+function payloadLength(packet: PublishPacket): number {
+  return packet instanceof LazyPublishPacket ? packet.payloadLength : packet.payload.length;
 }
 
 function sameMessage(a: StoredMessage, b: StoredMessage): boolean {
@@ -29,29 +35,36 @@ function sameMessage(a: StoredMessage, b: StoredMessage): boolean {
 }
 
 /**
- * The payload is a view of the received chunk; the frame itself can go out again as it
- * came when it holds the message's topic (no alias, no mount point) and no properties
- * (an MQTT 5 form without subscription identifier has none either).
+ * The message refers to the received frame rather than to a payload Buffer (see
+ * LazyPublishPacket); the frame can go out again as it came when it holds the message's
+ * topic (no alias, no mount point) and no properties (an MQTT 5 form without subscription
+ * identifier has none either).
  */
 function borrowReceivedFrame(
   conn: ClientConnection,
+  packet: PublishPacket,
   message: StoredMessage,
   verbatim: boolean,
 ): void {
-  const decoder = conn.decoder;
-  const source = decoder.frameSource;
-  const v5 = conn.protocolVersion === ProtocolVersion.V5;
-  if (!verbatim || source.length === 0) {
-    message.borrowFrame(source, 0, 0, -1, false);
+  if (!(packet instanceof LazyPublishPacket)) {
+    message.borrowPayload();
     return;
   }
+  const decoder = conn.decoder;
   const start = decoder.frameStart;
-  let packetIdOffset = -1;
-  if (message.qos !== 0) {
-    const payloadStart = message.payload.byteOffset - source.byteOffset;
-    packetIdOffset = payloadStart - (v5 ? 3 : 2) - start;
-  }
-  message.borrowFrame(source, start, decoder.frameEnd, packetIdOffset, v5);
+  const payloadStart = packet.payloadStart;
+  const v5 = conn.protocolVersion === ProtocolVersion.V5;
+  // The packet identifier precedes the payload (and, in MQTT 5, the empty property block).
+  const packetIdOffset = message.qos === 0 ? -1 : payloadStart - (v5 ? 3 : 2) - start;
+  message.borrowFrame(
+    packet.payloadSource,
+    start,
+    decoder.frameEnd,
+    payloadStart,
+    verbatim,
+    packetIdOffset,
+    v5,
+  );
 }
 
 export function handlePublish(conn: ClientConnection, packet: PublishPacket): void {
@@ -101,12 +114,12 @@ export function handlePublish(conn: ClientConnection, packet: PublishPacket): vo
   }
   if (listener.mountPoint !== null) topic = listener.mountPoint + topic;
 
-  const payload = packet.payload;
+  const length = payloadLength(packet);
   const metrics = broker.metrics;
   metrics.publishReceived++;
-  metrics.publishBytesReceived += payload.length;
+  metrics.publishBytesReceived += length;
 
-  if (config.messageSizeLimit !== 0 && payload.length > config.messageSizeLimit) {
+  if (config.messageSizeLimit !== 0 && length > config.messageSizeLimit) {
     if (broker.debugLog)
       broker.log.debug(`Dropped too large PUBLISH from ${describe(conn, packet, topic)}`);
     refuse(conn, packet, ReasonCode.PacketTooLarge);
@@ -125,12 +138,12 @@ export function handlePublish(conn: ClientConnection, packet: PublishPacket): vo
     refuse(conn, packet, ReasonCode.Success);
     return;
   }
-  if (packet.retain) security.noteRetained(topic, payload.length === 0, listener);
+  if (packet.retain) security.noteRetained(topic, length === 0, listener);
 
   const expiry = plain ? undefined : properties.messageExpiryInterval;
   const message = new StoredMessage(
     topic,
-    payload,
+    packet instanceof LazyPublishPacket ? StoredMessage.NO_PAYLOAD : packet.payload,
     qos,
     packet.retain,
     forwardedProperties(properties),
@@ -138,7 +151,7 @@ export function handlePublish(conn: ClientConnection, packet: PublishPacket): vo
     session.clientId,
     conn.username,
   );
-  borrowReceivedFrame(conn, message, plain && listener.mountPoint === null);
+  borrowReceivedFrame(conn, packet, message, plain && listener.mountPoint === null);
 
   if (qos === 0) {
     broker.publish(message);

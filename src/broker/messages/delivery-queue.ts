@@ -25,7 +25,7 @@ export class DeliveryQueue {
     this.#items.push(delivery);
     if (delivery.qos > 0) {
       this.count12++;
-      this.bytes12 += delivery.message.payload.length;
+      this.bytes12 += delivery.message.payloadLength;
     }
   }
 
@@ -47,7 +47,7 @@ export class DeliveryQueue {
     }
     if (delivery.qos > 0) {
       this.count12--;
-      this.bytes12 -= delivery.message.payload.length;
+      this.bytes12 -= delivery.message.payloadLength;
     }
     return delivery;
   }
@@ -63,7 +63,7 @@ export class DeliveryQueue {
       kept.push(delivery);
       if (delivery.qos > 0) {
         this.count12++;
-        this.bytes12 += delivery.message.payload.length;
+        this.bytes12 += delivery.message.payloadLength;
       }
     }
     this.#items = kept.length === 0 ? NO_ITEMS : kept;

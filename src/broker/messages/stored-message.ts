@@ -34,16 +34,25 @@ class FormCache {
 
 /** StoredMessage.#rawFlags: the raw frame is in the MQTT 5 layout (empty property block). */
 const RAW_V5 = 1;
-/** StoredMessage.#rawFlags: payload (and raw frame) are views of a received chunk. */
+/** StoredMessage.#rawFlags: payload (and raw frame) are in a received chunk, see keep(). */
 const BORROWED = 2;
+/** StoredMessage.#rawFlags: the raw frame is a form for some recipients (rawFormFits). */
+const RAW_FORM = 4;
+
+const NO_PAYLOAD = Buffer.alloc(0);
 
 export class StoredMessage {
+  /** A payload to construct a message with before borrowFrame() gives it its real one. */
+  static readonly NO_PAYLOAD: Buffer = NO_PAYLOAD;
+
   readonly topic: string;
   /**
-   * For a message decoded from a PUBLISH, a view of the received chunk until keep()
-   * gives it bytes of its own (replaced then, same contents).
+   * The payload, or null while it is only known as bytes of rawSource (from
+   * #payloadStart): a message forwarded as received never needs a Buffer of its own.
    */
-  payload: Buffer;
+  #payload: Buffer | null;
+  /** payload.length, without making the payload. */
+  payloadLength: number;
   readonly qos: QoS;
   /** The RETAIN flag as published. */
   readonly retain: boolean;
@@ -56,16 +65,18 @@ export class StoredMessage {
   readonly sourceUsername: string | null;
   #forms: FormCache | null = null;
   /**
-   * The received PUBLISH frame, when it can be forwarded verbatim (see rawFormFits):
-   * `rawSource[rawStart..rawEnd)`, a part of the received chunk until keep() copies it.
-   * Null otherwise (topic alias, mount point, properties, messages of the broker).
+   * The received PUBLISH frame `rawSource[rawStart..rawEnd)`, a part of the received chunk
+   * until keep() copies it; null for messages of the broker. Whether it can be forwarded
+   * as it is: see rawFormFits.
    */
   rawSource: Buffer | null = null;
   rawStart = 0;
   rawEnd = 0;
   /** Offset of the packet identifier inside the raw frame; -1 for QoS 0. */
   rawPacketIdOffset = -1;
-  /** RAW_V5 | BORROWED (one field rather than two: every message carries it). */
+  /** Where the payload starts in rawSource (while #payload is null). */
+  #payloadStart = 0;
+  /** RAW_V5 | BORROWED | RAW_FORM (one field rather than three: every message has it). */
   #rawFlags = 0;
 
   constructor(
@@ -79,7 +90,8 @@ export class StoredMessage {
     sourceUsername: string | null,
   ) {
     this.topic = topic;
-    this.payload = payload;
+    this.#payload = payload;
+    this.payloadLength = payload.length;
     this.qos = qos;
     this.retain = retain;
     this.properties = properties;
@@ -88,28 +100,50 @@ export class StoredMessage {
     this.sourceUsername = sourceUsername;
   }
 
+  get payload(): Buffer {
+    let payload = this.#payload;
+    if (payload === null) {
+      const source = this.rawSource ?? NO_PAYLOAD;
+      payload = Buffer.from(
+        source.buffer,
+        source.byteOffset + this.#payloadStart,
+        this.payloadLength,
+      );
+      this.#payload = payload;
+    }
+    return payload;
+  }
+
   /**
-   * Marks the payload as a view of a received chunk and, when `frameEnd` > 0, offers the
-   * frame it came in as a form: `frameSource[frameStart..frameEnd)` is a PUBLISH whose
-   * bytes after the first are those of this message's form for a recipient of the same
-   * protocol family (MQTT 5 only with no properties) and packet-identifier presence.
+   * Makes the message refer to the PUBLISH frame it was decoded from,
+   * `frameSource[frameStart..frameEnd)`, whose payload starts at `payloadStart`, instead
+   * of its payload Buffer. With `isForm`, the frame's bytes after the first are those of
+   * this message's form for a recipient of the same protocol family (MQTT 5 only with no
+   * properties) and packet-identifier presence; `packetIdOffset` is then where the packet
+   * identifier sits in the frame (-1 for QoS 0).
    */
   borrowFrame(
     frameSource: Buffer,
     frameStart: number,
     frameEnd: number,
+    payloadStart: number,
+    isForm: boolean,
     packetIdOffset: number,
     v5: boolean,
   ): void {
-    if (frameEnd === 0) {
-      this.#rawFlags = BORROWED;
-      return;
-    }
-    this.#rawFlags = v5 ? BORROWED | RAW_V5 : BORROWED;
     this.rawSource = frameSource;
     this.rawStart = frameStart;
     this.rawEnd = frameEnd;
     this.rawPacketIdOffset = packetIdOffset;
+    this.#payloadStart = payloadStart;
+    this.#payload = null;
+    this.payloadLength = frameEnd - payloadStart;
+    this.#rawFlags = BORROWED | (isForm ? RAW_FORM : 0) | (v5 ? RAW_V5 : 0);
+  }
+
+  /** The payload Buffer given to the constructor is a view of a received chunk. */
+  borrowPayload(): void {
+    this.#rawFlags = BORROWED;
   }
 
   /**
@@ -117,8 +151,9 @@ export class StoredMessage {
    * for a recipient speaking `version` at `qos` with `subscriptionId`.
    */
   rawFormFits(version: ProtocolVersion, qos: QoS, subscriptionId: number): boolean {
-    if (this.rawSource === null || (qos === 0) !== this.rawPacketIdOffset < 0) return false;
-    return (this.#rawFlags & RAW_V5) !== 0
+    const flags = this.#rawFlags;
+    if ((flags & RAW_FORM) === 0 || (qos === 0) !== this.rawPacketIdOffset < 0) return false;
+    return (flags & RAW_V5) !== 0
       ? version === ProtocolVersion.V5 && subscriptionId === 0
       : version !== ProtocolVersion.V5;
   }
@@ -126,14 +161,23 @@ export class StoredMessage {
   /**
    * The message must outlive this event-loop turn (queued, in flight, held for PUBREL):
    * copy what it borrowed from the received chunk, once, so that it does not keep the
-   * whole chunk (up to 64 KiB) alive. The raw frame and the payload share one copy.
+   * whole chunk (up to 64 KiB) alive. A frame that is a form is copied whole (the payload
+   * is its tail); otherwise just the payload.
    */
   keep(): void {
-    if ((this.#rawFlags & BORROWED) === 0) return;
-    this.#rawFlags &= ~BORROWED;
+    const flags = this.#rawFlags;
+    if ((flags & BORROWED) === 0) return;
+    this.#rawFlags = flags & ~BORROWED;
     const source = this.rawSource;
     if (source === null) {
-      this.payload = Buffer.from(this.payload);
+      this.#payload = Buffer.from(this.payload);
+      return;
+    }
+    if ((flags & RAW_FORM) === 0) {
+      const payload = Buffer.allocUnsafe(this.payloadLength);
+      source.copy(payload, 0, this.#payloadStart, this.#payloadStart + this.payloadLength);
+      this.#payload = payload;
+      this.rawSource = null;
       return;
     }
     const frame = Buffer.allocUnsafe(this.rawEnd - this.rawStart);
@@ -141,7 +185,8 @@ export class StoredMessage {
     this.rawSource = frame;
     this.rawStart = 0;
     this.rawEnd = frame.length;
-    this.payload = frame.subarray(frame.length - this.payload.length);
+    this.#payloadStart = frame.length - this.payloadLength;
+    this.#payload = null;
   }
 
   isExpired(now: number): boolean {
