@@ -165,7 +165,9 @@ async function openListener(broker: Broker, listener: BrokerListener): Promise<v
   };
   let port = config.port;
   for (const host of hosts) {
-    const base: StreamListenOptions = { port, host, path, noDelay: brokerConfig.setTcpNodelay };
+    // Always TCP_NODELAY (set_tcp_nodelay is accepted): each client is written once per
+    // event-loop turn already, so Nagle has nothing to merge and only adds delayed-ACK stalls.
+    const base: StreamListenOptions = { port, host, path, noDelay: true };
     let endpoint: Endpoint;
     if (websockets) {
       endpoint = new WebSocketListener(

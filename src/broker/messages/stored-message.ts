@@ -41,6 +41,43 @@ const RAW_FORM = 4;
 
 const NO_PAYLOAD = Buffer.alloc(0);
 
+/**
+ * Kept frames are copied into shared slabs rather than into Buffers of their own: a QoS 1
+ * message in flight then costs no Buffer object (the scavenger copies every object that
+ * survives until the PUBACK). Like Node's own Buffer pool, a slab stays alive while one
+ * of its frames does; frames of more than a quarter slab get a slab to themselves.
+ */
+const SLAB_BYTES = 8 * 1024;
+let currentSlab = Buffer.allocUnsafeSlow(SLAB_BYTES);
+let slabUsed = 0;
+
+/** A copy of `source[start..end)`: in the current slab, or alone when it is large. */
+class FrameCopy {
+  buffer: Buffer = currentSlab;
+  offset = 0;
+}
+
+const frameCopy = new FrameCopy();
+
+function copyFrame(source: Buffer, start: number, end: number): FrameCopy {
+  const length = end - start;
+  if (length > SLAB_BYTES / 4) {
+    frameCopy.buffer = Buffer.allocUnsafeSlow(length);
+    frameCopy.offset = 0;
+  } else {
+    if (slabUsed + length > SLAB_BYTES) {
+      currentSlab = Buffer.allocUnsafeSlow(SLAB_BYTES);
+      slabUsed = 0;
+    }
+    frameCopy.buffer = currentSlab;
+    frameCopy.offset = slabUsed;
+    // The next frame starts 8-byte aligned.
+    slabUsed = (slabUsed + length + 7) & ~7;
+  }
+  source.copy(frameCopy.buffer, frameCopy.offset, start, end);
+  return frameCopy;
+}
+
 export class StoredMessage {
   /** A payload to construct a message with before borrowFrame() gives it its real one. */
   static readonly NO_PAYLOAD: Buffer = NO_PAYLOAD;
@@ -180,12 +217,12 @@ export class StoredMessage {
       this.rawSource = null;
       return;
     }
-    const frame = Buffer.allocUnsafe(this.rawEnd - this.rawStart);
-    source.copy(frame, 0, this.rawStart, this.rawEnd);
-    this.rawSource = frame;
-    this.rawStart = 0;
-    this.rawEnd = frame.length;
-    this.#payloadStart = frame.length - this.payloadLength;
+    const length = this.rawEnd - this.rawStart;
+    const copy = copyFrame(source, this.rawStart, this.rawEnd);
+    this.rawSource = copy.buffer;
+    this.rawStart = copy.offset;
+    this.rawEnd = copy.offset + length;
+    this.#payloadStart = this.rawEnd - this.payloadLength;
     this.#payload = null;
   }
 
