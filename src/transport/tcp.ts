@@ -108,6 +108,32 @@ export interface StreamListenOptions {
 }
 
 /**
+ * Binds `server` as `options` say (a unix path, every interface, or one host) and resolves
+ * with the bound port (0 for a unix socket); rejects with the bind error. Shared by the
+ * TCP, TLS and WebSocket listeners.
+ */
+export function listenServer(server: net.Server, options: StreamListenOptions): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const onError = (error: Error): void => {
+      reject(error);
+    };
+    server.once('error', onError);
+    const done = (): void => {
+      server.off('error', onError);
+      const address = server.address();
+      resolve(typeof address === 'object' && address !== null ? address.port : 0);
+    };
+    if (options.path !== null) {
+      server.listen({ path: options.path }, done);
+    } else if (options.host === null) {
+      server.listen({ port: options.port, ipv6Only: false }, done);
+    } else {
+      server.listen({ port: options.port, host: options.host }, done);
+    }
+  });
+}
+
+/**
  * A listening server handing each accepted socket to `onConnection`.
  *
  * Nagle's algorithm is always off on its connections. It exists to merge small writes,
@@ -135,26 +161,8 @@ export class StreamListener {
     return this.#port;
   }
 
-  listen(): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const onError = (error: Error): void => {
-        reject(error);
-      };
-      this.server.once('error', onError);
-      const done = (): void => {
-        this.server.off('error', onError);
-        const address = this.server.address();
-        this.#port = typeof address === 'object' && address !== null ? address.port : 0;
-        resolve();
-      };
-      if (this.options.path !== null) {
-        this.server.listen({ path: this.options.path }, done);
-      } else if (this.options.host === null) {
-        this.server.listen({ port: this.options.port, ipv6Only: false }, done);
-      } else {
-        this.server.listen({ port: this.options.port, host: this.options.host }, done);
-      }
-    });
+  async listen(): Promise<void> {
+    this.#port = await listenServer(this.server, this.options);
   }
 
   close(): Promise<void> {

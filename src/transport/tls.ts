@@ -16,7 +16,7 @@ import { Buffer } from 'node:buffer';
 import type net from 'node:net';
 import tls from 'node:tls';
 import type { Connection, ConnectionHandler, PeerCertificate, TlsPeer } from './connection.ts';
-import { StreamConnection } from './tcp.ts';
+import { StreamConnection, listenServer } from './tcp.ts';
 
 /** What a listener needs to know to run TLS; built by the broker from its config. */
 export interface TlsServerSettings {
@@ -245,26 +245,8 @@ export class TlsListener {
     this.server.setSecureContext(settings.context);
   }
 
-  listen(): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const onError = (error: Error): void => {
-        reject(error);
-      };
-      this.server.once('error', onError);
-      const done = (): void => {
-        this.server.off('error', onError);
-        const address = this.server.address();
-        this.#port = typeof address === 'object' && address !== null ? address.port : 0;
-        resolve();
-      };
-      if (this.options.path !== null) {
-        this.server.listen({ path: this.options.path }, done);
-      } else if (this.options.host === null) {
-        this.server.listen({ port: this.options.port, ipv6Only: false }, done);
-      } else {
-        this.server.listen({ port: this.options.port, host: this.options.host }, done);
-      }
-    });
+  async listen(): Promise<void> {
+    this.#port = await listenServer(this.server, this.options);
   }
 
   close(): Promise<void> {

@@ -22,6 +22,7 @@ import type { Connection, ConnectionHandler, TlsPeer } from './connection.ts';
 import { serveHttpFile } from './http-dir.ts';
 import type { TlsServerSettings } from './tls.ts';
 import { describeTlsPeer } from './tls.ts';
+import { listenServer } from './tcp.ts';
 
 export interface WebSocketListenOptions {
   /** TCP port (0 picks a free one); ignored with `path`. */
@@ -228,26 +229,8 @@ export class WebSocketListener {
     if (this.server instanceof https.Server) this.server.setSecureContext(settings.context);
   }
 
-  listen(): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const onError = (error: Error): void => {
-        reject(error);
-      };
-      this.server.once('error', onError);
-      const done = (): void => {
-        this.server.off('error', onError);
-        const address = this.server.address();
-        this.#port = typeof address === 'object' && address !== null ? address.port : 0;
-        resolve();
-      };
-      if (this.options.path !== null) {
-        this.server.listen({ path: this.options.path }, done);
-      } else if (this.options.host === null) {
-        this.server.listen({ port: this.options.port, ipv6Only: false }, done);
-      } else {
-        this.server.listen({ port: this.options.port, host: this.options.host }, done);
-      }
-    });
+  async listen(): Promise<void> {
+    this.#port = await listenServer(this.server, this.options);
   }
 
   close(): Promise<void> {
