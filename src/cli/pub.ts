@@ -16,11 +16,11 @@ import {
   reasonString,
 } from '../client/errors.ts';
 import { MessageMode, type ToolConfig } from './args/config.ts';
-import { loadConfig } from './args/load.ts';
 import { MQTT_MAX_PAYLOAD } from './args/options.ts';
 import { toProperties } from './args/properties.ts';
 import { buildClientOptions } from './client-options.ts';
 import { processIo, type ToolIo } from './io.ts';
+import { startTool } from './tool-start.ts';
 import {
   connectFailureReport,
   connectionErrorLine,
@@ -37,24 +37,9 @@ export function main(argv: readonly string[]): Promise<number> {
 }
 
 export async function runPub(argv: readonly string[], io: ToolIo): Promise<number> {
-  const loaded = loadConfig('pub', argv, io.env, (text) => {
-    io.err(text);
-  });
-  const cfg = loaded.cfg;
-  switch (loaded.result) {
-    case 'help':
-      // The usage text is loaded only when printed (start-up time).
-      io.out((await import('./args/help.ts')).usageText('pub'));
-      return 1;
-    case 'version':
-      io.out((await import('./args/help.ts')).versionText('pub'));
-      return 1;
-    case 'error':
-      io.err("\nUse 'mosquitto_pub --help' to see usage.\n");
-      return 1;
-    case 'ok':
-      break;
-  }
+  const started = await startTool('pub', argv, io);
+  if (typeof started === 'number') return started;
+  const cfg = started;
   const errPrintf = (text: string): void => {
     if (!cfg.quiet) io.err(text);
   };

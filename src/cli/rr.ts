@@ -20,11 +20,11 @@ import type { ReceivedMessage } from '../client/message.ts';
 import { PacketType } from '../protocol/constants.ts';
 import type { Packet } from '../protocol/packets.ts';
 import { MessageMode, type ToolConfig } from './args/config.ts';
-import { loadConfig } from './args/load.ts';
 import { checkPropertyList, toProperties } from './args/properties.ts';
 import { buildClientOptions } from './client-options.ts';
 import { printMessage } from './format.ts';
 import { processIo, type ToolIo } from './io.ts';
+import { startTool } from './tool-start.ts';
 import {
   connectFailureReport,
   connectionErrorLine,
@@ -40,24 +40,9 @@ export function main(argv: readonly string[]): Promise<number> {
 }
 
 export async function runRr(argv: readonly string[], io: ToolIo): Promise<number> {
-  const loaded = loadConfig('rr', argv, io.env, (text) => {
-    io.err(text);
-  });
-  const cfg = loaded.cfg;
-  switch (loaded.result) {
-    case 'help':
-      // The usage text is loaded only when printed (start-up time).
-      io.out((await import('./args/help.ts')).usageText('rr'));
-      return 1;
-    case 'version':
-      io.out((await import('./args/help.ts')).versionText('rr'));
-      return 1;
-    case 'error':
-      io.err("\nUse 'mosquitto_rr --help' to see usage.\n");
-      return 1;
-    case 'ok':
-      break;
-  }
+  const started = await startTool('rr', argv, io);
+  if (typeof started === 'number') return started;
+  const cfg = started;
   const errPrintf = (text: string): void => {
     if (!cfg.quiet) io.err(text);
   };

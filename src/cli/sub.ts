@@ -11,11 +11,11 @@ import { PacketType } from '../protocol/constants.ts';
 import type { Packet } from '../protocol/packets.ts';
 import { topicMatches } from '../protocol/topic.ts';
 import type { ToolConfig } from './args/config.ts';
-import { loadConfig } from './args/load.ts';
 import { toProperties } from './args/properties.ts';
 import { buildClientOptions } from './client-options.ts';
 import { printMessage, type PrintSettings } from './format.ts';
 import { processIo, type ToolIo } from './io.ts';
+import { startTool } from './tool-start.ts';
 import {
   connectFailureReport,
   connectionErrorLine,
@@ -31,24 +31,9 @@ export function main(argv: readonly string[]): Promise<number> {
 }
 
 export async function runSub(argv: readonly string[], io: ToolIo): Promise<number> {
-  const loaded = loadConfig('sub', argv, io.env, (text) => {
-    io.err(text);
-  });
-  const cfg = loaded.cfg;
-  switch (loaded.result) {
-    case 'help':
-      // The usage text is loaded only when printed (start-up time).
-      io.out((await import('./args/help.ts')).usageText('sub'));
-      return 1;
-    case 'version':
-      io.out((await import('./args/help.ts')).versionText('sub'));
-      return 1;
-    case 'error':
-      io.err("\nUse 'mosquitto_sub --help' to see usage.\n");
-      return 1;
-    case 'ok':
-      break;
-  }
+  const started = await startTool('sub', argv, io);
+  if (typeof started === 'number') return started;
+  const cfg = started;
   if (cfg.noRetain && cfg.retainedOnly) {
     io.err("\nError: Combining '-R' and '--retained-only' makes no sense.\n");
     return 1;
