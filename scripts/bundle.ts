@@ -25,5 +25,6 @@ await build({
   format: 'esm',
   platform: 'node',
   target: 'node20',
+  minify: true,
   logLevel: 'warning',
 });
