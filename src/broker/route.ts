@@ -14,7 +14,6 @@ import type { Broker } from './broker.ts';
 import type { StoredMessage } from './messages/stored-message.ts';
 import { deliverToSession } from './outgoing.ts';
 import type { Session } from './session.ts';
-import { currentSubscriptionEpoch } from './session.ts';
 
 /** Scratch space for one routing pass; reused, one per nesting depth. */
 class RouteContext {
@@ -77,28 +76,27 @@ const CACHE_WINDOW = 1024;
  * The matches of recently routed topics, for one subscription tree. Topic names repeat,
  * and the decoder hands out the same string instance for a repeated topic, so one Map
  * lookup replaces splitting the topic and walking the tree (a third of the cost of a
- * QoS 0 message in fan-in). Entries stay valid while the subscription epoch is unchanged
- * (see session.ts); a match that involved a share group is never cached, since every
+ * QoS 0 message in fan-in). Entries stay valid while the tree's version is unchanged;
+ * a match that involved a share group is never cached, since every
  * message moves the group's round-robin. Ever-new topics turn the cache off for a while.
  */
 class RouteCache {
   readonly #topics = new Map<string, Entries>();
-  #epoch = -1;
+  #treeVersion = -1;
   #entries = 0;
   #lookups = 0;
   #hits = 0;
   #bypass = 0;
 
   /** The cached entries of `topic`, or undefined (then match and offer the result). */
-  lookup(topic: string): Entries | undefined {
+  lookup(topic: string, treeVersion: number): Entries | undefined {
     if (this.#bypass > 0) {
       this.#bypass--;
       return undefined;
     }
-    const epoch = currentSubscriptionEpoch();
-    if (epoch !== this.#epoch) {
+    if (treeVersion !== this.#treeVersion) {
       this.#clear();
-      this.#epoch = epoch;
+      this.#treeVersion = treeVersion;
     }
     if (++this.#lookups === CACHE_WINDOW) {
       if (this.#hits < CACHE_WINDOW / 2) this.#bypass = 15 * CACHE_WINDOW;
@@ -173,7 +171,7 @@ function recordSubscription(entry: SubscriptionEntry<Session>, context: RouteCon
 function matchSubscriptions(broker: Broker, topic: string, context: RouteContext): void {
   const tree = broker.subscriptions;
   const cache = routeCacheOf(tree);
-  const cached = cache.lookup(topic);
+  const cached = cache.lookup(topic, tree.version);
   if (cached !== undefined) {
     for (let i = 0; i < cached.length; i++) {
       const entry = cached[i];

@@ -76,35 +76,6 @@ export class LazyMap<K, V> {
   }
 }
 
-/**
- * Bumped whenever any session's subscriptions change. The broker changes its subscription
- * tree only together with a session's subscription map (subscribe, unsubscribe, session
- * removal), so an unchanged epoch means an unchanged tree: route.ts caches matches on it.
- */
-let subscriptionEpoch = 0;
-
-export function currentSubscriptionEpoch(): number {
-  return subscriptionEpoch;
-}
-
-/** A session's subscriptions by filter; every change bumps the subscription epoch. */
-export class SubscriptionMap extends LazyMap<string, SubscriptionEntry<Session>> {
-  override set(filter: string, entry: SubscriptionEntry<Session>): this {
-    subscriptionEpoch++;
-    return super.set(filter, entry);
-  }
-
-  override delete(filter: string): boolean {
-    subscriptionEpoch++;
-    return super.delete(filter);
-  }
-
-  override clear(): void {
-    if (this.size > 0) subscriptionEpoch++;
-    super.clear();
-  }
-}
-
 export class Session implements Subscriber {
   readonly clientId: string;
   /** The attached connection, only while it is Connected. */
@@ -120,7 +91,7 @@ export class Session implements Subscriber {
   /** Listener max_qos of the last connection. */
   maxQos: QoS = 2;
 
-  readonly subscriptions = new SubscriptionMap();
+  readonly subscriptions = new LazyMap<string, SubscriptionEntry<Session>>();
 
   /** Outgoing QoS 1/2 messages with a packet id, in the order they were sent. */
   readonly inflight = new LazyMap<number, Delivery>();

@@ -66,6 +66,7 @@ export class SubscriptionTree<S extends Subscriber> {
   private readonly normalRootNames = new Set<string>(['', '$SYS']);
   private normalCount = 0;
   private sharedCount = 0;
+  private changes = 0;
   /** The topic's levels during match(), reused to spare an array per message. */
   private readonly levelScratch: string[] = [];
   private matchDepth = 0;
@@ -80,6 +81,15 @@ export class SubscriptionTree<S extends Subscriber> {
   }
 
   /**
+   * Changes with every add() and every remove() that removed something: while it stays
+   * the same, match() visits the same entries (a share group's rotation aside), so callers
+   * may cache matches against it.
+   */
+  get version(): number {
+    return this.changes;
+  }
+
+  /**
    * Adds, or replaces the options of, (subscriber, filter). The filter is already valid.
    * Subscribers are told apart by client id, as Mosquitto does; a different object with
    * the same client id takes over the entry.
@@ -89,6 +99,7 @@ export class SubscriptionTree<S extends Subscriber> {
     filter: string,
     options: SubscriptionOptions,
   ): { entry: SubscriptionEntry<S>; isNew: boolean } {
+    this.changes++;
     const clientId = subscriber.clientId;
     const shared = parseSharedFilter(filter);
     if (shared === null) {
@@ -139,6 +150,7 @@ export class SubscriptionTree<S extends Subscriber> {
       list.remove(entry);
       if (list.count === 0) node.subscriptions = null;
       this.normalCount--;
+      this.changes++;
       pruneEmpty(node);
       if (filter.charCodeAt(0) === DOLLAR) this.forgetUnusedRoot(firstLevel(filter));
       return true;
@@ -155,6 +167,7 @@ export class SubscriptionTree<S extends Subscriber> {
       if (node.groups.length === 0) node.groups = null;
     }
     this.sharedCount--;
+    this.changes++;
     pruneEmpty(node);
     return true;
   }

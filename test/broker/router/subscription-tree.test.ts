@@ -43,6 +43,28 @@ function matchingFilters(filters: readonly string[], topic: string): string[] {
 const INITIAL_DUMP = ['    ', '    $SYS', '    '];
 
 describe('SubscriptionTree add / replace / remove', () => {
+  test('version changes with every add and every effective remove, so match caches know', () => {
+    const tree = new SubscriptionTree<Client>();
+    const a = client('a');
+    const v0 = tree.version;
+    tree.add(a, 'x/y', opts());
+    const v1 = tree.version;
+    assert.notEqual(v1, v0);
+    tree.add(a, 'x/y', opts(1));
+    const v2 = tree.version;
+    assert.notEqual(v2, v1, 'replacing options counts as a change');
+    assert.equal(tree.remove(a, 'not/there'), false);
+    assert.equal(tree.version, v2, 'removing nothing changes nothing');
+    tree.remove(a, 'x/y');
+    assert.notEqual(tree.version, v2);
+    const v3 = tree.version;
+    tree.add(a, '$share/g/x', opts());
+    assert.notEqual(tree.version, v3);
+    const v4 = tree.version;
+    tree.remove(a, '$share/g/x');
+    assert.notEqual(tree.version, v4);
+  });
+
   test('a new subscription is new; the same (client, filter) again replaces its options', () => {
     const tree = new SubscriptionTree<Client>();
     const a = client('a');
