@@ -22,13 +22,12 @@ import { buildClientOptions } from './client-options.ts';
 import { processIo, type ToolIo } from './io.ts';
 import { startTool } from './tool-start.ts';
 import {
-  connectFailureReport,
   connectionErrorLine,
   isConnectFailure,
-  loopErrorLine,
   loopErrno,
-  tlsDebugLines,
+  loopErrorLine,
   refusalLoopError,
+  reportConnectFailure,
 } from './report.ts';
 
 /** Entry point of `mosquitto_pub`. */
@@ -149,14 +148,7 @@ class Publisher {
     }
     if (error instanceof MqttClientError) {
       if (isConnectFailure(error)) {
-        if (this.cfg.debug) {
-          for (const line of tlsDebugLines(error, this.cfg.cafile, this.cfg.ciphers)) {
-            this.io.out(`${line}\n`);
-          }
-        }
-        const report = connectFailureReport(error);
-        for (const line of report.lines) this.errPrintf(line);
-        return report.status;
+        return reportConnectFailure(error, this.cfg, this.io, this.errPrintf);
       }
       this.errPrintf(loopErrorLine(loopErrno(error)));
       return loopErrno(error);

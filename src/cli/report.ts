@@ -9,6 +9,8 @@
  * - anything later: "Error: <mosquitto_strerror>" and the libmosquitto error number.
  */
 import type { ConnectionRefusedError } from '../client/errors.ts';
+import type { ToolConfig } from './args/config.ts';
+import type { ToolIo } from './io.ts';
 import {
   ClientErrorCode,
   connackString,
@@ -141,4 +143,23 @@ export function tlsDebugLines(
 /** The libmosquitto error a failure ends the loop with (no CONNACK in time: keepalive). */
 export function loopErrno(error: MqttClientError): number {
   return error.code === ClientErrorCode.ConnectTimeout ? MosqErr.Keepalive : error.mosqErrno;
+}
+
+/**
+ * client_connect's failure path, shared by the tools: with -d the TLS debug lines on
+ * stdout, then the error lines through `errPrintf` (which honours --quiet). Returns the
+ * exit status.
+ */
+export function reportConnectFailure(
+  error: MqttClientError,
+  cfg: ToolConfig,
+  io: ToolIo,
+  errPrintf: (text: string) => void,
+): number {
+  if (cfg.debug) {
+    for (const line of tlsDebugLines(error, cfg.cafile, cfg.ciphers)) io.out(`${line}\n`);
+  }
+  const report = connectFailureReport(error);
+  for (const line of report.lines) errPrintf(line);
+  return report.status;
 }

@@ -26,12 +26,11 @@ import { printMessage } from './format.ts';
 import { processIo, type ToolIo } from './io.ts';
 import { startTool } from './tool-start.ts';
 import {
-  connectFailureReport,
   connectionErrorLine,
   isConnectFailure,
-  loopErrorLine,
   loopErrno,
-  tlsDebugLines,
+  loopErrorLine,
+  reportConnectFailure,
 } from './report.ts';
 
 /** Entry point of `mosquitto_rr`. */
@@ -152,14 +151,7 @@ class Requester {
     }
     if (error instanceof MqttClientError) {
       if (isConnectFailure(error)) {
-        if (this.cfg.debug) {
-          for (const line of tlsDebugLines(error, this.cfg.cafile, this.cfg.ciphers)) {
-            this.io.out(`${line}\n`);
-          }
-        }
-        const report = connectFailureReport(error);
-        for (const line of report.lines) this.errPrintf(line);
-        return report.status;
+        return reportConnectFailure(error, this.cfg, this.io, this.errPrintf);
       }
       return this.finalStatus(loopErrno(error));
     }
