@@ -93,7 +93,7 @@ async function commandFor(
   switch (name) {
     case 'ours':
       await writeFile(configFile, brokerConfig(port, options.tcpNoDelay));
-      return [process.execPath, join(REPO_ROOT, 'bin', 'mosquitto'), '-c', configFile];
+      return [join(REPO_ROOT, 'bin', 'mosquitto'), '-c', configFile];
     case 'mosquitto':
       if (!existsSync(MOSQUITTO_BINARY)) {
         throw new BrokerStartError(

@@ -38,7 +38,7 @@ type Tool = 'ours' | 'debian';
 
 function commandOf(tool: Tool, args: readonly string[]): [string, string[]] {
   return tool === 'ours'
-    ? [process.execPath, [join(repoRoot, 'bin', 'mosquitto_passwd'), ...args]]
+    ? [join(repoRoot, 'bin', 'mosquitto_passwd'), [...args]]
     : [requiredPath('mosquitto_passwd'), [...args]];
 }
 

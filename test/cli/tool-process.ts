@@ -136,8 +136,9 @@ export function startTool(
   let command: string;
   let argv: string[];
   if (implementation === 'ours') {
-    command = process.execPath;
-    argv = [join(repoRoot, 'bin', tool), ...args];
+    // As a user runs it: through its shebang line, which drops NODE_EXTRA_CA_CERTS.
+    command = join(repoRoot, 'bin', tool);
+    argv = [...args];
   } else if (stdbuf !== null) {
     command = stdbuf;
     argv = ['-oL', requiredPath(tool), ...args];

@@ -227,7 +227,7 @@ export async function startBrokerProcess(
   }
 }
 
-/** Our broker: `node bin/mosquitto -c <config>`, from the repository root. */
+/** Our broker: `bin/mosquitto -c <config>` run as a user would (its shebang line). */
 export const ourBroker: BrokerTarget = {
   kind: 'ours',
   label: 'ours',
@@ -236,8 +236,8 @@ export const ourBroker: BrokerTarget = {
       {
         kind: 'ours',
         label: 'ours',
-        command: process.execPath,
-        args: (configPath) => [join(repoRoot, 'bin', 'mosquitto'), '-c', configPath],
+        command: join(repoRoot, 'bin', 'mosquitto'),
+        args: (configPath) => ['-c', configPath],
       },
       options,
     );

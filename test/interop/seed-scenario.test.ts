@@ -43,8 +43,7 @@ const ours: Target = {
   kind: 'ours',
   label: 'ours',
   preamble: [],
-  start: (configPath) =>
-    startCommand(process.execPath, [join(repoRoot, 'bin', 'mosquitto'), '-c', configPath]),
+  start: (configPath) => startCommand(join(repoRoot, 'bin', 'mosquitto'), ['-c', configPath]),
 };
 
 const debian: Target = {
@@ -111,11 +110,9 @@ async function waitForCertificate(port: number, ca: string, expected: string): P
 /** The guide's `mosquitto_passwd -c <file> isabell`, answering its two prompts. */
 async function createPasswordFile(path: string): Promise<void> {
   const input = `${PASSWORD}\n${PASSWORD}\n`;
-  const ourTool = await runCommand(
-    process.execPath,
-    [join(repoRoot, 'bin', 'mosquitto_passwd'), '-c', path, USER],
-    { input },
-  );
+  const ourTool = await runCommand(join(repoRoot, 'bin', 'mosquitto_passwd'), ['-c', path, USER], {
+    input,
+  });
   if (ourTool.code === 0) return;
   // Ours not built yet: Debian's, in batch mode.
   const debianTool = await runCommand(requiredPath('mosquitto_passwd'), [
