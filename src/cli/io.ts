@@ -11,8 +11,11 @@ export interface ToolIo {
   readonly pid: number;
   /** The whole of stdin. */
   readStdin(): Promise<Buffer>;
-  /** stdin as it arrives; `onEnd` after the last chunk. */
-  streamStdin(onData: (chunk: Buffer) => void, onEnd: () => void): void;
+  /**
+   * stdin as it arrives; `onEnd` after the last chunk. Returns the function that stops
+   * reading, so that a tool that ends early is not kept alive by an open stdin.
+   */
+  streamStdin(onData: (chunk: Buffer) => void, onEnd: () => void): () => void;
   /** Registers a handler for SIGINT/SIGTERM; returns the function that removes it. */
   onSignal(handler: (signal: 'SIGINT' | 'SIGTERM') => void): () => void;
   /** True once a write to stdout failed (EPIPE: the reader went away). */
@@ -42,6 +45,11 @@ export function processIo(): ToolIo {
     streamStdin(onData, onEnd) {
       process.stdin.on('data', onData);
       process.stdin.once('end', onEnd);
+      return () => {
+        process.stdin.off('data', onData);
+        process.stdin.off('end', onEnd);
+        process.stdin.destroy();
+      };
     },
     onSignal(handler) {
       const onInt = (): void => {

@@ -2,6 +2,10 @@
  * mosquitto_pub: connect, publish one message (-m, -f, -s, -n; --repeat times) or one
  * message per stdin line (-l), wait for each acknowledgement, disconnect
  * (pub_client.c, pub_shared.c). Output and exit statuses follow Mosquitto 2.0.22.
+ *
+ * With -l the connection is kept as libmosquitto's threaded loop keeps it: a lost
+ * connection is retried every second while stdin is read on, and a refused reconnection
+ * ends the tool as a refused first connection does.
  */
 import { Buffer } from 'node:buffer';
 import { readFileSync } from 'node:fs';
@@ -96,12 +100,14 @@ function loadFile(cfg: ToolConfig, path: string): string | null {
 class Publisher {
   private client: MqttClient | null = null;
   private finished = false;
-  private resolveStatus: (status: number) => void = () => undefined;
+  private resolveRun: (status: number) => void = () => undefined;
   private readonly status = new Promise<number>((resolve) => {
-    this.resolveStatus = resolve;
+    this.resolveRun = resolve;
   });
+  private stopStdin: (() => void) | null = null;
   private firstPublish = true;
   private published = 0;
+  private readingLines = false;
   private readonly properties;
 
   constructor(
@@ -114,9 +120,12 @@ class Publisher {
 
   async run(options: Parameters<typeof MqttClient.connect>[0]): Promise<number> {
     const cfg = this.cfg;
+    const lineMode = cfg.pubMode === MessageMode.StdinLine;
     try {
       this.client = await MqttClient.connect({
         ...options,
+        // libmosquitto's defaults: every second, no backoff.
+        ...(lineMode ? { reconnect: { delayMs: 1000, maxDelayMs: 1000 } } : {}),
         observer: {
           ...(cfg.debug
             ? {
@@ -129,6 +138,14 @@ class Publisher {
             this.client = client;
             this.onConnect();
           },
+          disconnect: (error) => {
+            // Only a reconnection the broker refuses ends -l; a lost one is retried.
+            if (error instanceof ConnectionRefusedError && !this.finished) {
+              this.finished = true;
+              this.resolveStatus(this.connectFailed(error));
+              this.client?.destroy();
+            }
+          },
         },
       });
     } catch (error) {
@@ -140,10 +157,20 @@ class Publisher {
     return this.status;
   }
 
+  /** The run's exit status is known: stop reading stdin (-l) so the process can end. */
+  private resolveStatus(status: number): void {
+    this.stopStdin?.();
+    this.stopStdin = null;
+    this.resolveRun(status);
+  }
+
   private connectFailed(error: unknown): number {
     if (error instanceof ConnectionRefusedError) {
       this.errPrintf(connectionErrorLine(error, this.cfg.protocolVersion));
-      this.errPrintf(loopErrorLine(refusalLoopError(error)));
+      // -l's stdin loop reports any refusal as MOSQ_ERR_CONN_REFUSED itself.
+      const loopError =
+        this.cfg.pubMode === MessageMode.StdinLine ? MosqErr.ConnRefused : refusalLoopError(error);
+      this.errPrintf(loopErrorLine(loopError));
       return error.reasonCode;
     }
     if (error instanceof MqttClientError) {
@@ -182,7 +209,9 @@ class Publisher {
   private onConnect(): void {
     this.firstPublish = true;
     if (this.cfg.pubMode === MessageMode.StdinLine) {
-      this.readLines();
+      // On a reconnection stdin is already being read; lines sent meanwhile were queued.
+      if (!this.readingLines) this.readLines();
+      this.readingLines = true;
       return;
     }
     this.publishOnce();
@@ -299,7 +328,7 @@ class Publisher {
         }
       });
     };
-    this.io.streamStdin(
+    this.stopStdin = this.io.streamStdin(
       (chunk) => {
         pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
         let newline = pending.indexOf(0x0a);

@@ -22,10 +22,15 @@ export function recordingIo(stdin: Buffer | string = '', env: NodeJS.ProcessEnv 
     pid: 4242,
     readStdin: () => Promise.resolve(input),
     streamStdin(onData, onEnd) {
+      let stopped = false;
       queueMicrotask(() => {
+        if (stopped) return;
         if (input.length > 0) onData(input);
         onEnd();
       });
+      return () => {
+        stopped = true;
+      };
     },
     onSignal: () => () => undefined,
     stdoutFailed: false,
