@@ -10,6 +10,7 @@
 import { Buffer } from 'node:buffer';
 import { readFileSync } from 'node:fs';
 import { MqttClient } from '../client/client.ts';
+import { systemClock } from '../common/clock.ts';
 import {
   ClientErrorCode,
   ConnectionRefusedError,
@@ -293,7 +294,8 @@ class Publisher {
     this.published++;
     if (this.published < this.cfg.repeatCount) {
       const delayMs = this.cfg.repeatDelayUs / 1000;
-      setTimeout(() => {
+      // Chained past setTimeout's 24.8-day limit; the connection keeps the process alive.
+      systemClock.setTimer(() => {
         if (!this.finished) this.publishOnce();
       }, delayMs);
     } else {

@@ -10,6 +10,7 @@
 import { Buffer } from 'node:buffer';
 import { readFileSync } from 'node:fs';
 import { MqttClient } from '../client/client.ts';
+import { systemClock, type TimerHandle } from '../common/clock.ts';
 import {
   ClientErrorCode,
   ConnectionRefusedError,
@@ -92,9 +93,10 @@ class Requester {
   async run(options: Parameters<typeof MqttClient.connect>[0]): Promise<number> {
     const cfg = this.cfg;
     const abort = new AbortController();
-    let timer: NodeJS.Timeout | null = null;
+    // systemClock's timers chain past setTimeout's 24.8-day limit (-W takes up to INT_MAX s).
+    let timer: TimerHandle | null = null;
     if (cfg.timeout > 0) {
-      timer = setTimeout(() => {
+      timer = systemClock.setTimer(() => {
         this.timedOut = true;
         this.processMessages = false;
         if (this.client === null) abort.abort();
@@ -138,7 +140,7 @@ class Requester {
     } catch (error) {
       return this.connectFailed(error);
     } finally {
-      if (timer !== null) clearTimeout(timer);
+      if (timer !== null) systemClock.cancel(timer);
     }
   }
 

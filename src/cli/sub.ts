@@ -5,6 +5,7 @@
  * live message, or a signal (sub_client.c). Output and exit statuses follow 2.0.22.
  */
 import { MqttClient } from '../client/client.ts';
+import { systemClock, type TimerHandle } from '../common/clock.ts';
 import { ConnectionRefusedError, MosqErr, MqttClientError } from '../client/errors.ts';
 import type { ReceivedMessage } from '../client/message.ts';
 import { PacketType } from '../protocol/constants.ts';
@@ -99,9 +100,10 @@ class Subscriber {
     const removeSignals = this.io.onSignal(() => {
       this.interrupt();
     });
-    let timer: NodeJS.Timeout | null = null;
+    // systemClock's timers chain past setTimeout's 24.8-day limit (-W takes up to INT_MAX s).
+    let timer: TimerHandle | null = null;
     if (cfg.timeout > 0) {
-      timer = setTimeout(() => {
+      timer = systemClock.setTimer(() => {
         this.timedOut = true;
         this.interrupt();
       }, cfg.timeout * 1000);
@@ -110,7 +112,7 @@ class Subscriber {
       return await this.connectAndWait(options);
     } finally {
       removeSignals();
-      if (timer !== null) clearTimeout(timer);
+      if (timer !== null) systemClock.cancel(timer);
     }
   }
 

@@ -18,23 +18,41 @@ export interface TimerHandle {
 
 class SystemTimer implements TimerHandle {
   readonly id: number;
-  readonly timeout: NodeJS.Timeout;
-  constructor(id: number, timeout: NodeJS.Timeout) {
+  /** The current leg: replaced while a wait longer than MAX_TIMEOUT_MS is chained. */
+  timeout: NodeJS.Timeout | undefined;
+  constructor(id: number) {
     this.id = id;
-    this.timeout = timeout;
   }
 }
 
 let nextTimerId = 1;
+
+/**
+ * The longest delay setTimeout honours (2^31 - 1 ms, 24.8 days). Node fires a longer one
+ * after 1 ms (with a TimeoutOverflowWarning), so a session with a Session Expiry Interval
+ * of, say, 999999999 s expired at once and lost its queued messages (paho's
+ * test_publication_expiry). Longer waits are chained in legs of at most this.
+ */
+export const MAX_TIMEOUT_MS = 2 ** 31 - 1;
 
 /** The real clock: performance.now() and Date.now(), timers from setTimeout (unref'd). */
 export const systemClock: Clock = {
   now: () => performance.now(),
   wallSeconds: () => Math.floor(Date.now() / 1000),
   setTimer(callback, ms) {
-    const timeout = setTimeout(callback, ms);
-    timeout.unref();
-    return new SystemTimer(nextTimerId++, timeout);
+    const timer = new SystemTimer(nextTimerId++);
+    const deadline = performance.now() + ms;
+    const arm = (wait: number): void => {
+      timer.timeout =
+        wait > MAX_TIMEOUT_MS
+          ? setTimeout(() => {
+              arm(deadline - performance.now());
+            }, MAX_TIMEOUT_MS)
+          : setTimeout(callback, wait);
+      timer.timeout.unref();
+    };
+    arm(ms);
+    return timer;
   },
   cancel(handle) {
     if (handle instanceof SystemTimer) clearTimeout(handle.timeout);
