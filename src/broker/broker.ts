@@ -16,6 +16,7 @@ import type { SubscriptionOptions } from './router/subscription-tree.ts';
 import { SubscriptionTree } from './router/subscription-tree.ts';
 import { RetainStore } from './router/retain-store.ts';
 import { mayPublish } from './access.ts';
+import { BrokerError } from './broker-error.ts';
 import type { BrokerLog } from './broker-log.ts';
 import { ClientConnection, ConnectionState } from './client-connection.ts';
 import { CloseReason, closeLogLine, closePublishesWill } from './close-reason.ts';
@@ -191,6 +192,13 @@ export class Broker extends EventEmitter<BrokerEvents> {
       return;
     }
     this.metrics.socketConnections++;
+    if (transport.remoteAddress === '') {
+      // The peer reset the connection before it was accepted, so its address is unknown
+      // (it would be logged as "New connection from :0"). Mosquitto's context__init()
+      // fails on getpeername() and drops such a socket without a log line.
+      transport.destroy();
+      return;
+    }
     const max = listener.config.maxConnections;
     if (max > 0 && listener.connectionCount >= max) {
       if (this.config.log.connectionMessages) {
@@ -272,9 +280,21 @@ export class Broker extends EventEmitter<BrokerEvents> {
     session.connection = conn;
     conn.session = session;
     conn.state = ConnectionState.Connected;
-    conn.wasConnected = true;
     conn.startKeepalive(keepalive);
-    send.connack(conn, sessionPresent, ReasonCode.Success, connackProperties);
+    if (!send.connack(conn, sessionPresent, ReasonCode.Success, connackProperties)) {
+      // The CONNACK is above the client's Maximum Packet Size: as in Mosquitto, the client
+      // is dropped without a word and logged as an oversize packet; the session it was
+      // given is settled by the close like any other (will, expiry).
+      throw new BrokerError(
+        ReasonCode.PacketTooLarge,
+        "CONNACK above the client's Maximum Packet Size",
+        'MQTT-3.1.2-24',
+        CloseReason.OversizePacket,
+        '',
+        true,
+      );
+    }
+    conn.wasConnected = true;
     if (sessionPresent || session.inflight.size > 0 || session.queue.length > 0) {
       resumeSession(this, session);
     }

@@ -81,13 +81,17 @@ type MutableProperties = { -readonly [K in keyof Properties]: Properties[K] };
  * CONNACK in the connection's protocol version. For MQTT 5 the server's properties follow
  * the given ones as Mosquitto's send__connack adds them: Retain Available, Maximum Packet
  * Size and Receive Maximum on success only, Maximum QoS always when below 2.
+ *
+ * Returns false, sending nothing, for a CONNACK larger than the client's Maximum Packet
+ * Size [MQTT-3.1.2-24] (an assigned client id can make it so): Mosquitto's
+ * send__connack() refuses it the same way (packet__check_oversize).
  */
 export function connack(
   conn: ClientConnection,
   sessionPresent: boolean,
   reasonCode: number,
   properties: Properties,
-): void {
+): boolean {
   if (conn.broker.debugLog) {
     conn.broker.log.debug(
       `Sending CONNACK to ${conn.clientId === '' ? conn.transport.remoteAddress : conn.clientId} (${sessionPresent ? 1 : 0}, ${reasonCode})`,
@@ -107,13 +111,14 @@ export function connack(
     if (maxQos !== 2) server.maximumQoS = maxQos;
     all = server;
   }
-  writeEncoded(
-    conn,
-    encodePacket(
-      { type: PacketType.Connack, sessionPresent, reasonCode, properties: all },
-      conn.protocolVersion,
-    ),
+  const bytes = encodePacket(
+    { type: PacketType.Connack, sessionPresent, reasonCode, properties: all },
+    conn.protocolVersion,
   );
+  const limit = conn.clientMaximumPacketSize;
+  if (limit !== 0 && bytes.length > limit) return false;
+  writeEncoded(conn, bytes);
+  return true;
 }
 
 /**
