@@ -97,6 +97,13 @@ function loadFile(cfg: ToolConfig, path: string): string | null {
   return null;
 }
 
+/** The library's refusals of a publish it never sent (mosquitto_publish's own errors). */
+const REFUSED_BEFORE_SENDING: ReadonlySet<string> = new Set([
+  ClientErrorCode.InvalidArgument,
+  ClientErrorCode.NotSupported,
+  ClientErrorCode.PacketTooLarge,
+]);
+
 /** One run of the tool: the connection, the publishes, and how it all ends. */
 class Publisher {
   private client: MqttClient | null = null;
@@ -274,6 +281,12 @@ class Publisher {
   private publishRefused(error: unknown, first: boolean): boolean {
     if (!(error instanceof MqttClientError)) throw error;
     if (error.code === ClientErrorCode.ClientClosed || this.finished) return true;
+    if (!REFUSED_BEFORE_SENDING.has(error.code)) {
+      // Not a refusal but the connection failing while the publish was in flight (e.g. a
+      // PUBACK reason code libmosquitto rejects as a protocol error): the loop's error.
+      this.fail(error.mosqErrno);
+      return true;
+    }
     if (first) {
       if (error.mosqErrno === MosqErr.QosNotSupported) {
         this.errPrintf('Error: Message QoS not supported on broker, try a lower QoS.\n');
