@@ -15,6 +15,7 @@ import {
   ClientErrorCode,
   ConnectionRefusedError,
   MqttClientError,
+  ReasonCodeError,
   reasonString,
 } from '../client/errors.ts';
 import type { ReceivedMessage } from '../client/message.ts';
@@ -213,6 +214,9 @@ class Requester {
         properties: cfg.protocolVersion < 5 ? {} : toProperties(cfg.properties.publish),
       })
       .catch((error: unknown) => {
+        // mosquitto_rr's publish callback ignores the PUBACK/PUBREC reason code: a refused
+        // request still waits for a response (until -W, if given).
+        if (error instanceof ReasonCodeError) return;
         if (error instanceof MqttClientError && error.code !== ClientErrorCode.ClientClosed) {
           this.finish(error.mosqErrno);
           client.destroy();

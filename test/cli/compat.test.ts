@@ -616,6 +616,23 @@ describe('connection paths and defaults files, our tools and Debian', skip, () =
     return mine;
   };
 
+  test('mosquitto_rr: a refused request still waits for its response, until -W', async () => {
+    for (const qos of ['1', '2']) {
+      const args = [
+        ...['-h', broker?.host ?? '', '-p', String(broker?.port ?? 0), '-d', '-W', '1'],
+        ...['-q', qos, '-t', 'denied/rr', '-e', 'rr/response', '-m', 'x'],
+      ];
+      const [theirs, mine] = await Promise.all([
+        runTool('real', 'mosquitto_rr', args),
+        runTool('ours', 'mosquitto_rr', args),
+      ]);
+      assert.deepEqual(comparable(mine), comparable(theirs));
+      assert.equal(mine.stderr, theirs.stderr);
+      assert.equal(mine.stderr, 'Timed out\n');
+      assert.equal(mine.code, 27);
+    }
+  });
+
   test('MQTT 5 PUBACK/PUBREC refusals: a warning, and still status 0', async () => {
     for (const qos of ['1', '2']) {
       const mine = await same((impl) => [
