@@ -4,7 +4,7 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mqttConnect, settle, startTestBroker } from '../helpers/broker.ts';
+import { mqttConnect, settle, startTestBroker, waitFor } from '../helpers/broker.ts';
 
 const EXPECTED_TOPICS = [
   '$SYS/broker/version',
@@ -45,7 +45,13 @@ describe('$SYS', () => {
       await everything.client.subscribeAsync('#');
       const sys = await mqttConnect(t.url, { clientId: 'sys' });
       await sys.client.subscribeAsync('$SYS/#', { qos: 2 });
-      await settle(50);
+      // Waits for the last retained topic rather than a fixed pause: a loaded machine (the
+      // suite runs two files at once) can take longer than any pause chosen here.
+      const received = (from: number, topics: readonly string[]): boolean => {
+        const seen = new Set(sys.received.slice(from).map((m) => m.topic));
+        return topics.every((topic) => seen.has(topic));
+      };
+      await waitFor(() => received(0, EXPECTED_TOPICS), 5000).catch(() => undefined);
       const topics = new Set(sys.received.map((m) => m.topic));
       for (const topic of EXPECTED_TOPICS) assert.ok(topics.has(topic), topic);
       assert.ok(sys.received.every((m) => m.packet.retain));
@@ -55,7 +61,15 @@ describe('$SYS', () => {
       );
       const before = sys.received.length;
       t.clock.advance(10_000);
-      await settle(50);
+      const updated = ['uptime', 'clients/connected', 'clients/maximum', 'subscriptions/count'];
+      await waitFor(
+        () =>
+          received(
+            before,
+            updated.map((name) => `$SYS/broker/${name}`),
+          ),
+        5000,
+      ).catch(() => undefined);
       const update = sys.received.slice(before);
       assert.deepEqual(update.find((m) => m.topic === '$SYS/broker/uptime')?.payload, '10 seconds');
       assert.equal(update.find((m) => m.topic === '$SYS/broker/clients/connected')?.payload, '2');
