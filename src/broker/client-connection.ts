@@ -84,6 +84,9 @@ export class ClientConnection implements ConnectionHandler, Flushable, DeadlineO
       expectConnect: true,
       maximumPacketSize: broker.config.maxPacketSize,
       lazyPayloads: true,
+      // 0x82 for these whatever their body, as Mosquitto (no bridges, no extended auth).
+      refuseServerPackets: true,
+      refuseAuth: true,
     });
     this.connectedAt = broker.clock.wallSeconds();
     deadlineHeapFor(broker.clock).arm(this, CONNECT_DEADLINE_MS);

@@ -67,15 +67,21 @@ function dropOutgoing(broker: Broker, session: Session): void {
   }
 }
 
-/** Gives a QoS 1/2 delivery a packet id, puts it in flight and sends it. */
+/**
+ * Puts a QoS 1/2 delivery in flight and sends it, with the packet id it was given when
+ * routed (a fresh one only if that id is in flight again after the counter wrapped).
+ */
 function startFlight(
   broker: Broker,
   session: Session,
   conn: ClientConnection,
   delivery: Delivery,
 ): void {
-  const packetId = session.packetIds.next(session.inflight);
-  delivery.packetId = packetId;
+  let packetId = delivery.packetId;
+  if (packetId === 0 || session.inflight.has(packetId)) {
+    packetId = session.packetIds.next(session.inflight);
+    delivery.packetId = packetId;
+  }
   delivery.state = delivery.qos === 1 ? DeliveryState.AwaitPuback : DeliveryState.AwaitPubrec;
   if (
     send.publish(
@@ -110,6 +116,11 @@ export function deliverToSession(
   // acl_file read check: a denied delivery is skipped silently (subs__send).
   const security = broker.security;
   if (security.aclActive && !security.mayRead(session, message.topic)) return;
+  // Mosquitto numbers a QoS 1/2 message when it routes it to the client (subs__send(),
+  // mosquitto__mid_generate()), not when it sends it: one that is then dropped (queue
+  // full, expired while queued, refused by an ACL reloaded meanwhile, too large for the
+  // client) still uses up its id, and the ids the client sees skip it.
+  const packetId = requestedQos > 0 ? session.packetIds.next(session.inflight) : 0;
   const qos = requestedQos > session.maxQos ? session.maxQos : requestedQos;
   const conn = session.connection;
   if (conn !== null) {
@@ -122,11 +133,16 @@ export function deliverToSession(
       return;
     }
     if (session.queue.length === 0 && readyForFlight(broker, session, conn)) {
-      startFlight(broker, session, conn, new Delivery(message, qos, retain, subscriptionId));
+      startFlight(
+        broker,
+        session,
+        conn,
+        new Delivery(message, qos, retain, subscriptionId, packetId),
+      );
       return;
     }
     if (readyForQueue(broker, session, qos, true)) {
-      session.queue.push(new Delivery(message, qos, retain, subscriptionId));
+      session.queue.push(new Delivery(message, qos, retain, subscriptionId, packetId));
     } else {
       dropOutgoing(broker, session);
     }
@@ -135,7 +151,7 @@ export function deliverToSession(
   // Offline durable session: QoS 0 is dropped silently unless queue_qos0_messages.
   if (qos === 0 && !broker.config.queueQos0Messages) return;
   if (readyForQueue(broker, session, qos, false)) {
-    session.queue.push(new Delivery(message, qos, retain, subscriptionId));
+    session.queue.push(new Delivery(message, qos, retain, subscriptionId, packetId));
   } else {
     dropOutgoing(broker, session);
   }
@@ -276,4 +292,5 @@ export function clearOutgoing(session: Session): void {
   session.inflightBytes = 0;
   session.queue.clear();
   session.incoming.clear();
+  session.incomingResent.clear();
 }

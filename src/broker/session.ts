@@ -103,6 +103,12 @@ export class Session implements Subscriber {
   readonly packetIds = new PacketIdAllocator();
   /** Incoming QoS 2 messages between PUBREC and PUBREL (routed on PUBREL), by packet id. */
   readonly incoming = new LazyMap<number, StoredMessage>();
+  /**
+   * Ids in `incoming` whose PUBLISH already came a second time: a third copy before
+   * PUBREL is a protocol error (Mosquitto 2.0.16+, CVE-2023-28366). An entry left after
+   * PUBREL is harmless: it is dropped when the id is next held.
+   */
+  readonly incomingResent = new LazyMap<number, boolean>();
 
   will: SessionWill | null = null;
   expiryTimer: TimerHandle | null = null;

@@ -35,6 +35,9 @@ export interface LoadedTls {
 /** Mosquitto's cipher list when `ciphers` is not set (needed for PSK: Node's has !PSK). */
 export const MOSQUITTO_DEFAULT_CIPHERS = 'DEFAULT:!aNULL:!eNULL:!LOW:!EXPORT:!SSLv2:@STRENGTH';
 
+/** One PEM CRL of a crlfile. */
+const CRL_BLOCK = /-----BEGIN X509 CRL-----[\s\S]*?-----END X509 CRL-----/g;
+
 const TLS_VERSIONS: Readonly<Record<string, tls.SecureVersion>> = {
   'tlsv1.3': 'TLSv1.3',
   'tlsv1.2': 'TLSv1.2',
@@ -117,10 +120,13 @@ export function loadTls(
     const pem = readText(path, (error) => {
       throw new TlsSetupError([message, ...systemErrorLines(error)]);
     });
-    tryContext({ crl: pem }, (error) => {
+    // Every CRL of the file, as X509_load_crl_file() loads them: given one PEM string,
+    // Node would read only the first.
+    const crl = pem.match(CRL_BLOCK) ?? pem;
+    tryContext({ crl }, (error) => {
       throw new TlsSetupError([message, ...opensslLines(error)]);
     });
-    context.crl = pem;
+    context.crl = crl;
     files.push(path);
   }
 

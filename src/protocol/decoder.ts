@@ -47,6 +47,18 @@ export interface FrameDecoderOptions {
    * (for a broker that forwards most frames as received, see frameSource).
    */
   readonly lazyPayloads?: boolean;
+  /**
+   * A broker's reading of packets only a server may send (CONNACK, SUBACK, UNSUBACK,
+   * PINGRESP): a protocol error once the whole packet is in, whatever its body (and,
+   * but for SUBACK/UNSUBACK, its flags), as Mosquitto's handlers refuse them before
+   * reading on. The size checks of the fixed header still come first.
+   */
+  readonly refuseServerPackets?: boolean;
+  /**
+   * A server without extended authentication: an AUTH is a protocol error likewise,
+   * whatever its flags and body (Mosquitto's handle__auth()).
+   */
+  readonly refuseAuth?: boolean;
 }
 
 /** Mosquitto closes a connection whose CONNECT announces more than this (read_handle). */
@@ -63,6 +75,8 @@ export class FrameDecoder {
 
   private readonly serverSide: boolean;
   private readonly lazyPayloads: boolean;
+  private readonly refuseServerPackets: boolean;
+  private readonly refuseAuth: boolean;
   private awaitingConnect: boolean;
   private readonly chunks: Buffer[] = [];
   /** Index in `chunks` of the first chunk with unread bytes. */
@@ -93,6 +107,8 @@ export class FrameDecoder {
     this.maximumPacketSize = options.maximumPacketSize ?? 0;
     this.serverSide = options.expectConnect ?? false;
     this.lazyPayloads = options.lazyPayloads ?? false;
+    this.refuseServerPackets = options.refuseServerPackets ?? false;
+    this.refuseAuth = options.refuseAuth ?? false;
     this.awaitingConnect = this.serverSide;
   }
 
@@ -182,6 +198,13 @@ export class FrameDecoder {
     const version = this.protocolVersion;
     const flags = byte0 & 0x0f;
     const type = byte0 >> 4;
+    if (this.refused(type)) {
+      throw new MqttError(
+        ReasonCode.ProtocolError,
+        `${type === PacketType.Auth ? 'AUTH' : 'server-only packet'} from a client`,
+        type === PacketType.Auth ? 'MQTT-4.12.0-1' : 'MQTT-4.8',
+      );
+    }
     switch (type) {
       case PacketType.Publish:
         return decodePublish(reader, flags, version, this.serverSide, this.lazyPayloads);
@@ -213,6 +236,21 @@ export class FrameDecoder {
       default:
         // Types 0 (and 15 before 5.0) were refused with the fixed header.
         throw reservedType(type);
+    }
+  }
+
+  /** Types refused whole by refuseServerPackets / refuseAuth. */
+  private refused(type: number): boolean {
+    switch (type) {
+      case PacketType.Connack:
+      case PacketType.Suback:
+      case PacketType.Unsuback:
+      case PacketType.Pingresp:
+        return this.refuseServerPackets;
+      case PacketType.Auth:
+        return this.refuseAuth;
+      default:
+        return false;
     }
   }
 
@@ -349,6 +387,12 @@ export class FrameDecoder {
         break;
       case PacketType.Unsubscribe:
         if (flags !== 0x02) throw wrongFlags(type, flags, 'MQTT-3.10.1-1');
+        break;
+      case PacketType.Connack:
+      case PacketType.Pingresp:
+      case PacketType.Auth:
+        // Refused whole (decodeBody) before any look at the flags, when so configured.
+        if (flags !== 0 && !this.refused(type)) throw wrongFlags(type, flags, 'MQTT-2.1.3-1');
         break;
       default:
         if (flags !== 0) throw wrongFlags(type, flags, 'MQTT-2.1.3-1');

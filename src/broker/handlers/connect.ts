@@ -112,7 +112,10 @@ export function handleConnect(conn: ClientConnection, packet: ConnectPacket): vo
   // use_identity_as_username / use_subject_as_username: the username comes from TLS and
   // the CONNECT's username and password are discarded (refused below, in Mosquitto's order).
   const tlsName = tlsUsername(listener, conn.transport);
-  const username = tlsName === undefined ? packet.username : tlsName;
+  // A zero-length user name counts as none, as in Mosquitto (packet__read_string() gives
+  // NULL for an empty field): the client is anonymous (allow_anonymous decides).
+  const username =
+    tlsName === undefined ? (packet.username === '' ? null : packet.username) : tlsName;
 
   let sessionWill: SessionWill | null = null;
   if (will !== null) {
@@ -181,7 +184,11 @@ export function handleConnect(conn: ClientConnection, packet: ConnectPacket): vo
       'MQTT-4.12.0-1',
     );
   }
-  const password = tlsName === undefined ? packet.password : null;
+  // Likewise a zero-length password is no password: it matches no password_file entry.
+  const password =
+    tlsName === undefined && packet.password !== null && packet.password.length > 0
+      ? packet.password
+      : null;
   const request: ConnectRequest = {
     packet,
     clientId,
@@ -201,7 +208,10 @@ interface ConnectRequest {
   readonly clientId: string;
   readonly assignedId: boolean;
   readonly username: string | null;
-  /** The CONNECT password, or null when TLS gave the username (Mosquitto discards it). */
+  /**
+   * The CONNECT password, or null when TLS gave the username (Mosquitto discards it) or
+   * it is empty.
+   */
   readonly password: Buffer | null;
   readonly sessionWill: SessionWill | null;
 }
@@ -217,11 +227,7 @@ function notAuthorised(): MqttError {
  */
 function authenticateConnect(conn: ClientConnection, request: ConnectRequest): void {
   const security = conn.broker.security;
-  const verdict = security.authenticate(
-    conn.listener.config,
-    request.username,
-    request.packet.password,
-  );
+  const verdict = security.authenticate(conn.listener.config, request.username, request.password);
   if (verdict === true) {
     acceptConnect(conn, request);
     return;

@@ -2,7 +2,8 @@
  * PUBLISH from a client (handle_publish.c): QoS/retain limits, topic aliases, mount
  * point, message_size_limit, the `$SYS` write rule and the ACL, then route. QoS 2
  * messages are held until PUBREL and routed then, as Mosquitto does; a repeated QoS 2
- * PUBLISH before PUBREL only gets its PUBREC again (exactly once).
+ * PUBLISH before PUBREL only gets its PUBREC again (exactly once), and a third copy
+ * closes the connection.
  */
 import type { PublishPacket } from '../../protocol/packets.ts';
 import { EMPTY_PROPERTIES } from '../../protocol/packets.ts';
@@ -162,7 +163,17 @@ export function handlePublish(conn: ClientConnection, packet: PublishPacket): vo
     const held = session.incoming.get(packetId);
     if (held !== undefined) {
       if (sameMessage(held, message)) {
-        // A resend before PUBREL: acknowledge again, deliver once [MQTT-4.3.3-9].
+        // A resend before PUBREL: acknowledge again, deliver once [MQTT-4.3.3-9]. But
+        // only once: Mosquitto 2.0.16+ (the CVE-2023-28366 fix, handle_publish.c) counts
+        // the copies and closes the connection with a protocol error at the third.
+        if (session.incomingResent.has(packetId)) {
+          throw new MqttError(
+            ReasonCode.ProtocolError,
+            `QoS 2 PUBLISH ${packetId} received a third time before PUBREL`,
+            'MQTT-4.3.3',
+          );
+        }
+        session.incomingResent.set(packetId, true);
         send.pubrec(conn, packetId, ReasonCode.Success);
         return;
       }
@@ -191,5 +202,6 @@ export function handlePublish(conn: ClientConnection, packet: PublishPacket): vo
   }
   message.keep();
   session.incoming.set(packetId, message);
+  session.incomingResent.delete(packetId);
   send.pubrec(conn, packetId, ReasonCode.Success);
 }

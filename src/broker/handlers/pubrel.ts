@@ -15,6 +15,7 @@ export function handlePubrel(conn: ClientConnection, packet: PubrelPacket): void
   const message = session.incoming.get(packetId);
   if (message !== undefined) {
     session.incoming.delete(packetId);
+    session.incomingResent.delete(packetId);
     broker.publish(message);
   }
   send.pubcomp(conn, packetId);

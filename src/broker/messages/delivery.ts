@@ -7,7 +7,7 @@ import type { QoS } from '../../protocol/constants.ts';
 import type { StoredMessage } from './stored-message.ts';
 
 export const DeliveryState = {
-  /** Waiting in the session queue (no packet id yet). */
+  /** Waiting in the session queue (its packet id is not in use yet). */
   Queued: 0,
   /** QoS 1 PUBLISH sent (or to be resent), waiting for PUBACK. */
   AwaitPuback: 1,
@@ -24,17 +24,25 @@ export class Delivery {
   readonly retain: boolean;
   /** 0 when the subscription had none. */
   readonly subscriptionId: number;
-  packetId = 0;
+  /** Given when routed (0 for QoS 0); kept while queued, so the ids follow routing order. */
+  packetId: number;
   state: DeliveryState = DeliveryState.Queued;
   /** The PUBLISH went out once already: a resend carries DUP. */
   dup = false;
 
-  constructor(message: StoredMessage, qos: QoS, retain: boolean, subscriptionId: number) {
+  constructor(
+    message: StoredMessage,
+    qos: QoS,
+    retain: boolean,
+    subscriptionId: number,
+    packetId = 0,
+  ) {
     // A delivery outlives the turn the message arrived in.
     message.keep();
     this.message = message;
     this.qos = qos;
     this.retain = retain;
     this.subscriptionId = subscriptionId;
+    this.packetId = packetId;
   }
 }
