@@ -33,17 +33,6 @@ function onSocketClose(this: OwnedSocket): void {
   connection.handler?.onClose(connection.error);
 }
 
-/**
- * The peer ended its side (FIN): the connection is gone for its owner at once, as for
- * Mosquitto, whose read() returning 0 closes the client there and then. Node emits
- * 'close' only in a later phase of the event loop, after connections accepted in this
- * one: a client that closes and reconnects at once found its max_connections slot still
- * taken (Mosquitto's 01-connect-max-connections.py).
- */
-function onSocketEnd(this: OwnedSocket): void {
-  onSocketClose.call(this);
-}
-
 function onSocketFinish(this: OwnedSocket): void {
   this.destroy();
 }
@@ -65,7 +54,11 @@ export class StreamConnection implements Connection {
     this.localPort = localPort;
     (socket as OwnedSocket)[kConnection] = this;
     socket.on('error', onSocketError);
-    socket.on('end', onSocketEnd);
+    // The peer's FIN ('end') closes the connection for its owner at once, as Mosquitto's
+    // read() returning 0 does: Node's 'close' comes only in a later phase of the event
+    // loop, after connections accepted in this one, so a client that closed and
+    // reconnected at once found its max_connections slot still taken.
+    socket.on('end', onSocketClose);
     socket.on('close', onSocketClose);
   }
 
