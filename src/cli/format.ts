@@ -19,13 +19,8 @@ import {
   printJson,
   type JsonValue,
 } from './json.ts';
-import {
-  isoMicroseconds,
-  isoSeconds,
-  now,
-  strftimeConversion,
-  type Instant,
-} from './time-format.ts';
+import { strftimeConversion } from '../common/strftime.ts';
+import { isoMicroseconds, isoSeconds, now, type Instant } from './time-format.ts';
 
 export interface PrintSettings {
   readonly format: string | null;
@@ -139,7 +134,7 @@ function formattedPrint(
         const code = format[i] ?? '';
         if (code === '@') out.text('@');
         else if (code === 'N') out.text(String(clock().nanoseconds).padStart(9, '0'));
-        else out.text(strftimeConversion(code, clock().date, clock().seconds));
+        else out.text(strftimeConversion(code, clock().date));
       }
     } else if (c === '\\') {
       if (i < len - 1) {

@@ -11,7 +11,8 @@ import { join } from 'node:path';
 import { ManualClock } from '../../src/common/clock.ts';
 import type { LogConfig, LogDestination, LogType } from '../../src/broker/config/types.ts';
 import { ALL_LOG_TYPES, DEFAULT_LOG_TYPES } from '../../src/broker/config/types.ts';
-import { Logger, strftime } from '../../src/broker/log.ts';
+import { Logger } from '../../src/broker/log.ts';
+import { strftime } from '../../src/common/strftime.ts';
 import type { LoggerOptions } from '../../src/broker/log.ts';
 
 const savedTz = process.env.TZ;

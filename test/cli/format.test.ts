@@ -9,7 +9,8 @@ import { Buffer } from 'node:buffer';
 import { ByteOutput } from '../../src/cli/byte-output.ts';
 import { printMessage, type PrintSettings } from '../../src/cli/format.ts';
 import { formatNumber, parseJsonPayload, printJson } from '../../src/cli/json.ts';
-import { isoMicroseconds, strftimeConversion } from '../../src/cli/time-format.ts';
+import { strftimeConversion } from '../../src/common/strftime.ts';
+import { isoMicroseconds } from '../../src/cli/time-format.ts';
 import { checkFormat } from '../../src/cli/args/format-check.ts';
 import type { ReceivedMessage } from '../../src/client/message.ts';
 
@@ -159,7 +160,7 @@ describe('time formats', () => {
   test('strftime conversions in the C locale', () => {
     const date = new Date(2024, 0, 7, 9, 5, 3);
     const seconds = Math.floor(date.getTime() / 1000);
-    const conv = (c: string): string => strftimeConversion(c, date, seconds);
+    const conv = (c: string): string => strftimeConversion(c, date);
     assert.equal(`${conv('a')} ${conv('b')} ${conv('e')} ${conv('T')}`, 'Sun Jan  7 09:05:03');
     assert.equal(`${conv('j')} ${conv('I')}${conv('p')} ${conv('u')} ${conv('w')}`, '007 09AM 7 0');
     assert.equal(conv('s'), String(seconds));
