@@ -14,30 +14,13 @@ import type {
   ListenerTlsConfig,
 } from '../../../src/broker/config/types.ts';
 import { defaultListener, defaultSecurity } from '../../../src/broker/config/types.ts';
+import { newTlsDraft } from '../../../src/broker/config/draft.ts';
 import { startBroker } from '../../../src/broker/start-broker.ts';
 import type { CertificatePair } from '../../helpers/certs.ts';
 
 /** No TLS option set (what the config parser starts a listener with). */
 export function tlsOptions(overrides: Partial<ListenerTlsConfig> = {}): ListenerTlsConfig {
-  return {
-    cafile: null,
-    capath: null,
-    certfile: null,
-    keyfile: null,
-    ciphers: null,
-    ciphersTls13: null,
-    crlfile: null,
-    dhparamfile: null,
-    pskHint: null,
-    requireCertificate: false,
-    useIdentityAsUsername: false,
-    useSubjectAsUsername: false,
-    tlsVersion: null,
-    tlsEngine: null,
-    tlsKeyform: 'pem',
-    tlsEngineKpassSha1: null,
-    ...overrides,
-  };
+  return { ...newTlsDraft(), ...overrides };
 }
 
 /** certfile/keyfile of `server`, plus any other option. */
