@@ -31,6 +31,9 @@ import * as send from './send.ts';
 import { Session } from './session.ts';
 import { cancelSessionExpiry, scheduleSessionExpiry } from './session-expiry.ts';
 import { DelayedWills } from './will.ts';
+import type { Persistence } from './persistence/persistence.ts';
+import { openPersistence } from './persistence/open.ts';
+import { restoreState, snapshotState } from './durable-state.ts';
 import { SysTree } from './sys-tree.ts';
 import { EMPTY_PROPERTIES } from '../protocol/packets.ts';
 
@@ -85,6 +88,11 @@ export class Broker extends EventEmitter<BrokerEvents> {
   readonly startedAt: number;
   #sysTree: SysTree | null = null;
   #closing = false;
+  /**
+   * Where durable state is reported (null: persistence off, and the hot path only pays
+   * for the null checks).
+   */
+  persistence: Persistence | null = null;
 
   constructor(config: BrokerConfig, clock: Clock, log: BrokerLog) {
     super();
@@ -107,11 +115,36 @@ export class Broker extends EventEmitter<BrokerEvents> {
    */
   async start(): Promise<void> {
     this.security.load(this.config);
+    this.persistence = await openPersistence(this.config, this.clock, this.log);
+    if (this.persistence !== null) this.#restore(this.persistence);
     this.listenerSockets = await openListeners(this);
     if (this.config.sysInterval > 0) {
       this.#sysTree = new SysTree(this);
       this.#sysTree.start();
     }
+  }
+
+  /**
+   * Loads the stored state into the registries (before any listener opens), schedules the
+   * restored sessions' expiry and their wills, and starts the store's timers.
+   */
+  #restore(persistence: Persistence): void {
+    const restored = restoreState(this, persistence, persistence.load());
+    this.metrics.clientsExpired += restored.expired;
+    for (const session of restored.sessions) {
+      const remaining =
+        session.expiryWallTime === 0 ? -1 : session.expiryWallTime - this.clock.wallSeconds();
+      scheduleSessionExpiry(this, session, remaining);
+    }
+    for (const will of restored.wills) {
+      this.delayedWills.schedule(will.clientId, will.message, will.delaySeconds);
+    }
+    persistence.start((p) => snapshotState(this, p));
+  }
+
+  /** SIGUSR1: saves the persistent database now (nothing without persistence). */
+  saveNow(): void {
+    this.persistence?.save(false);
   }
 
   /** Stops listening, publishes pending wills, closes every client and the listeners. */
@@ -134,6 +167,8 @@ export class Broker extends EventEmitter<BrokerEvents> {
     this.flusher.flushNow();
     for (const conn of this.connections) conn.transport.destroy();
     await Promise.all(closingListeners);
+    // Last, so the save holds what the wills queued for durable sessions.
+    this.persistence?.close();
   }
 
   /** Bound port of each listener (unix sockets report 0), in configuration order. */
@@ -317,14 +352,16 @@ export class Broker extends EventEmitter<BrokerEvents> {
       if (will !== null && closePublishesWill(reason)) {
         if (will.delaySeconds > 0) {
           this.delayedWills.schedule(session.clientId, will.message, will.delaySeconds);
+          session.willWallTime = this.clock.wallSeconds() + will.delaySeconds;
         } else {
           this.publishWill(will.message);
         }
       }
       if (reason !== CloseReason.Shutdown) {
         if (session.expiryInterval === 0) this.removeSession(session);
-        else scheduleSessionExpiry(this, session);
+        else scheduleSessionExpiry(this, session, -1);
       }
+      if (session.persisted) this.persistence?.noteSessionDeadlines(session);
     }
     if (conn.wasConnected && this.listenerCount('clientDisconnected') > 0) {
       this.emit('clientDisconnected', { ...clientInfo(conn), reason });
@@ -333,6 +370,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
 
   /** Forgets a session: its subscriptions, queues and registry entry. */
   removeSession(session: Session): void {
+    this.persistence?.noteSessionRemoved(session);
     for (const filter of session.subscriptions.keys()) this.subscriptions.remove(session, filter);
     session.subscriptions.clear();
     clearOutgoing(session);
@@ -346,12 +384,13 @@ export class Broker extends EventEmitter<BrokerEvents> {
   subscribe(session: Session, filter: string, options: SubscriptionOptions): boolean {
     const { entry, isNew } = this.subscriptions.add(session, filter, options);
     session.subscriptions.set(filter, entry);
+    this.persistence?.noteSubscription(session, filter, options);
     return isNew;
   }
 
   /** Removes a subscription; true when it existed. */
   unsubscribe(session: Session, filter: string): boolean {
-    session.subscriptions.delete(filter);
+    if (session.subscriptions.delete(filter)) this.persistence?.noteUnsubscription(session, filter);
     return this.subscriptions.remove(session, filter);
   }
 
@@ -364,8 +403,16 @@ export class Broker extends EventEmitter<BrokerEvents> {
   publish(message: StoredMessage): boolean {
     const matched = routeMessage(this, message);
     if (message.retain) {
-      if (message.payload.length === 0) this.retained.delete(message.topic);
-      else this.retained.set(message.topic, compactForStore(message));
+      const persistence = this.persistence;
+      const previous = persistence === null ? undefined : this.retained.get(message.topic);
+      if (message.payload.length === 0) {
+        this.retained.delete(message.topic);
+        if (previous !== undefined) persistence?.noteRetainDeleted(message.topic, previous);
+      } else {
+        const kept = compactForStore(message);
+        this.retained.set(message.topic, kept);
+        persistence?.noteRetained(message.topic, kept, previous);
+      }
     }
     if (this.listenerCount('messagePublished') > 0) {
       this.emit('messagePublished', {
@@ -382,6 +429,14 @@ export class Broker extends EventEmitter<BrokerEvents> {
 
   /** A will goes out like a client's PUBLISH (the `$SYS` rule and the ACL, checked now). */
   publishWill(message: StoredMessage): void {
+    const persistence = this.persistence;
+    if (persistence !== null) {
+      const session = this.sessions.get(message.sourceClientId);
+      if (session !== undefined) {
+        session.willWallTime = 0;
+        persistence.noteWillGone(session);
+      }
+    }
     if (!mayPublish(message.topic) || !this.security.mayPublishWill(message)) return;
     this.publish(message);
   }

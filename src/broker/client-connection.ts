@@ -7,7 +7,7 @@
  */
 import type { Buffer } from 'node:buffer';
 import type { ProtocolVersion } from '../protocol/constants.ts';
-import { ProtocolVersion as Versions } from '../protocol/constants.ts';
+import { PacketType, ReasonCode, ProtocolVersion as Versions } from '../protocol/constants.ts';
 import { FrameDecoder } from '../protocol/decoder.ts';
 import { isMqttError } from '../protocol/errors.ts';
 import type { Connection, ConnectionHandler } from '../transport/connection.ts';
@@ -21,6 +21,8 @@ import type { DeadlineOwner } from './keepalive.ts';
 import { deadlineHeapFor } from './keepalive.ts';
 import { releaseQueued } from './outgoing.ts';
 import type { Session } from './session.ts';
+import type { AckTarget } from './persistence/persistence.ts';
+import * as send from './send.ts';
 
 export const ConnectionState = {
   AwaitingConnect: 0,
@@ -38,7 +40,9 @@ export type ConnectionState = (typeof ConnectionState)[keyof typeof ConnectionSt
  */
 export const CONNECT_DEADLINE_MS = 90_000;
 
-export class ClientConnection implements ConnectionHandler, Flushable, DeadlineOwner {
+export class ClientConnection
+  implements ConnectionHandler, Flushable, DeadlineOwner, AckTarget
+{
   readonly broker: Broker;
   readonly transport: Connection;
   readonly listener: BrokerListener;
@@ -240,6 +244,47 @@ export class ClientConnection implements ConnectionHandler, Flushable, DeadlineO
       this.close(CloseReason.KeepaliveTimeout);
     } else {
       deadlineHeapFor(clock).armAt(this, this.lastActivity + this.keepaliveMs);
+    }
+  }
+
+  /**
+   * An acknowledgement held until its message was stored (persistence_durable_ack). When
+   * the store failed, an MQTT 5 PUBLISH is refused with 0x80 (the client may try again);
+   * otherwise the connection is closed unacknowledged, so the client resends after
+   * reconnecting rather than believing the message is safe.
+   */
+  sendHeldAck(packetType: number, packetId: number, reasonCode: number, stored: boolean): void {
+    if (this.state !== ConnectionState.Connected) return;
+    if (!stored) {
+      const v5 = this.protocolVersion === Versions.V5;
+      if (v5 && packetType === PacketType.Puback) {
+        send.puback(this, packetId, ReasonCode.UnspecifiedError);
+      } else if (v5 && packetType === PacketType.Pubrec && this.session !== null) {
+        const held = this.session.incoming.get(packetId);
+        if (held !== undefined) {
+          this.session.incoming.delete(packetId);
+          this.broker.persistence?.noteIncomingReleased(this.session, held);
+        }
+        send.pubrec(this, packetId, ReasonCode.UnspecifiedError);
+      } else {
+        if (v5) send.disconnect(this, ReasonCode.UnspecifiedError);
+        this.close(CloseReason.Other, 'persistent storage failed');
+      }
+      return;
+    }
+    switch (packetType) {
+      case PacketType.Puback:
+        send.puback(this, packetId, reasonCode);
+        break;
+      case PacketType.Pubrec:
+        send.pubrec(this, packetId, reasonCode);
+        break;
+      case PacketType.Pubrel:
+        send.pubrel(this, packetId);
+        break;
+      default:
+        send.pubcomp(this, packetId);
+        break;
     }
   }
 

@@ -2,8 +2,9 @@
  * `mosquitto [-c file] [-d] [-p port]... [-v] [-h]`: the broker as a program, in this
  * process (bin/mosquitto imports it, so signals from supervisors reach it directly).
  * Startup and shutdown follow Mosquitto's sequence and log lines; SIGINT/SIGTERM stop
- * cleanly (exit 0), SIGHUP reloads the configuration (log settings, password and ACL
- * files, certificates), SIGUSR2 prints the subscription tree.
+ * cleanly (exit 0, saving the persistent database), SIGHUP reloads the configuration (log
+ * settings, password and ACL files, certificates), SIGUSR1 saves the persistent database,
+ * SIGUSR2 prints the subscription tree.
  */
 import { spawn } from 'node:child_process';
 import { systemClock } from '../common/clock.ts';
@@ -17,6 +18,7 @@ import { ListenError, reloadListeners } from './listeners.ts';
 import { SecurityFileError } from './security/broker-security.ts';
 import { BROKER_VERSION } from './version.ts';
 import { parseBrokerArgs } from './args.ts';
+import { StoreError } from './persistence/store.ts';
 
 /** Runs the broker until a signal stops it. Sets process.exitCode on failure. */
 export async function main(argv: readonly string[]): Promise<void> {
@@ -111,6 +113,10 @@ export async function main(argv: readonly string[]): Promise<void> {
       reloadListeners(broker);
     }
   });
+  process.on('SIGUSR1', () => {
+    // Save the persistent database now (nothing without persistence), as Mosquitto.
+    if (running) broker.saveNow();
+  });
   process.on('SIGUSR2', () => {
     process.stdout.write(
       broker
@@ -122,6 +128,13 @@ export async function main(argv: readonly string[]): Promise<void> {
   try {
     await broker.start();
   } catch (error) {
+    if (error instanceof StoreError) {
+      // A store that cannot even be opened (an unreadable one is moved aside instead).
+      logger.error(`Error: ${error.message}`);
+      logger.close();
+      process.exitCode = 1;
+      return;
+    }
     if (!(error instanceof ListenError) && !(error instanceof SecurityFileError)) throw error;
     logger.close();
     process.exitCode = error.exitCode;

@@ -5,7 +5,7 @@
  * reconnect. There is no in-session retransmission (MQTT 3.1.1/5 forbid it).
  */
 import type { QoS } from '../protocol/constants.ts';
-import { ReasonCode } from '../protocol/constants.ts';
+import { PacketType, ReasonCode } from '../protocol/constants.ts';
 import { MqttError } from '../protocol/errors.ts';
 import type { Broker } from './broker.ts';
 import type { ClientConnection } from './client-connection.ts';
@@ -76,6 +76,7 @@ function startFlight(
   session: Session,
   conn: ClientConnection,
   delivery: Delivery,
+  fromQueue: boolean,
 ): void {
   let packetId = delivery.packetId;
   if (packetId === 0 || session.inflight.has(packetId)) {
@@ -97,7 +98,20 @@ function startFlight(
     delivery.dup = true;
     session.inflight.set(packetId, delivery);
     session.inflightBytes += delivery.message.payloadLength;
+    const persistence = broker.persistence;
+    if (persistence !== null) {
+      if (fromQueue) persistence.noteDeliveryUpdated(session, delivery);
+      else persistence.noteDeliveryAdded(session, delivery);
+    }
+  } else if (fromQueue) {
+    broker.persistence?.noteDeliveryRemoved(session, delivery);
   }
+}
+
+/** Queues a delivery for a session (and tells persistence). */
+function enqueue(broker: Broker, session: Session, delivery: Delivery): void {
+  session.queue.push(delivery);
+  broker.persistence?.noteDeliveryAdded(session, delivery);
 }
 
 /**
@@ -138,11 +152,12 @@ export function deliverToSession(
         session,
         conn,
         new Delivery(message, qos, retain, subscriptionId, packetId),
+        false,
       );
       return;
     }
     if (readyForQueue(broker, session, qos, true)) {
-      session.queue.push(new Delivery(message, qos, retain, subscriptionId, packetId));
+      enqueue(broker, session, new Delivery(message, qos, retain, subscriptionId, packetId));
     } else {
       dropOutgoing(broker, session);
     }
@@ -151,7 +166,7 @@ export function deliverToSession(
   // Offline durable session: QoS 0 is dropped silently unless queue_qos0_messages.
   if (qos === 0 && !broker.config.queueQos0Messages) return;
   if (readyForQueue(broker, session, qos, false)) {
-    session.queue.push(new Delivery(message, qos, retain, subscriptionId, packetId));
+    enqueue(broker, session, new Delivery(message, qos, retain, subscriptionId, packetId));
   } else {
     dropOutgoing(broker, session);
   }
@@ -167,25 +182,31 @@ export function releaseQueued(broker: Broker, session: Session): void {
     if (next.qos === 0) {
       if (!readyForFlightQos0(broker, session, conn)) return;
       session.queue.shift();
+      broker.persistence?.noteDeliveryRemoved(session, next);
       send.publish(conn, next.message, 0, next.retain, next.subscriptionId, 0, false);
       continue;
     }
     if (!readyForFlight(broker, session, conn)) return;
     session.queue.shift();
-    startFlight(broker, session, conn, next);
+    startFlight(broker, session, conn, next, true);
   }
 }
 
 /** Drops expired messages from a session's window and queue (db__expire_all_messages). */
 export function expireMessages(broker: Broker, session: Session): void {
   const now = broker.clock.now();
+  const persistence = broker.persistence;
   for (const [packetId, delivery] of session.inflight) {
     if (delivery.message.isExpired(now)) {
-      session.inflight.delete(packetId);
-      session.inflightBytes -= delivery.message.payloadLength;
+      removeInflight(session, packetId, delivery);
+      persistence?.noteDeliveryRemoved(session, delivery);
     }
   }
-  session.queue.filter((delivery) => !delivery.message.isExpired(now));
+  session.queue.filter((delivery) => {
+    if (!delivery.message.isExpired(now)) return true;
+    persistence?.noteDeliveryRemoved(session, delivery);
+    return false;
+  });
 }
 
 /**
@@ -213,8 +234,8 @@ export function resumeSession(broker: Broker, session: Session): void {
     if (sent) {
       delivery.dup = true;
     } else {
-      session.inflight.delete(packetId);
-      session.inflightBytes -= delivery.message.payloadLength;
+      removeInflight(session, packetId, delivery);
+      broker.persistence?.noteDeliveryRemoved(session, delivery);
     }
   }
   releaseQueued(broker, session);
@@ -251,6 +272,7 @@ export function completeOutgoing(
     );
   }
   removeInflight(session, packetId, delivery);
+  broker.persistence?.noteDeliveryRemoved(session, delivery);
   releaseQueued(broker, session);
 }
 
@@ -269,6 +291,7 @@ export function receivedPubrec(
         throw new MqttError(ReasonCode.ProtocolError, 'PUBREC for a QoS 1 message', 'MQTT-4.3.3');
       }
       removeInflight(session, packetId, delivery);
+      broker.persistence?.noteDeliveryRemoved(session, delivery);
       releaseQueued(broker, session);
     }
     return;
@@ -282,6 +305,15 @@ export function receivedPubrec(
       throw new MqttError(ReasonCode.ProtocolError, 'PUBREC for a QoS 1 message', 'MQTT-4.3.3');
     }
     delivery.state = DeliveryState.AwaitPubcomp;
+    const persistence = broker.persistence;
+    if (persistence !== null) {
+      persistence.noteDeliveryUpdated(session, delivery);
+      // Durable acks: the PUBREL goes out once the new state is stored.
+      if (persistence.holdsAcks && session.persisted) {
+        persistence.holdAck(conn, PacketType.Pubrel, packetId, ReasonCode.Success);
+        return;
+      }
+    }
   }
   send.pubrel(conn, packetId);
 }

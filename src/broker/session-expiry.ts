@@ -18,8 +18,19 @@ export function sessionLifetime(
   return expiryInterval === SESSION_NEVER_EXPIRES ? -1 : expiryInterval;
 }
 
-export function scheduleSessionExpiry(broker: Broker, session: Session): void {
-  const seconds = sessionLifetime(session.expiryInterval, broker.config.persistentClientExpiration);
+/**
+ * Starts the expiry timer of a disconnected session: after its lifetime, or after
+ * `remainingSeconds` when that is not negative (a session restored from a store, whose
+ * deadline was set before the restart).
+ */
+export function scheduleSessionExpiry(
+  broker: Broker,
+  session: Session,
+  remainingSeconds: number,
+): void {
+  const lifetime = sessionLifetime(session.expiryInterval, broker.config.persistentClientExpiration);
+  const seconds = remainingSeconds >= 0 ? Math.max(0, remainingSeconds) : lifetime;
+  session.expiryWallTime = seconds < 0 ? 0 : broker.clock.wallSeconds() + seconds;
   if (seconds < 0) return;
   session.expiryTimer = broker.clock.setTimer(() => {
     session.expiryTimer = null;

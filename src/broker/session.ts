@@ -111,6 +111,14 @@ export class Session implements Subscriber {
   readonly incomingResent = new LazyMap<number, boolean>();
 
   will: SessionWill | null = null;
+  /** Port of the listener of the last connection (kept by persistence). */
+  listenerPort = 0;
+  /** Persistence holds this session (it survives its connection); see Persistence. */
+  persisted = false;
+  /** Wall-clock second at which the disconnected session expires (0: none set). */
+  expiryWallTime = 0;
+  /** Wall-clock second at which its delayed will goes out (0: none waiting). */
+  willWallTime = 0;
   expiryTimer: TimerHandle | null = null;
   /** "Outgoing messages are being dropped" was logged since the last connect. */
   isDropping = false;

@@ -144,6 +144,9 @@ export interface ConfigDraft {
   pidFile: string | null;
   allowDuplicateMessages: boolean;
   autosaveOnChanges: boolean;
+  persistenceDurableAck: boolean;
+  /** `global_plugin` lines (Mosquitto 2.1). */
+  globalPlugins: PluginDraft[];
   clientidPrefixes: string | null;
   memoryLimit: number;
   retainExpiryInterval: number;
@@ -287,6 +290,8 @@ export function newConfigDraft(): ConfigDraft {
     pidFile: null,
     allowDuplicateMessages: false,
     autosaveOnChanges: false,
+    persistenceDurableAck: false,
+    globalPlugins: [],
     clientidPrefixes: null,
     memoryLimit: 0,
     retainExpiryInterval: 0,

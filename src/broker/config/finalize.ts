@@ -16,6 +16,7 @@ import type {
   LogConfig,
   LogDestination,
   SecurityConfig,
+  SqlitePersistenceConfig,
 } from './types.ts';
 import { ALL_LOG_TYPES, DEFAULT_LOG_TYPES } from './types.ts';
 
@@ -74,6 +75,8 @@ export function finalizeConfig(draft: ConfigDraft, options: FinalizeOptions): Br
     persistenceLocation: draft.persistenceLocation,
     persistenceFile: draft.persistenceFile ?? 'mosquitto.db',
     autosaveInterval: draft.autosaveInterval,
+    persistenceDurableAck: draft.persistenceDurableAck,
+    sqlitePersistence: sqlitePersistence(draft, options),
     log: finishLog(draft, options.verbose),
     user: draft.user ?? 'mosquitto',
     pidFile: draft.pidFile,
@@ -85,8 +88,76 @@ export function finalizeConfig(draft: ConfigDraft, options: FinalizeOptions): Br
     websocketsLogLevel: draft.websocketsLogLevel,
     websocketsHeadersSize: draft.websocketsHeadersSize,
     bridges,
-    unimplementedOptions: options.unimplemented,
+    unimplementedOptions: withUnknownPlugins(draft, options.unimplemented),
   };
+}
+
+/** `plugin` lines other than the built-in stores are not loaded yet: say so. */
+function withUnknownPlugins(draft: ConfigDraft, unimplemented: readonly string[]): string[] {
+  const plugins = [
+    ...draft.globalPlugins,
+    ...draft.security.plugins,
+    ...draft.listeners.flatMap((l) => l.security.plugins),
+    ...draft.defaultListener.security.plugins,
+  ];
+  const unknown = plugins.some((p) => p.path === null || !PERSIST_SQLITE.test(p.path));
+  return unknown ? [...unimplemented, 'plugin'] : [...unimplemented];
+}
+
+/** The file name of Mosquitto 2.1's SQLite persistence plugin, in any directory. */
+const PERSIST_SQLITE = /(^|\/)mosquitto_persist_sqlite\.so$/;
+
+/**
+ * A `plugin` or `global_plugin` line naming Mosquitto 2.1's persist-sqlite plugin selects
+ * our SQLite store with its options; as in 2.1.2, not together with `persistence true`.
+ */
+function sqlitePersistence(
+  draft: ConfigDraft,
+  options: FinalizeOptions,
+): SqlitePersistenceConfig | null {
+  const plugins = [
+    ...draft.globalPlugins,
+    ...draft.security.plugins,
+    ...draft.listeners.flatMap((l) => l.security.plugins),
+    ...draft.defaultListener.security.plugins,
+  ];
+  const plugin = plugins.find((p) => p.path !== null && PERSIST_SQLITE.test(p.path));
+  if (plugin === undefined) return null;
+  if (draft.persistence) {
+    throw options.fail('Error: `persistence true` cannot be used with a persistence plugin.');
+  }
+  let dbFile: string | null = null;
+  let sync: SqlitePersistenceConfig['sync'] = 'normal';
+  let flushPeriod = 5;
+  let pageSize = 0;
+  for (const [key, value] of plugin.options) {
+    switch (key.toLowerCase()) {
+      case 'db_file':
+        dbFile = value;
+        break;
+      case 'sync': {
+        const v = value.toLowerCase();
+        if (v !== 'extra' && v !== 'full' && v !== 'normal' && v !== 'off') {
+          throw options.fail(`Sqlite persistence: Invalid plugin_opt_sync value '${value}'.`);
+        }
+        sync = v;
+        break;
+      }
+      case 'flush_period':
+      case 'page_size': {
+        const n = Number(value);
+        if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n)) {
+          throw options.fail(`Error: Invalid ${key} value (${value}).`);
+        }
+        if (key.toLowerCase() === 'flush_period') flushPeriod = n;
+        else pageSize = n;
+        break;
+      }
+      default:
+        break;
+    }
+  }
+  return { dbFile, sync, flushPeriod, pageSize };
 }
 
 /**

@@ -11,7 +11,7 @@ import { OptionError } from './errors.ts';
 import type { LogType } from './types.ts';
 import { ALL_LOG_TYPES } from './types.ts';
 import type { OptionSpec } from './option-spec.ts';
-import { bool, custom, int, str } from './option-spec.ts';
+import { bool, custom, int, readString, str } from './option-spec.ts';
 import { BRIDGE_OPTIONS } from './bridge-options.ts';
 import { LISTENER_OPTIONS, TLS_OPTIONS } from './listener-options.ts';
 import { SECURITY_OPTIONS } from './security-options.ts';
@@ -183,9 +183,31 @@ const PERSISTENCE_OPTIONS: readonly OptionSpec[] = [
     },
   }),
   bool({
+    name: 'persistence_durable_ack',
+    scope: 'global',
+    summary: 'Ours: acknowledge QoS 1/2 messages only once they are on disk.',
+    set: (d, v) => {
+      d.persistenceDurableAck = v;
+    },
+  }),
+  custom({
+    name: 'global_plugin',
+    scope: 'global',
+    reloadable: false,
+    summary: 'Load a plugin for every listener (Mosquitto 2.1; plugin_opt_* lines follow).',
+    run: (d, ctx) => {
+      const plugin = {
+        path: readString(ctx, 'global_plugin', null),
+        options: [],
+        denySpecialChars: true,
+      };
+      d.globalPlugins.push(plugin);
+      ctx.file.plugin = plugin;
+    },
+  }),
+  bool({
     name: 'autosave_on_changes',
     scope: 'global',
-    implemented: false,
     summary: 'Count autosave_interval in changes instead of seconds.',
     set: (d, v) => {
       d.autosaveOnChanges = v;

@@ -89,7 +89,6 @@ export const SECURITY_OPTIONS: readonly OptionSpec[] = [
     aliases: ['auth_plugin'],
     scope: 'security',
     reloadable: false,
-    implemented: false,
     summary: 'Load a plugin (its plugin_opt_* lines follow).',
     run: (s, ctx) => {
       const plugin: PluginDraft = { path: null, options: [], denySpecialChars: true };
@@ -104,7 +103,6 @@ export const SECURITY_OPTIONS: readonly OptionSpec[] = [
       aliases: ['auth_opt_'],
       prefix: true,
       scope: 'plugin',
-      implemented: false,
       summary: 'plugin_opt_<key> <value>: an option for the most recent plugin.',
       run: (plugin, ctx) => {
         const prefixLength = ctx.token.startsWith('auth_opt_') ? 9 : 11;

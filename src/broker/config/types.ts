@@ -38,6 +38,18 @@ export interface LogConfig {
   readonly facility?: number | null;
 }
 
+/** The options of Mosquitto 2.1's persist-sqlite plugin (`plugin_opt_*`). */
+export interface SqlitePersistenceConfig {
+  /** plugin_opt_db_file; null: `<persistence_location>/mosquitto.sqlite3`. */
+  readonly dbFile: string | null;
+  /** plugin_opt_sync: extra, full, normal (default) or off. */
+  readonly sync: 'extra' | 'full' | 'normal' | 'off';
+  /** plugin_opt_flush_period: seconds between commits (default 5). */
+  readonly flushPeriod: number;
+  /** plugin_opt_page_size: 0 for SQLite's default. */
+  readonly pageSize: number;
+}
+
 /** Options that become per listener when `per_listener_settings true`, else global. */
 export interface SecurityConfig {
   /** `allow_anonymous`: false once any listener is configured, true in local-only mode. */
@@ -210,6 +222,10 @@ export interface BrokerConfig {
   readonly persistenceLocation: string | null;
   readonly persistenceFile: string;
   readonly autosaveInterval: number;
+  /** `persistence_durable_ack` (ours): acknowledge QoS 1/2 only once stored (fsync). */
+  readonly persistenceDurableAck?: boolean;
+  /** A `plugin`/`global_plugin` line naming Mosquitto 2.1's mosquitto_persist_sqlite.so. */
+  readonly sqlitePersistence?: SqlitePersistenceConfig | null;
 
   readonly log: LogConfig;
 

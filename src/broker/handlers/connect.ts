@@ -287,6 +287,8 @@ function acceptConnect(conn: ClientConnection, request: ConnectRequest): void {
       : config.maxInflightMessages;
   session.will = sessionWill;
   session.isDropping = false;
+  session.listenerPort = conn.listener.port;
+  session.willWallTime = 0;
   conn.clientMaximumPacketSize = v5 ? (properties.maximumPacketSize ?? 0) : 0;
   broker.security.admitted(conn, session, password, sessionWill?.message ?? null);
 
@@ -317,6 +319,7 @@ function acceptConnect(conn: ClientConnection, request: ConnectRequest): void {
     if (assignedId) connackProperties.assignedClientIdentifier = clientId;
   }
   broker.completeConnect(conn, session, sessionPresent, keepalive, connackProperties);
+  broker.persistence?.noteSession(session);
 }
 
 /** Mosquitto 2.0 prints its internal protocol enum: 1 = 3.1, 2 = 3.1.1, 5 = 5.0. */

@@ -21,6 +21,7 @@ export function handleDisconnect(conn: ClientConnection, packet: DisconnectPacke
       );
     }
     session.expiryInterval = expiry;
+    conn.broker.persistence?.noteSession(session);
   }
   if (conn.broker.debugLog) conn.broker.log.debug(`Received DISCONNECT from ${conn.logId}`);
   conn.close(

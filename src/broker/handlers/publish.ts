@@ -7,7 +7,7 @@
  */
 import type { PublishPacket } from '../../protocol/packets.ts';
 import { EMPTY_PROPERTIES } from '../../protocol/packets.ts';
-import { ProtocolVersion, ReasonCode } from '../../protocol/constants.ts';
+import { PacketType, ProtocolVersion, ReasonCode } from '../../protocol/constants.ts';
 import { MqttError } from '../../protocol/errors.ts';
 import { LazyPublishPacket } from '../../protocol/packet-decoders.ts';
 import { isValidTopicName } from '../../protocol/topic.ts';
@@ -181,6 +181,7 @@ export function handlePublish(conn: ClientConnection, packet: PublishPacket): vo
         `Reused message ID ${packetId} from ${conn.logId} detected. Clearing from storage.`,
       );
       session.incoming.delete(packetId);
+      broker.persistence?.noteIncomingReleased(session, held);
     }
   }
   const maximum = config.maxInflightMessages;
@@ -189,19 +190,32 @@ export function handlePublish(conn: ClientConnection, packet: PublishPacket): vo
     refuse(conn, packet, ReasonCode.QuotaExceeded);
     return;
   }
+  const persistence = broker.persistence;
+  const eventsBefore = persistence === null ? 0 : persistence.eventCount;
   if (qos === 1) {
     const matched = broker.publish(message);
-    send.puback(
-      conn,
-      packetId,
+    const reasonCode =
       matched || conn.protocolVersion !== ProtocolVersion.V5
         ? ReasonCode.Success
-        : ReasonCode.NoMatchingSubscribers,
-    );
+        : ReasonCode.NoMatchingSubscribers;
+    // Durable acks: a message that reached a durable session or the retained store is
+    // acknowledged once stored.
+    if (persistence?.holdsAcks === true && persistence.eventCount !== eventsBefore) {
+      persistence.holdAck(conn, PacketType.Puback, packetId, reasonCode);
+    } else {
+      send.puback(conn, packetId, reasonCode);
+    }
     return;
   }
   message.keep();
   session.incoming.set(packetId, message);
   session.incomingResent.delete(packetId);
+  if (persistence !== null) {
+    persistence.noteIncomingHeld(session, packetId, message);
+    if (persistence.holdsAcks && persistence.eventCount !== eventsBefore) {
+      persistence.holdAck(conn, PacketType.Pubrec, packetId, ReasonCode.Success);
+      return;
+    }
+  }
   send.pubrec(conn, packetId, ReasonCode.Success);
 }

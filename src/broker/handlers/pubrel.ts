@@ -3,6 +3,7 @@
  * id still gets PUBCOMP (it may be a PUBREL repeated after a reconnect).
  */
 import type { PubrelPacket } from '../../protocol/packets.ts';
+import { PacketType } from '../../protocol/constants.ts';
 import type { ClientConnection } from '../client-connection.ts';
 import * as send from '../send.ts';
 import { requireSession } from './require-session.ts';
@@ -16,7 +17,19 @@ export function handlePubrel(conn: ClientConnection, packet: PubrelPacket): void
   if (message !== undefined) {
     session.incoming.delete(packetId);
     session.incomingResent.delete(packetId);
-    broker.publish(message);
+    const persistence = broker.persistence;
+    if (persistence !== null) {
+      const eventsBefore = persistence.eventCount;
+      broker.publish(message);
+      persistence.noteIncomingReleased(session, message);
+      // Durable acks: PUBCOMP once the deliveries it made are stored.
+      if (persistence.holdsAcks && persistence.eventCount !== eventsBefore) {
+        persistence.holdAck(conn, PacketType.Pubcomp, packetId, 0);
+        return;
+      }
+    } else {
+      broker.publish(message);
+    }
   }
   send.pubcomp(conn, packetId);
 }

@@ -52,6 +52,14 @@ export class DeliveryQueue {
     return delivery;
   }
 
+  /** The queued deliveries, oldest first. */
+  *[Symbol.iterator](): Generator<Delivery> {
+    for (let i = this.#head; i < this.#items.length; i++) {
+      const delivery = this.#items[i];
+      if (delivery !== undefined) yield delivery;
+    }
+  }
+
   /** Keeps only the deliveries `keep` accepts (used to drop expired messages). */
   filter(keep: (delivery: Delivery) => boolean): void {
     const kept: Delivery[] = [];

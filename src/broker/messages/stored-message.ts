@@ -101,6 +101,10 @@ export class StoredMessage {
   readonly sourceClientId: string;
   readonly sourceUsername: string | null;
   #forms: FormCache | null = null;
+  /** The id a persistence store knows the message by (Mosquitto's db_id); 0 none yet. */
+  storeId = 0;
+  /** Durable holders (sessions, the retained store) while a store is told of changes. */
+  storeRefs = 0;
   /**
    * The received PUBLISH frame `rawSource[rawStart..rawEnd)`, a part of the received chunk
    * until keep() copies it; null for messages of the broker. Whether it can be forwarded

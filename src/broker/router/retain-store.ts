@@ -93,6 +93,11 @@ export class RetainStore<M> {
     searchLevel(this.root, splitLevels(filter), 0, visit, context);
   }
 
+  /** Visits every retained message, `$` topics included, in creation order. */
+  forEach<C>(visit: RetainVisitor<M, C>, context: C): void {
+    if (this.root.children !== null) visitSubtree(this.root.children, false, visit, context);
+  }
+
   private find(topic: string): RetainNode<M> | undefined {
     let node: RetainNode<M> | undefined = this.root;
     for (const level of splitLevels(topic)) {

@@ -1,0 +1,303 @@
+/**
+ * The snapshot store of Mosquitto 2.0: the whole durable state in one `mosquitto.db`
+ * file (format 6, src/common/mosquitto-db.ts), written atomically at autosave, SIGUSR1
+ * and shutdown, read at start-up. Files go both ways between Mosquitto and us.
+ *
+ * What the format has no room for stays out of it, as in Mosquitto: wills, retain
+ * handling of subscriptions, a session's maximum QoS.
+ */
+import { Buffer } from 'node:buffer';
+import { existsSync, readFileSync, renameSync } from 'node:fs';
+import type { QoS } from '../../protocol/constants.ts';
+import { PacketType, ReasonCode } from '../../protocol/constants.ts';
+import type { Properties } from '../../protocol/packets.ts';
+import { EMPTY_PROPERTIES } from '../../protocol/packets.ts';
+import { decodeProperties, propertiesLength, writeProperties } from '../../protocol/properties.ts';
+import { PacketReader } from '../../protocol/reader.ts';
+import { MqttError } from '../../protocol/errors.ts';
+import type { DbChunk, MosquittoDbFile } from '../../common/mosquitto-db.ts';
+import {
+  MosquittoDbError,
+  readMosquittoDb,
+  writeMosquittoDb,
+  writeMosquittoDbFileAtomic,
+} from '../../common/mosquitto-db.ts';
+import type {
+  BaseMessageRecord,
+  ClientMessageRecord,
+  ClientRecord,
+  DurableState,
+  SubscriptionRecord,
+} from './records.ts';
+import { emptyDurableState } from './records.ts';
+import type { PersistenceStore } from './store.ts';
+import { StoreError } from './store.ts';
+
+/** The property list of a message, without its length prefix (as the codec keeps it). */
+function encodePropertyList(properties: Properties): Buffer | null {
+  if (properties === EMPTY_PROPERTIES) return null;
+  const length = propertiesLength(properties);
+  if (length === 0) return null;
+  const block = Buffer.allocUnsafe(length + 4);
+  const end = writeProperties(block, 0, properties, length);
+  // writeProperties writes the length prefix first: drop it.
+  return block.subarray(end - length, end);
+}
+
+const propertyReader = new PacketReader();
+
+function decodePropertyList(list: Buffer | null, path: string): Properties {
+  if (list === null || list.length === 0) return EMPTY_PROPERTIES;
+  const prefix = Buffer.allocUnsafe(4);
+  let length = list.length;
+  let used = 0;
+  do {
+    let byte = length & 0x7f;
+    length >>>= 7;
+    if (length > 0) byte |= 0x80;
+    prefix[used++] = byte;
+  } while (length > 0);
+  const block = Buffer.concat([prefix.subarray(0, used), list]);
+  propertyReader.reset(block, 0, block.length);
+  try {
+    return decodeProperties(propertyReader, PacketType.Publish, {
+      invalidCode: ReasonCode.MalformedPacket,
+      serverSide: true,
+    });
+  } catch (error) {
+    if (error instanceof MqttError) throw new StoreError(`${path}: bad message properties: ${error.message}`);
+    throw error;
+  }
+}
+
+function toQos(value: number): QoS {
+  return value >= 2 ? 2 : value === 1 ? 1 : 0;
+}
+
+/** A DurableState as the chunks Mosquitto 2.0 writes, in its order. */
+export function stateToDbFile(state: DurableState, shutdown: boolean): MosquittoDbFile {
+  const chunks: DbChunk[] = [
+    { type: 'cfg', lastDbId: BigInt(state.lastStoreId), shutdown, dbIdSize: 8 },
+  ];
+  for (const m of state.baseMessages) {
+    chunks.push({
+      type: 'msgStore',
+      storeId: BigInt(m.storeId),
+      expiryTime: BigInt(m.expiryTime),
+      sourceId: m.sourceId === '' ? null : m.sourceId,
+      sourceUsername: m.sourceUsername,
+      sourceMid: m.sourceMid,
+      sourcePort: m.sourcePort,
+      topic: m.topic,
+      // Mosquitto saves $SYS messages without their retain flag.
+      qos: m.qos,
+      retain: m.retain && !m.topic.startsWith('$SYS'),
+      payload: m.payload,
+      properties: encodePropertyList(m.properties),
+    });
+  }
+  const messagesOf = new Map<string, ClientMessageRecord[]>();
+  for (const cm of state.clientMessages) {
+    let list = messagesOf.get(cm.clientId);
+    if (list === undefined) messagesOf.set(cm.clientId, (list = []));
+    list.push(cm);
+  }
+  for (const c of state.clients) {
+    chunks.push({
+      type: 'client',
+      clientId: c.clientId,
+      username: c.username,
+      sessionExpiryTime: BigInt(c.sessionExpiryTime),
+      sessionExpiryInterval: c.sessionExpiryInterval,
+      lastMid: c.lastMid,
+      listenerPort: c.listenerPort,
+    });
+    for (const cm of messagesOf.get(c.clientId) ?? []) {
+      chunks.push({
+        type: 'clientMsg',
+        storeId: BigInt(cm.storeId),
+        mid: cm.mid,
+        clientId: cm.clientId,
+        qos: cm.qos,
+        state: cm.state,
+        retain: cm.retain,
+        dup: cm.dup,
+        direction: cm.direction,
+        properties:
+          cm.subscriptionId === 0
+            ? null
+            : encodePropertyList({ subscriptionIdentifiers: [cm.subscriptionId] }),
+      });
+    }
+  }
+  for (const s of state.subscriptions) {
+    chunks.push({
+      type: 'sub',
+      clientId: s.clientId,
+      topic: s.topicFilter,
+      qos: s.options & 0x03,
+      // Mosquitto 2.0 keeps no-local and retain-as-published only.
+      options: s.options & 0x0c,
+      identifier: s.identifier,
+    });
+  }
+  for (const r of state.retains) chunks.push({ type: 'retain', storeId: BigInt(r.storeId) });
+  return { version: 6, chunks };
+}
+
+function safeNumber(value: bigint, what: string, path: string): number {
+  if (value < 0n || value > BigInt(Number.MAX_SAFE_INTEGER)) {
+    throw new StoreError(`${path}: ${what} ${value} out of range`);
+  }
+  return Number(value);
+}
+
+/** The records of a mosquitto.db file (the retain chunk's topic is its message's). */
+export function dbFileToState(file: MosquittoDbFile, path: string): DurableState {
+  const state = emptyDurableState();
+  const topics = new Map<number, string>();
+  let cmsgId = 1;
+  for (const chunk of file.chunks) {
+    switch (chunk.type) {
+      case 'cfg':
+        state.lastStoreId = safeNumber(chunk.lastDbId, 'last db id', path);
+        break;
+      case 'msgStore': {
+        const record: BaseMessageRecord = {
+          storeId: safeNumber(chunk.storeId, 'store id', path),
+          expiryTime: safeNumber(chunk.expiryTime, 'expiry time', path),
+          topic: chunk.topic,
+          payload: chunk.payload,
+          sourceId: chunk.sourceId ?? '',
+          sourceUsername: chunk.sourceUsername,
+          sourceMid: chunk.sourceMid,
+          sourcePort: chunk.sourcePort,
+          qos: toQos(chunk.qos),
+          retain: chunk.retain,
+          properties: decodePropertyList(chunk.properties, path),
+        };
+        topics.set(record.storeId, record.topic);
+        state.baseMessages.push(record);
+        break;
+      }
+      case 'client': {
+        const record: ClientRecord = {
+          clientId: chunk.clientId,
+          username: chunk.username,
+          sessionExpiryTime: safeNumber(chunk.sessionExpiryTime, 'session expiry time', path),
+          sessionExpiryInterval: chunk.sessionExpiryInterval,
+          lastMid: chunk.lastMid,
+          listenerPort: chunk.listenerPort,
+          willDelayTime: 0,
+          willDelayInterval: 0,
+          maxPacketSize: 0,
+          maxQos: 2,
+          retainAvailable: true,
+        };
+        state.clients.push(record);
+        break;
+      }
+      case 'clientMsg': {
+        const properties = decodePropertyList(chunk.properties, path);
+        state.clientMessages.push({
+          clientId: chunk.clientId,
+          cmsgId: cmsgId++,
+          storeId: safeNumber(chunk.storeId, 'store id', path),
+          mid: chunk.mid,
+          qos: toQos(chunk.qos),
+          retain: chunk.retain,
+          dup: chunk.dup,
+          direction: chunk.direction === 0 ? 0 : 1,
+          state: chunk.state as ClientMessageRecord['state'],
+          subscriptionId: properties.subscriptionIdentifiers?.[0] ?? 0,
+        });
+        break;
+      }
+      case 'sub': {
+        const record: SubscriptionRecord = {
+          clientId: chunk.clientId,
+          topicFilter: chunk.topic,
+          options: (chunk.qos & 0x03) | (chunk.options & 0x3c),
+          identifier: chunk.identifier,
+        };
+        state.subscriptions.push(record);
+        break;
+      }
+      case 'retain': {
+        const storeId = safeNumber(chunk.storeId, 'store id', path);
+        const topic = topics.get(storeId);
+        if (topic !== undefined) state.retains.push({ topic, storeId });
+        break;
+      }
+    }
+  }
+  return state;
+}
+
+export class MosquittoDbStore implements PersistenceStore {
+  readonly location: string;
+  readonly incremental = false;
+  readonly wantsSnapshots = true;
+
+  constructor(path: string) {
+    this.location = path;
+  }
+
+  load(): DurableState {
+    if (!existsSync(this.location)) return emptyDurableState();
+    let data: Buffer;
+    try {
+      data = readFileSync(this.location);
+    } catch (error) {
+      throw new StoreError(`${this.location}: ${(error as Error).message}`);
+    }
+    try {
+      return dbFileToState(readMosquittoDb(data, this.location), this.location);
+    } catch (error) {
+      if (error instanceof MosquittoDbError) throw new StoreError(error.message);
+      throw error;
+    }
+  }
+
+  save(state: DurableState, shutdown: boolean): void {
+    const data = writeMosquittoDb(stateToDbFile(state, shutdown));
+    try {
+      writeMosquittoDbFileAtomic(this.location, data);
+    } catch (error) {
+      throw new StoreError((error as Error).message);
+    }
+  }
+
+  commit(): void {
+    // Everything is written by save().
+  }
+
+  quarantine(): string | null {
+    const moved = `${this.location}.corrupt-${Math.floor(Date.now() / 1000)}`;
+    try {
+      renameSync(this.location, moved);
+      return moved;
+    } catch {
+      return null;
+    }
+  }
+
+  close(): void {}
+
+  // Events: a snapshot store takes the whole state at save().
+  baseMessageAdd(): void {}
+  baseMessageDelete(): void {}
+  clientAdd(): void {}
+  clientUpdate(): void {}
+  clientDelete(): void {}
+  clientMessageAdd(): void {}
+  clientMessageUpdate(): void {}
+  clientMessageDelete(): void {}
+  clientMessagesClear(): void {}
+  subscriptionAdd(): void {}
+  subscriptionDelete(): void {}
+  retainSet(): void {}
+  retainDelete(): void {}
+  willAdd(): void {}
+  willDelete(): void {}
+}

@@ -1,0 +1,677 @@
+/**
+ * Persistence: the one place where the broker reports each change of durable state, and
+ * the policy of when stores write. The broker calls the `note*` methods at the moment a
+ * change happens (a message queued for a durable session, acknowledged, a subscription
+ * added, a retained message set, ...); they turn it into the record a store understands
+ * (records.ts) and pass it on, Mosquitto 2.1's MOSQ_EVT_PERSIST_* events in effect.
+ *
+ * Stores:
+ * - a snapshot store (mosquitto.db) is written whole at autosave, SIGUSR1 and shutdown;
+ *   it needs no events, so with it alone the notes only count changes (for
+ *   autosave_on_changes);
+ * - an event store (SQLite) applies every event and commits once per flush period, or,
+ *   with durable acknowledgements, at the end of every event-loop turn that changed
+ *   something, with fsync; acknowledgements held meanwhile (PUBACK, PUBREC, PUBCOMP) are
+ *   sent only after that commit. With mosquitto.db and durable acknowledgements, a SQLite
+ *   journal beside the file is the event store: it holds the state in case of a crash,
+ *   and is dropped after the clean shutdown's save.
+ *
+ * A message is added to the event store when a durable session, the retained store or a
+ * held incoming QoS 2 message first refers to it, and deleted when the last of those lets
+ * go (StoredMessage.storeRefs counts them; only while events are on).
+ */
+import type { QoS } from '../../protocol/constants.ts';
+import type { Clock, TimerHandle } from '../../common/clock.ts';
+import type { Session } from '../session.ts';
+import { SESSION_NEVER_EXPIRES } from '../session.ts';
+import type { Delivery } from '../messages/delivery.ts';
+import { DeliveryState } from '../messages/delivery.ts';
+import type { StoredMessage } from '../messages/stored-message.ts';
+import { NEVER_EXPIRES } from '../messages/stored-message.ts';
+import type { SubscriptionOptions } from '../router/subscription-tree.ts';
+import type {
+  BaseMessageRecord,
+  ClientRecord,
+  DurableState,
+  SubscriptionRecord,
+} from './records.ts';
+import { MessageDirection, MessageState } from './records.ts';
+import type { PersistenceEvents, PersistenceStore } from './store.ts';
+import { StoreError } from './store.ts';
+
+/** Where a held acknowledgement goes once its message is on disk (a ClientConnection). */
+export interface AckTarget {
+  /**
+   * Sends a held PUBACK/PUBREC/PUBCOMP; `stored` false: the commit failed, so refuse
+   * (or drop the connection, in 3.x) instead of acknowledging.
+   */
+  sendHeldAck(packetType: number, packetId: number, reasonCode: number, stored: boolean): void;
+}
+
+export interface PersistenceOptions {
+  /** persistence_durable_ack: hold acknowledgements until their messages are on disk. */
+  readonly durableAck: boolean;
+  /** Seconds (or changes, with autosaveOnChanges) between snapshot saves; 0 never. */
+  readonly autosaveInterval: number;
+  readonly autosaveOnChanges: boolean;
+  /** Milliseconds between commits of the event store without durable acks. */
+  readonly flushPeriodMs: number;
+}
+
+export interface PersistenceLog {
+  error(line: string): void;
+  warning(line: string): void;
+  notice(line: string): void;
+  info(line: string): void;
+}
+
+/** The broker's side: the full state for a snapshot. */
+export type SnapshotSource = (persistence: Persistence) => DurableState;
+
+const STATE_OF_DELIVERY: readonly MessageState[] = [
+  MessageState.Queued,
+  MessageState.WaitForPuback,
+  MessageState.WaitForPubrec,
+  MessageState.WaitForPubcomp,
+];
+
+/** Options byte of a subscription as both file formats of Mosquitto 2.1 write it. */
+export function subscriptionOptionsByte(options: SubscriptionOptions): number {
+  return (
+    options.qos |
+    (options.noLocal ? 0x04 : 0) |
+    (options.retainAsPublished ? 0x08 : 0) |
+    (options.retainHandling << 4)
+  );
+}
+
+export class Persistence {
+  readonly snapshotStore: PersistenceStore | null;
+  readonly eventStore: PersistenceStore | null;
+  readonly options: PersistenceOptions;
+  /** Events go to the event store; null: only counted. */
+  readonly #events: PersistenceEvents | null;
+  readonly #clock: Clock;
+  readonly #log: PersistenceLog;
+  #snapshotSource: SnapshotSource | null = null;
+  lastStoreId = 0;
+  /** Orders client messages in the event store (Mosquitto 2.1's cmsg_id). */
+  #nextCmsgId = 1;
+  /** Changes since the last snapshot (autosave_on_changes). */
+  changes = 0;
+  /** Events told to the event store so far: whether a step changed durable state. */
+  eventCount = 0;
+  /** Events not committed yet. */
+  #dirty = false;
+  #commitScheduled = false;
+  #flushTimer: TimerHandle | null = null;
+  #autosaveTimer: TimerHandle | null = null;
+  /** The last commit failed: the store's content may lag; logged once per streak. */
+  #failing = false;
+  /** Held acknowledgements, in arrival order (parallel arrays: no object per ack). */
+  #ackTargets: AckTarget[] = [];
+  #ackTypes: number[] = [];
+  #ackIds: number[] = [];
+  #ackCodes: number[] = [];
+  #closed = false;
+
+  constructor(
+    snapshotStore: PersistenceStore | null,
+    eventStore: PersistenceStore | null,
+    options: PersistenceOptions,
+    clock: Clock,
+    log: PersistenceLog,
+  ) {
+    this.snapshotStore = snapshotStore;
+    this.eventStore = eventStore;
+    this.options = options;
+    this.#events = eventStore;
+    this.#clock = clock;
+    this.#log = log;
+  }
+
+  /** Whether acknowledgements wait for the disk (see holdAck). */
+  get holdsAcks(): boolean {
+    return this.options.durableAck && this.#events !== null;
+  }
+
+  // ---- Start-up ----------------------------------------------------------------------
+
+  /**
+   * Reads the stored state: the event store when there is one (with mosquitto.db, a
+   * journal left by a crash holds the newer state), else the snapshot. An unreadable store
+   * is logged, moved aside and replaced by an empty state: never a crash loop.
+   */
+  load(): DurableState {
+    const journal = this.snapshotStore !== null ? this.eventStore : null;
+    if (journal !== null) {
+      const state = this.#loadFrom(journal);
+      if (!isEmpty(state)) {
+        this.#log.notice(`Restoring from journal ${journal.location} (the broker did not stop cleanly).`);
+        return this.#adopt(state);
+      }
+    }
+    const primary = this.snapshotStore ?? this.eventStore;
+    if (primary === null) throw new Error('persistence without a store');
+    return this.#adopt(this.#loadFrom(primary));
+  }
+
+  #loadFrom(store: PersistenceStore): DurableState {
+    try {
+      return store.load();
+    } catch (error) {
+      if (!(error instanceof StoreError)) throw error;
+      this.#log.error(`Error: Unable to restore persistent database: ${error.message}`);
+      const moved = store.quarantine();
+      if (moved !== null) {
+        this.#log.error(`The unreadable database was moved to ${moved}; starting empty.`);
+      }
+      return store.load();
+    }
+  }
+
+  #adopt(state: DurableState): DurableState {
+    let last = state.lastStoreId;
+    for (const message of state.baseMessages) if (message.storeId > last) last = message.storeId;
+    this.lastStoreId = last;
+    return state;
+  }
+
+  /**
+   * Starts the timers, after the broker restored `state`. With mosquitto.db and a journal,
+   * the journal is refilled from the restored state, so it mirrors the broker from now on.
+   */
+  start(snapshotSource: SnapshotSource): void {
+    this.#snapshotSource = snapshotSource;
+    if (this.snapshotStore !== null && this.eventStore !== null) {
+      this.eventStore.save(snapshotSource(this), false);
+      this.#commit(true);
+    }
+    if (this.snapshotStore !== null && this.options.autosaveInterval > 0) {
+      this.#armAutosave();
+    }
+    if (this.eventStore !== null && !this.options.durableAck) this.#armFlush();
+  }
+
+  #armAutosave(): void {
+    // autosave_on_changes counts changes, checked every second as Mosquitto's loop does.
+    const ms = this.options.autosaveOnChanges ? 1000 : this.options.autosaveInterval * 1000;
+    this.#autosaveTimer = this.#clock.setTimer(() => {
+      this.#autosaveTimer = null;
+      if (!this.options.autosaveOnChanges || this.changes >= this.options.autosaveInterval) {
+        this.save(false);
+      }
+      if (!this.#closed) this.#armAutosave();
+    }, ms);
+  }
+
+  #armFlush(): void {
+    this.#flushTimer = this.#clock.setTimer(() => {
+      this.#flushTimer = null;
+      if (this.#dirty) this.#commit(false);
+      if (!this.#closed) this.#armFlush();
+    }, this.options.flushPeriodMs);
+  }
+
+  // ---- Saving ------------------------------------------------------------------------
+
+  /** A full save of the snapshot store (autosave, SIGUSR1, shutdown). False on failure. */
+  save(shutdown: boolean): boolean {
+    const store = this.snapshotStore;
+    const source = this.#snapshotSource;
+    if (store === null || source === null) {
+      if (this.#dirty) this.#commit(this.options.durableAck);
+      return true;
+    }
+    this.#log.info(`Saving in-memory database to ${store.location}.`);
+    try {
+      store.save(source(this), shutdown);
+      this.changes = 0;
+      return true;
+    } catch (error) {
+      this.#log.error(`Error saving in-memory database: ${describe(error)}`);
+      return false;
+    }
+  }
+
+  /**
+   * Shutdown: commits or saves everything, then closes the stores. With mosquitto.db and
+   * a journal, the journal is emptied once the file holds the state.
+   */
+  close(): void {
+    if (this.#closed) return;
+    if (this.#flushTimer !== null) this.#clock.cancel(this.#flushTimer);
+    if (this.#autosaveTimer !== null) this.#clock.cancel(this.#autosaveTimer);
+    this.#flushTimer = null;
+    this.#autosaveTimer = null;
+    if (this.#dirty || this.#ackTargets.length > 0) this.#commit(true);
+    const saved = this.save(true);
+    this.#closed = true;
+    if (saved && this.snapshotStore !== null && this.eventStore !== null) {
+      try {
+        this.eventStore.save(
+          {
+            lastStoreId: 0,
+            baseMessages: [],
+            clients: [],
+            clientMessages: [],
+            subscriptions: [],
+            retains: [],
+            wills: [],
+          },
+          true,
+        );
+        this.eventStore.commit(true);
+      } catch (error) {
+        this.#log.warning(`Warning: unable to empty the journal: ${describe(error)}`);
+      }
+    }
+    this.eventStore?.close();
+    this.snapshotStore?.close();
+  }
+
+  // ---- Commit ------------------------------------------------------------------------
+
+  #changed(): void {
+    this.eventCount++;
+    this.#dirty = true;
+    if (this.options.durableAck && !this.#commitScheduled) {
+      this.#commitScheduled = true;
+      setImmediate(this.#commitTurn);
+    }
+  }
+
+  /** One commit serves every change and held acknowledgement of this turn. */
+  readonly #commitTurn = (): void => {
+    this.#commitScheduled = false;
+    if (this.#closed) return;
+    this.#commit(true);
+  };
+
+  #commit(sync: boolean): void {
+    const store = this.eventStore;
+    let stored = true;
+    if (store !== null && this.#dirty) {
+      try {
+        store.commit(sync);
+        this.#dirty = false;
+        if (this.#failing) {
+          this.#failing = false;
+          this.#log.notice(`Persistent database ${store.location} is writable again.`);
+        }
+      } catch (error) {
+        stored = false;
+        if (!this.#failing) {
+          this.#failing = true;
+          this.#log.error(
+            `Error: Unable to write persistent database ${store.location}: ${describe(error)}${this.options.durableAck ? '; refusing acknowledgements until it succeeds' : '; will retry'}.`,
+          );
+        }
+        // Try again later even when nothing else changes.
+        if (!this.#commitScheduled && this.options.durableAck) {
+          this.#commitScheduled = true;
+          setTimeout(this.#commitTurn, 1000).unref();
+        }
+      }
+    }
+    this.#releaseAcks(stored);
+  }
+
+  #releaseAcks(stored: boolean): void {
+    const count = this.#ackTargets.length;
+    if (count === 0) return;
+    const targets = this.#ackTargets;
+    const types = this.#ackTypes;
+    const ids = this.#ackIds;
+    const codes = this.#ackCodes;
+    this.#ackTargets = [];
+    this.#ackTypes = [];
+    this.#ackIds = [];
+    this.#ackCodes = [];
+    for (let i = 0; i < count; i++) {
+      targets[i]?.sendHeldAck(types[i] ?? 0, ids[i] ?? 0, codes[i] ?? 0, stored);
+    }
+  }
+
+  /**
+   * Holds an acknowledgement until the changes it confirms are committed (durable acks).
+   * Must only be called when holdsAcks.
+   */
+  holdAck(target: AckTarget, packetType: number, packetId: number, reasonCode: number): void {
+    this.#ackTargets.push(target);
+    this.#ackTypes.push(packetType);
+    this.#ackIds.push(packetId);
+    this.#ackCodes.push(reasonCode);
+    this.#changed();
+  }
+
+  // ---- Records -----------------------------------------------------------------------
+
+  /** Wall-clock seconds for a monotonic deadline in ms (0 stays 0). */
+  wallTime(deadline: number): number {
+    if (deadline === NEVER_EXPIRES) return 0;
+    const clock = this.#clock;
+    return clock.wallSeconds() + Math.max(0, Math.ceil((deadline - clock.now()) / 1000));
+  }
+
+  /** Gives a message its store id (once). */
+  storeIdOf(message: StoredMessage): number {
+    if (message.storeId === 0) message.storeId = ++this.lastStoreId;
+    return message.storeId;
+  }
+
+  baseMessageRecord(message: StoredMessage): BaseMessageRecord {
+    return {
+      storeId: this.storeIdOf(message),
+      expiryTime: this.wallTime(message.expiresAt),
+      topic: message.topic,
+      payload: message.payload,
+      sourceId: message.sourceClientId,
+      sourceUsername: message.sourceUsername,
+      sourceMid: 0,
+      sourcePort: 0,
+      qos: message.qos,
+      retain: message.retain,
+      properties: message.properties,
+    };
+  }
+
+  clientRecord(session: Session): ClientRecord {
+    const connected = session.connection !== null;
+    let expiryTime = 0;
+    if (connected) {
+      // As Mosquitto: a connected session's deadline counts from now.
+      if (session.expiryInterval !== SESSION_NEVER_EXPIRES) {
+        expiryTime = this.#clock.wallSeconds() + session.expiryInterval;
+      }
+    } else {
+      expiryTime = session.expiryWallTime;
+    }
+    const will = session.will;
+    return {
+      clientId: session.clientId,
+      username: session.username,
+      sessionExpiryTime: expiryTime,
+      sessionExpiryInterval: session.expiryInterval,
+      lastMid: session.packetIds.last,
+      listenerPort: session.listenerPort,
+      willDelayTime: session.willWallTime,
+      willDelayInterval: will?.delaySeconds ?? 0,
+      maxPacketSize: session.connection?.clientMaximumPacketSize ?? 0,
+      maxQos: session.maxQos,
+      retainAvailable: true,
+    };
+  }
+
+  subscriptionRecord(
+    clientId: string,
+    filter: string,
+    options: SubscriptionOptions,
+  ): SubscriptionRecord {
+    return {
+      clientId,
+      topicFilter: filter,
+      options: subscriptionOptionsByte(options),
+      identifier: options.subscriptionId,
+    };
+  }
+
+  #reference(events: PersistenceEvents, message: StoredMessage): number {
+    if (message.storeRefs++ === 0) events.baseMessageAdd(this.baseMessageRecord(message));
+    return message.storeId;
+  }
+
+  #release(events: PersistenceEvents, message: StoredMessage): void {
+    if (message.storeRefs === 0) return;
+    if (--message.storeRefs === 0) events.baseMessageDelete(message.storeId);
+  }
+
+  // ---- Notes from the broker ----------------------------------------------------------
+
+  /**
+   * A session's durability may have changed (connect, DISCONNECT with a new expiry):
+   * a session that survives its connection (expiry > 0) is kept with everything it
+   * holds; one that no longer does is deleted.
+   */
+  noteSession(session: Session): void {
+    const durable = session.expiryInterval > 0 && session.clientId !== '';
+    const events = this.#events;
+    if (events === null) {
+      if (durable) this.changes++;
+      session.persisted = durable;
+      return;
+    }
+    if (durable) {
+      events.clientAdd(this.clientRecord(session));
+      if (!session.persisted) {
+        session.persisted = true;
+        for (const [filter, entry] of session.subscriptions) {
+          events.subscriptionAdd(this.subscriptionRecord(session.clientId, filter, entry.options));
+        }
+        for (const [packetId, message] of session.incoming) {
+          this.#addIncoming(events, session, packetId, message);
+        }
+        for (const delivery of session.inflight.values()) this.#addDelivery(events, session, delivery);
+        for (const delivery of session.queue) this.#addDelivery(events, session, delivery);
+      }
+      const will = session.will;
+      if (will !== null) {
+        events.willAdd({
+          clientId: session.clientId,
+          topic: will.message.topic,
+          payload: will.message.payload,
+          qos: will.message.qos,
+          retain: will.message.retain,
+          properties: will.message.properties,
+        });
+      } else {
+        events.willDelete(session.clientId);
+      }
+      this.#changed();
+    } else if (session.persisted) {
+      this.noteSessionRemoved(session);
+    }
+  }
+
+  /** Only the session's deadlines changed (it disconnected, or its will went out). */
+  noteSessionDeadlines(session: Session): void {
+    if (!session.persisted) return;
+    const events = this.#events;
+    if (events === null) return;
+    events.clientUpdate(this.clientRecord(session));
+    this.#changed();
+  }
+
+  noteWillGone(session: Session): void {
+    if (!session.persisted) return;
+    const events = this.#events;
+    if (events === null) return;
+    events.willDelete(session.clientId);
+    this.#changed();
+  }
+
+  /** The session is gone: forget it with its messages (its queues are cleared after). */
+  noteSessionRemoved(session: Session): void {
+    if (!session.persisted) return;
+    session.persisted = false;
+    const events = this.#events;
+    if (events === null) {
+      this.changes++;
+      return;
+    }
+    for (const message of session.incoming.values()) this.#release(events, message);
+    for (const delivery of session.inflight.values()) this.#release(events, delivery.message);
+    for (const delivery of session.queue) this.#release(events, delivery.message);
+    events.clientDelete(session.clientId);
+    this.#changed();
+  }
+
+  noteSubscription(session: Session, filter: string, options: SubscriptionOptions): void {
+    if (!session.persisted) return;
+    this.changes++;
+    const events = this.#events;
+    if (events === null) return;
+    events.subscriptionAdd(this.subscriptionRecord(session.clientId, filter, options));
+    this.#changed();
+  }
+
+  noteUnsubscription(session: Session, filter: string): void {
+    if (!session.persisted) return;
+    this.changes++;
+    const events = this.#events;
+    if (events === null) return;
+    events.subscriptionDelete(session.clientId, filter);
+    this.#changed();
+  }
+
+  /** A delivery was queued or put in flight for a session (a new client message). */
+  noteDeliveryAdded(session: Session, delivery: Delivery): void {
+    if (!session.persisted) return;
+    this.changes++;
+    const events = this.#events;
+    if (events === null) return;
+    this.#addDelivery(events, session, delivery);
+    this.#changed();
+  }
+
+  #addDelivery(events: PersistenceEvents, session: Session, delivery: Delivery): void {
+    const storeId = this.#reference(events, delivery.message);
+    events.clientMessageAdd({
+      clientId: session.clientId,
+      cmsgId: this.#nextCmsgId++,
+      storeId,
+      mid: delivery.packetId,
+      qos: delivery.qos,
+      retain: delivery.retain,
+      dup: delivery.dup,
+      direction: MessageDirection.Out,
+      state: STATE_OF_DELIVERY[delivery.state] ?? MessageState.Queued,
+      subscriptionId: delivery.subscriptionId,
+    });
+  }
+
+  /** A delivery moved on (sent, PUBREC received) or its packet id changed. */
+  noteDeliveryUpdated(session: Session, delivery: Delivery): void {
+    if (!session.persisted) return;
+    const events = this.#events;
+    if (events === null) return;
+    events.clientMessageUpdate(
+      session.clientId,
+      delivery.message.storeId,
+      MessageDirection.Out,
+      STATE_OF_DELIVERY[delivery.state] ?? MessageState.Queued,
+      delivery.dup,
+    );
+    this.#changed();
+  }
+
+  /** A delivery is done (acknowledged, refused, expired or dropped). */
+  noteDeliveryRemoved(session: Session, delivery: Delivery): void {
+    if (!session.persisted) return;
+    const events = this.#events;
+    if (events === null) return;
+    events.clientMessageDelete(session.clientId, delivery.message.storeId, MessageDirection.Out);
+    this.#release(events, delivery.message);
+    this.#changed();
+  }
+
+  /** An incoming QoS 2 message is held until PUBREL. */
+  noteIncomingHeld(session: Session, packetId: number, message: StoredMessage): void {
+    if (!session.persisted) return;
+    const events = this.#events;
+    if (events === null) return;
+    this.#addIncoming(events, session, packetId, message);
+    this.#changed();
+  }
+
+  #addIncoming(
+    events: PersistenceEvents,
+    session: Session,
+    packetId: number,
+    message: StoredMessage,
+  ): void {
+    const storeId = this.#reference(events, message);
+    events.clientMessageAdd({
+      clientId: session.clientId,
+      cmsgId: this.#nextCmsgId++,
+      storeId,
+      mid: packetId,
+      qos: message.qos,
+      retain: message.retain,
+      dup: false,
+      direction: MessageDirection.In,
+      state: MessageState.WaitForPubrel,
+      subscriptionId: 0,
+    });
+  }
+
+  /** A held incoming QoS 2 message was released (PUBREL) or replaced. */
+  noteIncomingReleased(session: Session, message: StoredMessage): void {
+    if (!session.persisted) return;
+    const events = this.#events;
+    if (events === null) return;
+    events.clientMessageDelete(session.clientId, message.storeId, MessageDirection.In);
+    this.#release(events, message);
+    this.#changed();
+  }
+
+  /** A retained message was set (`previous` is the one it replaces, if any). */
+  noteRetained(topic: string, message: StoredMessage, previous: StoredMessage | undefined): void {
+    if (isSysTopic(topic)) return;
+    this.changes++;
+    const events = this.#events;
+    if (events === null) return;
+    const storeId = this.#reference(events, message);
+    events.retainSet({ topic, storeId });
+    if (previous !== undefined) this.#release(events, previous);
+    this.#changed();
+  }
+
+  noteRetainDeleted(topic: string, previous: StoredMessage): void {
+    if (isSysTopic(topic)) return;
+    this.changes++;
+    const events = this.#events;
+    if (events === null) return;
+    events.retainDelete(topic);
+    this.#release(events, previous);
+    this.#changed();
+  }
+
+  /** Packet id state: the id counter of the session (kept with the session record). */
+  get nextCmsgId(): number {
+    return this.#nextCmsgId;
+  }
+
+  /** For restore: the message is referred to by `refs` durable holders already stored. */
+  adoptRestored(message: StoredMessage, storeId: number, refs: number): void {
+    message.storeId = storeId;
+    message.storeRefs = this.#events === null ? 0 : refs;
+  }
+
+  /** For restore: continue client message numbering after the restored ones. */
+  set nextCmsgId(value: number) {
+    this.#nextCmsgId = Math.max(this.#nextCmsgId, value);
+  }
+
+  /** QoS helper for records. */
+  static qos(value: number): QoS {
+    return value >= 2 ? 2 : value === 1 ? 1 : 0;
+  }
+}
+
+function isSysTopic(topic: string): boolean {
+  return topic.startsWith('$SYS');
+}
+
+function isEmpty(state: DurableState): boolean {
+  return (
+    state.baseMessages.length === 0 &&
+    state.clients.length === 0 &&
+    state.retains.length === 0 &&
+    state.subscriptions.length === 0
+  );
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
