@@ -16,12 +16,16 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { BROKER_NAMES, BrokerStartError, startBroker } from './loadgen/brokers.ts';
+import { BROKER_NAMES, startBroker } from './loadgen/brokers.ts';
 import type { BrokerName, BrokerOptions, RunningBroker } from './loadgen/brokers.ts';
-import { compileLoadgen, runLoadgen } from './loadgen/loadgen.ts';
+import { parseList, parseNumber } from './loadgen/cli.ts';
+import { compileLoadgen } from './loadgen/loadgen.ts';
+import type { LoadgenResult } from './loadgen/loadgen.ts';
 import { describeMachine, formatMachine } from './loadgen/machine.ts';
 import { buildReport, formatRun } from './loadgen/report.ts';
 import type { RunOutcome, ScenarioRuns } from './loadgen/report.ts';
+import { errorText, runFreshRounds, runScenarioOnce, runSharedRounds } from './loadgen/rounds.ts';
+import type { Contenders } from './loadgen/rounds.ts';
 import { SCENARIO_IDS, SCENARIOS } from './loadgen/scenarios.ts';
 import type { RunSettings, Scenario, ScenarioId } from './loadgen/scenarios.ts';
 
@@ -31,8 +35,6 @@ interface Options extends RunSettings, BrokerOptions {
   readonly brokers: readonly BrokerName[];
 }
 
-/** Pause between runs, so a broker has closed the previous run's clients before the next. */
-const SETTLE_MS = 300;
 /** Descriptors kept free for the processes' own use beside the memory scenario's clients. */
 const SPARE_DESCRIPTORS = 200;
 
@@ -45,37 +47,6 @@ const USAGE = `usage: node dist/bench/broker.js [options]
   --connections <n>   idle clients of the memory scenario (default 10000)
   --tcp-nodelay       brokers disable Nagle's algorithm (set_tcp_nodelay true; default off,
                       as in Mosquitto)`;
-
-class UsageError extends Error {}
-
-function parseList<T extends string>(text: string, allowed: readonly T[], what: string): T[] {
-  const items = text
-    .split(',')
-    .map((item) => item.trim())
-    .filter((item) => item !== '');
-  const chosen: T[] = [];
-  for (const item of items) {
-    const known = allowed.find((name) => name === item);
-    if (known === undefined)
-      throw new UsageError(`unknown ${what} "${item}" (known: ${allowed.join(', ')})`);
-    if (!chosen.includes(known)) chosen.push(known);
-  }
-  if (chosen.length === 0) throw new UsageError(`no ${what} given`);
-  return chosen;
-}
-
-function parseNumber(
-  text: string | undefined,
-  fallback: number,
-  name: string,
-  min: number,
-): number {
-  if (text === undefined) return fallback;
-  const value = Number(text);
-  if (!Number.isFinite(value) || value < min)
-    throw new UsageError(`--${name} must be a number >= ${String(min)}`);
-  return value;
-}
 
 function parseOptions(argv: readonly string[]): Options {
   const { values } = parseArgs({
@@ -111,128 +82,34 @@ function parseOptions(argv: readonly string[]): Options {
   };
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
-function errorText(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
-
-/** Turn order of one round: rotated by the round number. */
-function rotation<T>(items: readonly T[], round: number): T[] {
-  const shift = round % items.length;
-  return [...items.slice(shift), ...items.slice(0, shift)];
-}
-
-class Bench {
-  constructor(
-    private readonly options: Options,
-    private readonly loadgen: string,
-    private readonly workDir: string,
-  ) {}
-
-  private async start(name: BrokerName): Promise<RunningBroker | string> {
-    try {
-      return await startBroker(name, this.workDir, this.options);
-    } catch (error) {
-      if (error instanceof BrokerStartError) return error.message;
-      return `unexpected: ${errorText(error)}`;
-    }
-  }
-
-  private async runOnce(scenario: Scenario, broker: RunningBroker): Promise<RunOutcome> {
-    const gone = broker.exitReason();
-    if (gone !== null) return { kind: 'failed', error: `broker ${gone}` };
-    try {
-      const args = scenario.loadgenArgs(this.options);
-      const result = await runLoadgen(
-        this.loadgen,
-        broker.port,
-        broker.pid,
-        args,
-        scenario.timeout(this.options) * 1000,
-      );
-      return { kind: 'ok', result };
-    } catch (error) {
-      await sleep(100);
-      const exit = broker.exitReason();
-      return {
-        kind: 'failed',
-        error: exit === null ? errorText(error) : `${errorText(error)}; broker ${exit}`,
-      };
-    }
-  }
-
-  private report(round: number, name: BrokerName, scenario: Scenario, outcome: RunOutcome): void {
-    const prefix = `  round ${String(round + 1)}/${String(this.options.rounds)}  `;
-    process.stdout.write(`${prefix}${formatRun(scenario, name, outcome)}\n`);
-  }
-
-  /**
-   * One broker process per broker serves all rounds of the scenario. A broker that failed to
-   * start or failed a run sits out the rest of the scenario (a hung broker would otherwise
-   * cost a setup timeout per round).
-   */
-  private async runShared(scenario: Scenario, runs: Map<BrokerName, RunOutcome[]>): Promise<void> {
-    const running = new Map<BrokerName, RunningBroker>();
-    const out = new Set<BrokerName>();
-    try {
-      for (const name of this.options.brokers) {
-        const broker = await this.start(name);
-        if (typeof broker === 'string') {
-          runs.get(name)?.push({ kind: 'not-started', error: broker });
-          process.stdout.write(`  ${name}: failed to start (${broker})\n`);
-        } else {
-          running.set(name, broker);
-        }
-      }
-      for (let round = 0; round < this.options.rounds; round++) {
-        for (const name of rotation(this.options.brokers, round)) {
-          const broker = running.get(name);
-          if (broker === undefined || out.has(name)) continue;
-          const outcome = await this.runOnce(scenario, broker);
-          runs.get(name)?.push(outcome);
-          this.report(round, name, scenario, outcome);
-          if (outcome.kind !== 'ok') out.add(name);
-          await sleep(SETTLE_MS);
-        }
-      }
-    } finally {
-      for (const broker of running.values()) await broker.stop();
-    }
-  }
-
-  /** A fresh broker for every run (memory: the "before" RSS must be a just-started broker). */
-  private async runFresh(scenario: Scenario, runs: Map<BrokerName, RunOutcome[]>): Promise<void> {
-    const out = new Set<BrokerName>();
-    for (let round = 0; round < this.options.rounds; round++) {
-      for (const name of rotation(this.options.brokers, round)) {
-        if (out.has(name)) continue;
-        const broker = await this.start(name);
-        let outcome: RunOutcome;
-        if (typeof broker === 'string') {
-          outcome = { kind: 'not-started', error: broker };
-        } else {
-          try {
-            outcome = await this.runOnce(scenario, broker);
-          } finally {
-            await broker.stop();
-          }
-        }
-        runs.get(name)?.push(outcome);
-        this.report(round, name, scenario, outcome);
-        if (outcome.kind !== 'ok') out.add(name);
-        await sleep(SETTLE_MS);
-      }
-    }
-  }
-
-  async runScenario(scenario: Scenario): Promise<ScenarioRuns> {
-    process.stdout.write(`\n${scenario.title(this.options)}\n`);
-    const runs = new Map<BrokerName, RunOutcome[]>(this.options.brokers.map((name) => [name, []]));
-    if (scenario.freshBrokerPerRun) await this.runFresh(scenario, runs);
-    else await this.runShared(scenario, runs);
-    return { scenario, runs };
-  }
+/**
+ * One scenario over all brokers. Shared: one broker process per broker serves all rounds;
+ * fresh (memory: the "before" RSS must be a just-started broker): a new one every run.
+ */
+async function runScenario(
+  scenario: Scenario,
+  options: Options,
+  loadgen: string,
+  workDir: string,
+): Promise<ScenarioRuns> {
+  process.stdout.write(`\n${scenario.title(options)}\n`);
+  const contenders: Contenders<BrokerName, LoadgenResult> = {
+    keys: options.brokers,
+    rounds: options.rounds,
+    start: (name) => startBroker(name, workDir, options),
+    run: (_name, broker: RunningBroker) => runScenarioOnce(loadgen, scenario, options, broker),
+    done: (round, name, outcome: RunOutcome) => {
+      const prefix = `  round ${String(round + 1)}/${String(options.rounds)}  `;
+      process.stdout.write(`${prefix}${formatRun(scenario, name, outcome)}\n`);
+    },
+    notStarted: (name, reason) => {
+      process.stdout.write(`  ${name}: failed to start (${reason})\n`);
+    },
+  };
+  const runs = scenario.freshBrokerPerRun
+    ? await runFreshRounds(contenders)
+    : await runSharedRounds(contenders);
+  return { scenario, runs };
 }
 
 async function main(): Promise<void> {
@@ -272,10 +149,9 @@ async function main(): Promise<void> {
   const workDir = await mkdtemp(join(tmpdir(), 'mosquitto-ts-bench-'));
   const collected: ScenarioRuns[] = [];
   try {
-    const bench = new Bench(options, loadgen.binary, workDir);
     for (const scenario of SCENARIOS) {
       if (options.scenarios.includes(scenario.id))
-        collected.push(await bench.runScenario(scenario));
+        collected.push(await runScenario(scenario, options, loadgen.binary, workDir));
     }
   } finally {
     await loadgen.dispose();

@@ -14,7 +14,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const tools = ['pub', 'sub', 'rr', 'passwd', 'ctrl'];
+const tools = ['pub', 'sub', 'rr', 'passwd', 'ctrl', 'db-dump'];
 
 const outdir = join(root, 'dist', 'bin');
 rmSync(outdir, { recursive: true, force: true });

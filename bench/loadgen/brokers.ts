@@ -18,6 +18,9 @@ export const MOSQUITTO_BINARY = '/usr/sbin/mosquitto';
 /** dist/bench/loadgen/ -> the repository root. */
 export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
+/** Our broker, started as users start it (bin/mosquitto's shebang line). */
+export const OUR_BINARY = join(REPO_ROOT, 'bin', 'mosquitto');
+
 const START_TIMEOUT_MS = 10_000;
 const STOP_TIMEOUT_MS = 3_000;
 const STDERR_LINES_KEPT = 20;
@@ -38,12 +41,17 @@ export class BrokerStartError extends Error {}
  *   shapes how each broker's writes reach the subscribers, so the default run measures what
  *   users get out of the box and `--tcp-nodelay` shows the difference.
  */
-export function brokerConfig(port: number, tcpNoDelay: boolean): string {
+export function brokerConfig(
+  port: number,
+  tcpNoDelay: boolean,
+  /** The lines that choose a store (bench/persistence.ts); by default none. */
+  persistence: readonly string[] = ['persistence false'],
+): string {
   return [
     '# Written by bench/broker.ts for one benchmark run.',
     `listener ${String(port)} 127.0.0.1`,
     'allow_anonymous true',
-    'persistence false',
+    ...persistence,
     'max_queued_messages 10000',
     'max_inflight_messages 20',
     'log_dest stderr',
@@ -56,12 +64,17 @@ export function brokerConfig(port: number, tcpNoDelay: boolean): string {
 }
 
 export interface RunningBroker {
-  readonly name: BrokerName;
+  readonly name: string;
   readonly pid: number;
   readonly port: number;
+  /** Milliseconds from spawn() until the port first accepted a TCP connection. */
+  readonly readyMs: number;
   /** Null while the process runs; otherwise how it ended. */
   exitReason(): string | null;
-  stop(): Promise<void>;
+  /** The last lines the broker wrote to stderr (at most 20). */
+  stderrLines(): string[];
+  /** SIGTERM (SIGKILL after 3 s), or straight SIGKILL: no shutdown save to wait for. */
+  stop(signal?: 'SIGTERM' | 'SIGKILL'): Promise<void>;
 }
 
 export function freePort(): Promise<number> {
@@ -93,7 +106,7 @@ async function commandFor(
   switch (name) {
     case 'ours':
       await writeFile(configFile, brokerConfig(port, options.tcpNoDelay));
-      return [join(REPO_ROOT, 'bin', 'mosquitto'), '-c', configFile];
+      return [OUR_BINARY, '-c', configFile];
     case 'mosquitto':
       if (!existsSync(MOSQUITTO_BINARY)) {
         throw new BrokerStartError(
@@ -133,11 +146,12 @@ function describeExit(
   stderr: string[],
 ): string {
   const how = signal === null ? `exited with code ${String(code)}` : `killed by ${signal}`;
-  const last = stderr
-    .filter((line) => line.trim() !== '')
-    .slice(-3)
-    .join(' | ');
-  return last === '' ? how : `${how}: ${last}`;
+  const lines = stderr.filter((line) => line.trim() !== '');
+  const last = lines.slice(-3);
+  // A Node stack trace ends in "at ..." lines: its first line says what went wrong.
+  const error = lines.find((line) => /^\w*Error\b/.test(line.trim()));
+  if (error !== undefined && !last.includes(error)) last.unshift(error.trim());
+  return last.length === 0 ? how : `${how}: ${last.join(' | ')}`;
 }
 
 function waitForExit(child: ChildProcess, timeoutMs: number): Promise<boolean> {
@@ -164,6 +178,29 @@ export async function startBroker(
 ): Promise<RunningBroker> {
   const port = await freePort();
   const command = await commandFor(name, port, workDir, options);
+  return spawnBroker(name, command, port);
+}
+
+export interface SpawnOptions {
+  /** How long the broker may take to listen (default 10 s). */
+  readonly startTimeoutMs?: number;
+  /** Pause between connection attempts while waiting (default 50 ms). */
+  readonly pollMs?: number;
+}
+
+/**
+ * Runs `command` (a broker that will listen on 127.0.0.1:`port`) and resolves once the port
+ * accepts TCP connections; rejects with BrokerStartError if it exits or never listens.
+ */
+export async function spawnBroker(
+  name: string,
+  command: readonly string[],
+  port: number,
+  spawnOptions: SpawnOptions = {},
+): Promise<RunningBroker> {
+  const startTimeoutMs = spawnOptions.startTimeoutMs ?? START_TIMEOUT_MS;
+  const pollMs = spawnOptions.pollMs ?? 50;
+  const spawnedAt = performance.now();
   // Through sh only to raise the soft limit of open files to the hard one (10,000 clients
   // need as many descriptors); exec keeps the broker's pid the one we measure.
   const child = spawn(
@@ -195,35 +232,39 @@ export async function startBroker(
     return exit === null ? null : describeExit(exit.code, exit.signal, stderr);
   };
   const pid = child.pid;
-  const broker: RunningBroker = {
-    name,
-    pid: pid ?? -1,
-    port,
-    exitReason,
-    stop: async () => {
-      if (stopped || exitReason() !== null) return;
-      stopped = true;
-      child.kill('SIGTERM');
-      if (!(await waitForExit(child, STOP_TIMEOUT_MS))) {
-        child.kill('SIGKILL');
-        await waitForExit(child, STOP_TIMEOUT_MS);
-      }
-    },
+  const stop = async (signal: 'SIGTERM' | 'SIGKILL' = 'SIGTERM'): Promise<void> => {
+    if (stopped || exitReason() !== null) return;
+    stopped = true;
+    child.kill(signal);
+    if (!(await waitForExit(child, STOP_TIMEOUT_MS))) {
+      child.kill('SIGKILL');
+      await waitForExit(child, STOP_TIMEOUT_MS);
+    }
   };
-  const deadline = Date.now() + START_TIMEOUT_MS;
+  const deadline = Date.now() + startTimeoutMs;
   for (;;) {
     if (exitReason() !== null || pid === undefined) {
       // Let the last stderr chunk arrive before reporting why.
       await new Promise((resolve) => setTimeout(resolve, 100));
       throw new BrokerStartError(exitReason() ?? 'cannot spawn');
     }
-    if (await canConnect(port)) return broker;
+    if (await canConnect(port)) {
+      return {
+        name,
+        pid,
+        port,
+        readyMs: performance.now() - spawnedAt,
+        exitReason,
+        stderrLines: () => [...stderr],
+        stop,
+      };
+    }
     if (Date.now() > deadline) {
-      await broker.stop();
+      await stop();
       throw new BrokerStartError(
-        `did not listen on port ${String(port)} within ${String(START_TIMEOUT_MS / 1000)} s`,
+        `did not listen on port ${String(port)} within ${String(startTimeoutMs / 1000)} s`,
       );
     }
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await new Promise((resolve) => setTimeout(resolve, pollMs));
   }
 }

@@ -1,6 +1,7 @@
 /*
  * loadgen: the MQTT load generator of `npm run bench` (bench/broker.ts compiles it with gcc
- * into a temp dir and runs it once per measurement). MQTT 3.1.1, clean sessions, 127.0.0.1.
+ * into a temp dir and runs it once per measurement). MQTT 3.1.1, 127.0.0.1; clean sessions
+ * unless `--durable 1`.
  *
  * Modes:
  *   fanin        N publishers on bench/in/<i> -> 1 subscriber on bench/#, QoS 0
@@ -9,6 +10,16 @@
  *   latency      1 publisher -> 1 subscriber at a fixed rate (open loop, timerfd paced), the
  *                send time (CLOCK_MONOTONIC) in the first 8 payload bytes
  *   connections  N idle clients; broker RSS (/proc/<pid>/status) before and after
+ *   puback       1 QoS 1 publisher at a fixed rate (open loop, as latency) -> 1 durable
+ *                subscriber that went offline after its SUBACK, so the broker stores every
+ *                message for it; the latency is PUBLISH written -> its PUBACK read
+ *
+ * --durable 1 (bench/persistence.ts): subscribers connect with clean session 0, so their
+ * sessions are durable and the broker's persistence has every message to them to keep.
+ * Their topics then carry this process's pid (sessions of earlier runs that were not
+ * cleaned up must not match), and after the run each subscriber's client id connects once
+ * more with clean session 1, which discards the session, so runs do not pile up state.
+ * Mode puback always makes its subscriber durable.
  *
  * Why C and one thread: on a 2-core machine the generator shares the CPU with the broker it
  * measures. One epoll loop over non-blocking sockets costs a few percent of a core at
@@ -60,12 +71,14 @@
 
 enum { ROLE_PUB = 1, ROLE_SUB = 2, ROLE_IDLE = 3 };
 enum { ST_TCP, ST_CONNACK, ST_SUBACK, ST_READY };
-enum { MODE_FANIN, MODE_FANOUT, MODE_QOS1, MODE_LATENCY, MODE_CONNECTIONS };
+enum { MODE_FANIN, MODE_FANOUT, MODE_QOS1, MODE_LATENCY, MODE_CONNECTIONS, MODE_PUBACK };
 enum { PH_SETUP, PH_WARMUP, PH_MEASURE, PH_DRAIN, PH_DONE };
 
 typedef struct {
   int fd;
   uint8_t role, state, qos, write_blocked;
+  uint8_t durable;       /* CONNECT with clean session 0 */
+  uint8_t offline_after; /* subscriber: DISCONNECT and close once its SUBACK arrived */
   int group;
   char topic[64];
   /* bytes of an incomplete packet left over from the previous read */
@@ -95,6 +108,7 @@ typedef struct {
 static struct {
   const char *host;
   int port, mode, broker_pid, batch, clients, payload, rate, qos_window, refill, keepalive, tick_us;
+  int durable;
   long window;
   double warmup, duration, drain, setup_timeout;
 } opt = {.host = "127.0.0.1", .port = 1883, .mode = MODE_FANIN, .batch = 32, .clients = 100,
@@ -114,6 +128,10 @@ static int measuring_latency;
 static double lat_t0;
 static uint64_t lat_sent;
 static int pending_connects, next_to_connect, connected_count;
+static uint64_t puback_sent_ns[65536]; /* puback mode: when each packet id was written */
+
+/* Rate-paced modes: an open-loop publisher driven by a timerfd. */
+static int paced(void) { return opt.mode == MODE_LATENCY || opt.mode == MODE_PUBACK; }
 
 static void fatal(const char *fmt, ...) {
   char msg[512];
@@ -215,11 +233,11 @@ static uint32_t put_string(uint8_t *p, const char *s) {
   return (uint32_t)(len + 2);
 }
 
-static uint32_t encode_connect(uint8_t *p, const char *client_id) {
+static uint32_t encode_connect(uint8_t *p, const char *client_id, int clean) {
   uint8_t body[128];
   uint32_t n = put_string(body, "MQTT");
-  body[n++] = 4;    /* MQTT 3.1.1 */
-  body[n++] = 0x02; /* clean session */
+  body[n++] = 4;                   /* MQTT 3.1.1 */
+  body[n++] = clean ? 0x02 : 0x00; /* clean session flag */
   body[n++] = (uint8_t)(opt.keepalive >> 8);
   body[n++] = (uint8_t)opt.keepalive;
   n += put_string(body + n, client_id);
@@ -386,15 +404,14 @@ static void pace_latency(void) {
     uint64_t t = now_ns();
     memcpy(c->batch + c->ts_off, &t, 8);
     publish(c, 1);
+    if (opt.mode == MODE_PUBACK) puback_sent_ns[c->next_pid] = t;
     lat_sent++;
   }
 }
 
 /* ---------- reading: walk fixed headers, count, ack ---------- */
 
-static void record_latency(const uint8_t *ts, uint64_t now) {
-  uint64_t sent;
-  memcpy(&sent, ts, 8);
+static void record_latency_ns(uint64_t sent, uint64_t now) {
   if (nlat == lat_cap) {
     lat_cap = lat_cap ? lat_cap * 2 : 65536;
     latencies = realloc(latencies, lat_cap * sizeof *latencies);
@@ -403,13 +420,29 @@ static void record_latency(const uint8_t *ts, uint64_t now) {
   latencies[nlat++] = (double)(now - sent) / 1000.0;
 }
 
+static void record_latency(const uint8_t *ts, uint64_t now) {
+  uint64_t sent;
+  memcpy(&sent, ts, 8);
+  record_latency_ns(sent, now);
+}
+
 static void on_connack(conn_t *c, const uint8_t *body, uint32_t len);
+
+/* A durable subscriber leaves: DISCONNECT (no will) and close; the broker keeps its session
+ * and stores what arrives for it. */
+static void go_offline(conn_t *c) {
+  static const uint8_t disconnect[2] = {0xe0, 0};
+  if (write(c->fd, disconnect, 2) < 0) { /* the broker notices the close either way */
+  }
+  close(c->fd);
+  c->fd = -1;
+}
 
 /* Returns how many bytes of buf[0..len) form whole packets (the rest is carried over). */
 static uint32_t scan(conn_t *c, const uint8_t *buf, uint32_t len) {
   uint8_t acks[4 * 1024];
   uint32_t nacks = 0, pos = 0;
-  uint64_t read_ns = opt.mode == MODE_LATENCY && measuring_latency ? now_ns() : 0;
+  uint64_t read_ns = paced() && measuring_latency ? now_ns() : 0;
   while (pos + 2 <= len) {
     uint32_t rl = 0, mult = 1, i = pos + 1;
     for (;;) {
@@ -445,6 +478,11 @@ static uint32_t scan(conn_t *c, const uint8_t *buf, uint32_t len) {
     case 4: /* PUBACK */
       c->acked++;
       if (c->inflight) c->inflight--;
+      if (opt.mode == MODE_PUBACK && read_ns && rl >= 2) {
+        uint16_t mid = (uint16_t)(body[0] << 8 | body[1]);
+        if (puback_sent_ns[mid]) record_latency_ns(puback_sent_ns[mid], read_ns);
+        puback_sent_ns[mid] = 0;
+      }
       break;
     case 2: /* CONNACK */
       on_connack(c, body, rl);
@@ -454,6 +492,7 @@ static uint32_t scan(conn_t *c, const uint8_t *buf, uint32_t len) {
       if (c->state == ST_SUBACK) {
         c->state = ST_READY;
         connected_count++;
+        if (c->offline_after) go_offline(c);
       }
       break;
     default:
@@ -503,6 +542,10 @@ static void on_readable(conn_t *c) {
   }
 }
 
+static void client_id(const conn_t *c, char *id, size_t size) {
+  snprintf(id, size, "lg%d-%ld", (int)getpid(), (long)(c - conns));
+}
+
 static void on_connected(conn_t *c) {
   int err = 0;
   socklen_t len = sizeof err;
@@ -510,10 +553,10 @@ static void on_connected(conn_t *c) {
   if (err) fatal("connect to %s:%d: %s", opt.host, opt.port, strerror(err));
   char id[48];
   uint8_t p[192];
-  snprintf(id, sizeof id, "lg%d-%ld", (int)getpid(), (long)(c - conns));
+  client_id(c, id, sizeof id);
   c->state = ST_CONNACK;
   watch(c, EPOLLIN, EPOLL_CTL_MOD);
-  send_bytes(c, p, encode_connect(p, id));
+  send_bytes(c, p, encode_connect(p, id, !c->durable));
 }
 
 static void handle_event(struct epoll_event *ev) {
@@ -524,6 +567,7 @@ static void handle_event(struct epoll_event *ev) {
     return;
   }
   conn_t *c = &conns[ev->data.u32];
+  if (c->fd < 0) return; /* went offline earlier in this batch of events */
   if (c->state == ST_TCP) {
     on_connected(c);
     return;
@@ -548,8 +592,8 @@ static conn_t *add_conn(int role, int group, int qos, const char *topic) {
 
 static group_t *add_group(int npubs, int nsubs) {
   group_t *g = &groups[ngroups++];
-  g->pubs = calloc((size_t)npubs, sizeof(int));
-  g->subs = calloc((size_t)nsubs, sizeof(int));
+  g->pubs = calloc((size_t)npubs + 1, sizeof(int));
+  g->subs = calloc((size_t)nsubs + 1, sizeof(int));
   if (!g->pubs || !g->subs) fatal("out of memory");
   return g;
 }
@@ -585,9 +629,12 @@ static void build(void) {
   case MODE_QOS1: /* n pairs: publisher i -> bench/q1/<i> -> subscriber i, QoS 1 both ways */
     for (int i = 0; i < n; i++) {
       group_t *g = add_group(1, 1);
-      snprintf(topic, sizeof topic, "bench/q1/%d", i);
+      if (opt.durable)
+        snprintf(topic, sizeof topic, "bench/q1/%d/%d", (int)getpid(), i);
+      else
+        snprintf(topic, sizeof topic, "bench/q1/%d", i);
       g->subs[g->nsubs++] = nconns;
-      add_conn(ROLE_SUB, i, 1, topic);
+      add_conn(ROLE_SUB, i, 1, topic)->durable = (uint8_t)opt.durable;
       g->pubs[g->npubs++] = nconns;
       add_conn(ROLE_PUB, i, 1, topic);
     }
@@ -598,6 +645,16 @@ static void build(void) {
     add_conn(ROLE_SUB, 0, 0, "bench/lat");
     g->pubs[g->npubs++] = nconns;
     add_conn(ROLE_PUB, 0, 0, "bench/lat");
+    break;
+  }
+  case MODE_PUBACK: { /* the subscriber is in no group: nothing is delivered during the run */
+    group_t *g = add_group(1, 0);
+    snprintf(topic, sizeof topic, "bench/ack/%d", (int)getpid());
+    conn_t *s = add_conn(ROLE_SUB, 0, 1, topic);
+    s->durable = 1;
+    s->offline_after = 1;
+    g->pubs[g->npubs++] = nconns;
+    add_conn(ROLE_PUB, 0, 1, topic);
     break;
   }
   case MODE_CONNECTIONS:
@@ -663,6 +720,40 @@ static int all_delivered(void) {
   return 1;
 }
 
+/* After a run with durable subscribers: their client ids connect once more with clean
+ * session 1, which discards the stored sessions (and anything still queued for them). One
+ * blocking handshake each; failures are only reported on stderr, as the result is out. */
+static void forget_durable_sessions(void) {
+  static const uint8_t disconnect[2] = {0xe0, 0};
+  for (int i = 0; i < nconns; i++) {
+    conn_t *c = &conns[i];
+    if (!c->durable) continue;
+    char id[48];
+    uint8_t p[192], in[64];
+    client_id(c, id, sizeof id);
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct timeval tv = {.tv_sec = 10};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)opt.port)};
+    inet_pton(AF_INET, opt.host, &sa.sin_addr);
+    uint32_t n = encode_connect(p, id, 1);
+    ssize_t got = 0;
+    if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0 &&
+        write(fd, p, n) == (ssize_t)n) {
+      while (got < 4) { /* CONNACK: 20 02 00 00 */
+        ssize_t r = read(fd, in + got, sizeof in - (size_t)got);
+        if (r <= 0) break;
+        got += r;
+      }
+    }
+    if (got >= 4 && write(fd, disconnect, 2) == 2)
+      shutdown(fd, SHUT_WR);
+    else
+      fprintf(stderr, "loadgen: could not discard the session of %s\n", id);
+    if (fd >= 0) close(fd);
+  }
+}
+
 static void close_all(void) {
   static const uint8_t disconnect[2] = {0xe0, 0};
   struct linger lg = {.l_onoff = 1, .l_linger = 0}; /* RST: no TIME_WAIT eating local ports */
@@ -699,7 +790,7 @@ static void run_connections(void) {
 
 static void run_traffic(void) {
   run_setup();
-  if (opt.mode == MODE_LATENCY) {
+  if (paced()) {
     timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
     long period_ns = 1000000000L / opt.rate;
     struct itimerspec its = {.it_interval = {0, period_ns}, .it_value = {0, period_ns}};
@@ -729,7 +820,7 @@ static void run_traffic(void) {
       break;
     }
     if (phase != PH_DRAIN) {
-      if (opt.mode == MODE_LATENCY)
+      if (paced())
         pace_latency();
       else
         pump();
@@ -738,7 +829,7 @@ static void run_traffic(void) {
     int timeout = (int)((next - now_s()) * 1000) + 1;
     if (timeout > 20) timeout = 20;
     if (timeout < 0) timeout = 0;
-    if (opt.tick_us && opt.mode != MODE_LATENCY) {
+    if (opt.tick_us && !paced()) {
       /* Polling at most once per tick lets deliveries and acks pile up in the socket
        * buffers, so each read()/write() handles many of them. The windows keep far more
        * than one tick of work queued at the broker, so it never waits for us. */
@@ -780,11 +871,13 @@ static void run_traffic(void) {
          end.machine_busy - start.machine_busy, nlat, p50, p99, p999, max);
   fflush(stdout);
   close_all();
+  forget_durable_sessions();
 }
 
 static void usage(void) {
   fprintf(stderr,
-          "usage: loadgen --mode fanin|fanout|qos1|latency|connections --port P --broker-pid PID\n"
+          "usage: loadgen --mode fanin|fanout|qos1|latency|connections|puback --port P\n"
+          "  --broker-pid PID [--durable 0|1]\n"
           "  [--host 127.0.0.1] [--clients N] [--window W] [--refill R] [--qos-window Q]\n"
           "  [--rate MSG_PER_S] [--payload BYTES] [--warmup S] [--duration S] [--drain S]\n"
           "  [--setup-timeout S] [--keepalive S] [--batch MSGS_PER_WRITE] [--tick-us US]\n");
@@ -792,14 +885,14 @@ static void usage(void) {
 }
 
 int main(int argc, char **argv) {
-  static const char *modes[] = {"fanin", "fanout", "qos1", "latency", "connections"};
+  static const char *modes[] = {"fanin", "fanout", "qos1", "latency", "connections", "puback"};
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     if (i + 1 >= argc) usage();
     const char *v = argv[++i];
     if (!strcmp(a, "--mode")) {
       opt.mode = -1;
-      for (int m = 0; m < 5; m++)
+      for (int m = 0; m < 6; m++)
         if (!strcmp(v, modes[m])) opt.mode = m;
       if (opt.mode < 0) usage();
     } else if (!strcmp(a, "--host")) opt.host = v;
@@ -818,6 +911,7 @@ int main(int argc, char **argv) {
     else if (!strcmp(a, "--setup-timeout")) opt.setup_timeout = atof(v);
     else if (!strcmp(a, "--keepalive")) opt.keepalive = atoi(v);
     else if (!strcmp(a, "--tick-us")) opt.tick_us = atoi(v);
+    else if (!strcmp(a, "--durable")) opt.durable = atoi(v) != 0;
     else usage();
   }
   if (opt.clients < 1 || opt.payload < 8 || opt.payload > 256 || opt.rate < 1 || !opt.broker_pid ||

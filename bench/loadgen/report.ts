@@ -7,10 +7,13 @@ import type { BrokerName } from './brokers.ts';
 import type { LoadgenResult } from './loadgen.ts';
 import type { Metric, RunSettings, Scenario } from './scenarios.ts';
 
-export type RunOutcome =
-  | { readonly kind: 'ok'; readonly result: LoadgenResult }
+/** One measurement: its result, or why there is none. */
+export type Outcome<R> =
+  | { readonly kind: 'ok'; readonly result: R }
   | { readonly kind: 'failed'; readonly error: string }
   | { readonly kind: 'not-started'; readonly error: string };
+
+export type RunOutcome = Outcome<LoadgenResult>;
 
 export interface ScenarioRuns {
   readonly scenario: Scenario;
@@ -52,7 +55,7 @@ export function formatCpu(cpu: CpuShares): string {
 }
 
 /** One progress line per run. */
-export function formatRun(scenario: Scenario, broker: BrokerName, outcome: RunOutcome): string {
+export function formatRun(scenario: Scenario<string>, broker: string, outcome: RunOutcome): string {
   if (outcome.kind !== 'ok') {
     return outcome.kind === 'not-started'
       ? `${broker}: failed to start (${outcome.error})`
@@ -70,7 +73,7 @@ export function formatRun(scenario: Scenario, broker: BrokerName, outcome: RunOu
   return `${broker}: ${figures}${loss}; cpu broker/gen/other ${formatCpu(cpuShares(outcome.result))}`;
 }
 
-interface Summary {
+export interface Summary {
   readonly value: number | null;
   readonly cell: string;
 }
@@ -81,7 +84,8 @@ function okResults(runs: readonly RunOutcome[]): LoadgenResult[] {
   return results;
 }
 
-function summarize(metric: Metric, runs: readonly RunOutcome[]): Summary {
+/** The median of `metric` over the runs, as a table cell noting losses and failed runs. */
+export function summarize(metric: Metric, runs: readonly RunOutcome[]): Summary {
   const results = okResults(runs);
   const values: number[] = [];
   for (const result of results) {
@@ -105,7 +109,8 @@ function summarize(metric: Metric, runs: readonly RunOutcome[]): Summary {
   return { value, cell };
 }
 
-function summarizeCpu(runs: readonly RunOutcome[]): string {
+/** Median CPU shares over the runs, as formatCpu writes them. */
+export function summarizeCpu(runs: readonly RunOutcome[]): string {
   const shares = okResults(runs).map(cpuShares);
   if (shares.length === 0) return '';
   const others = shares.flatMap((share) => (share.other === null ? [] : [share.other]));
@@ -116,12 +121,18 @@ function summarizeCpu(runs: readonly RunOutcome[]): string {
   });
 }
 
-function ratio(ours: number | null, other: number | null): string {
+/** `ours / other` as "1.23x", or "-" when either is missing. */
+export function ratio(ours: number | null, other: number | null): string {
   if (ours === null || other === null || other === 0) return '-';
   return `${(ours / other).toFixed(2)}x`;
 }
 
-function renderMarkdown(header: readonly string[], rows: readonly (readonly string[])[]): string[] {
+/** A markdown table: the first `left` columns left aligned, the others right aligned. */
+export function renderMarkdown(
+  header: readonly string[],
+  rows: readonly (readonly string[])[],
+  left = 2,
+): string[] {
   const widths = header.map((title, column) =>
     Math.max(title.length, 3, ...rows.map((row) => (row[column] ?? '').length)),
   );
@@ -129,10 +140,10 @@ function renderMarkdown(header: readonly string[], rows: readonly (readonly stri
     `| ${cells
       .map((cell, column) => {
         const width = widths[column] ?? 0;
-        return column < 2 ? cell.padEnd(width) : cell.padStart(width);
+        return column < left ? cell.padEnd(width) : cell.padStart(width);
       })
       .join(' | ')} |`;
-  const rule = `|${widths.map((width, column) => (column < 2 ? '-'.repeat(width + 2) : `${'-'.repeat(width + 1)}:`)).join('|')}|`;
+  const rule = `|${widths.map((width, column) => (column < left ? '-'.repeat(width + 2) : `${'-'.repeat(width + 1)}:`)).join('|')}|`;
   return [line(header), rule, ...rows.map(line)];
 }
 

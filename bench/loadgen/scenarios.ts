@@ -24,8 +24,9 @@ export interface Metric {
   readonly format: (value: number) => string;
 }
 
-export interface Scenario {
-  readonly id: ScenarioId;
+/** Id: one of SCENARIO_IDS, or (bench/persistence.ts) a scenario of its own. */
+export interface Scenario<Id extends string = ScenarioId> {
+  readonly id: Id;
   readonly title: (settings: RunSettings) => string;
   /** Each run gets a freshly started broker (else one broker per scenario serves all rounds). */
   readonly freshBrokerPerRun: boolean;
@@ -38,8 +39,8 @@ export interface Scenario {
 export const LATENCY_RATE = 10_000;
 const PAYLOAD = '64';
 
-const integer = (value: number): string => Math.round(value).toLocaleString('en-US');
-const micros = (value: number): string => (value >= 100 ? integer(value) : value.toFixed(1));
+export const integer = (value: number): string => Math.round(value).toLocaleString('en-US');
+export const micros = (value: number): string => (value >= 100 ? integer(value) : value.toFixed(1));
 
 function deliveredRate(result: LoadgenResult): number | null {
   return result.kind === 'traffic' && result.elapsed > 0 ? result.delivered / result.elapsed : null;
@@ -81,7 +82,8 @@ const DELIVERED: Metric = {
   format: integer,
 };
 
-function traffic(settings: RunSettings, args: string[]): string[] {
+/** Generator flags of a traffic scenario: its own, then payload and timing. */
+export function traffic(settings: RunSettings, args: string[]): string[] {
   return [
     ...args,
     '--payload',
@@ -96,7 +98,22 @@ function traffic(settings: RunSettings, args: string[]): string[] {
 }
 
 /** Setup (10 s at most) + warm-up + window + drain (3 s at most) + margin. */
-const trafficTimeout = (settings: RunSettings): number => settings.warmup + settings.duration + 20;
+export const trafficTimeout = (settings: RunSettings): number =>
+  settings.warmup + settings.duration + 20;
+
+export const LATENCY_P50: Metric = {
+  label: 'p50 latency us',
+  better: 'lower',
+  value: latency((r) => r.latencyP50),
+  format: micros,
+};
+
+export const LATENCY_P99: Metric = {
+  label: 'p99 latency us',
+  better: 'lower',
+  value: latency((r) => r.latencyP99),
+  format: micros,
+};
 
 export const SCENARIOS: readonly Scenario[] = [
   {
@@ -181,20 +198,7 @@ export const SCENARIOS: readonly Scenario[] = [
     freshBrokerPerRun: false,
     loadgenArgs: (s) => traffic(s, ['--mode', 'latency', '--rate', String(LATENCY_RATE)]),
     timeout: trafficTimeout,
-    metrics: [
-      {
-        label: 'p50 latency us',
-        better: 'lower',
-        value: latency((r) => r.latencyP50),
-        format: micros,
-      },
-      {
-        label: 'p99 latency us',
-        better: 'lower',
-        value: latency((r) => r.latencyP99),
-        format: micros,
-      },
-    ],
+    metrics: [LATENCY_P50, LATENCY_P99],
   },
   {
     id: 'memory',

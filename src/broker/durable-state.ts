@@ -11,6 +11,7 @@ import { EMPTY_PROPERTIES } from '../protocol/packets.ts';
 import { Delivery, DeliveryState } from './messages/delivery.ts';
 import { NEVER_EXPIRES, StoredMessage } from './messages/stored-message.ts';
 import type { Persistence } from './persistence/persistence.ts';
+import { STATE_OF_DELIVERY } from './persistence/persistence.ts';
 import type {
   BaseMessageRecord,
   ClientMessageRecord,
@@ -30,13 +31,6 @@ export interface DurableRegistries {
   readonly retained: RetainStore<StoredMessage>;
   readonly clock: Clock;
 }
-
-const STATE_OF_DELIVERY: readonly MessageState[] = [
-  MessageState.Queued,
-  MessageState.WaitForPuback,
-  MessageState.WaitForPubrec,
-  MessageState.WaitForPubcomp,
-];
 
 /** Everything the stores keep: durable sessions with their messages, retained messages. */
 export function snapshotState(registries: DurableRegistries, persistence: Persistence): DurableState {
@@ -242,6 +236,7 @@ export function restoreState(
     }
   }
   const wills: RestoredSessions['wills'] = [];
+  const clientRecords = new Map(state.clients.map((c) => [c.clientId, c]));
   for (const record of state.wills) {
     const session = byId.get(record.clientId);
     if (session === undefined) continue;
@@ -257,7 +252,7 @@ export function restoreState(
     );
     // The connection ended while the broker was down, or its delay was running: the will
     // goes out when its delay (counted from the wall clock) runs out.
-    const client = state.clients.find((c) => c.clientId === record.clientId);
+    const client = clientRecords.get(record.clientId);
     const delay =
       client === undefined
         ? 0

@@ -1,5 +1,5 @@
 /**
- * The six commands in bin/ as a user runs them, through their shebang lines: each drops
+ * The commands in bin/ as a user runs them, through their shebang lines: each drops
  * NODE_EXTRA_CA_CERTS before Node starts (it costs 50-80 ms of start-up, README "Start-up
  * time of the tools"). Node warns at start-up about an extra-certs file it cannot load,
  * so a missing file in that variable shows whether Node still saw it.
@@ -25,6 +25,7 @@ const commands: readonly (readonly [string, readonly string[], number])[] = [
   ['mosquitto_rr', ['--help'], 1],
   ['mosquitto_passwd', ['--help'], 1],
   ['mosquitto_ctrl', [], 1],
+  ['mosquitto_db_dump', [], 1],
 ];
 
 for (const [command, args, expectedCode] of commands) {

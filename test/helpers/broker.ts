@@ -119,10 +119,28 @@ export async function mqttConnect(
   url: string,
   options: IClientOptions = {},
 ): Promise<MqttJsClient> {
-  const client = await mqtt.connectAsync(url, { reconnectPeriod: 0, ...options });
+  // The listener is in place before the CONNACK: a resumed session's messages follow it
+  // at once, and MQTT.js emits QoS 0/1 messages as they arrive.
+  const client = mqtt.connect(url, { reconnectPeriod: 0, ...options });
   const received: ReceivedMessage[] = [];
   client.on('message', (topic, payload, packet) => {
     received.push({ topic, payload: payload.toString(), packet });
+  });
+  await new Promise<void>((resolve, reject) => {
+    const onError = (error: Error): void => {
+      client.end(true);
+      reject(error);
+    };
+    const onClose = (): void => {
+      onError(new Error(`connection to ${url} closed before CONNACK`));
+    };
+    client.once('connect', () => {
+      client.off('error', onError);
+      client.off('close', onClose);
+      resolve();
+    });
+    client.once('error', onError);
+    client.once('close', onClose);
   });
   return {
     client,

@@ -18,7 +18,9 @@ import type { PersistenceStore } from './store.ts';
 /** Mosquitto joins persistence_location and persistence_file with a '/'. */
 export function mosquittoDbPath(config: BrokerConfig): string {
   const location = config.persistenceLocation;
-  return location === null ? config.persistenceFile : join(location, config.persistenceFile);
+  return location === null || location === ''
+    ? config.persistenceFile
+    : `${location}/${config.persistenceFile}`;
 }
 
 export async function openPersistence(

@@ -25,7 +25,6 @@ import type { Clock, TimerHandle } from '../../common/clock.ts';
 import type { Session } from '../session.ts';
 import { SESSION_NEVER_EXPIRES } from '../session.ts';
 import type { Delivery } from '../messages/delivery.ts';
-import { DeliveryState } from '../messages/delivery.ts';
 import type { StoredMessage } from '../messages/stored-message.ts';
 import { NEVER_EXPIRES } from '../messages/stored-message.ts';
 import type { SubscriptionOptions } from '../router/subscription-tree.ts';
@@ -68,7 +67,8 @@ export interface PersistenceLog {
 /** The broker's side: the full state for a snapshot. */
 export type SnapshotSource = (persistence: Persistence) => DurableState;
 
-const STATE_OF_DELIVERY: readonly MessageState[] = [
+/** Mosquitto's message state of a delivery, by DeliveryState. */
+export const STATE_OF_DELIVERY: readonly MessageState[] = [
   MessageState.Queued,
   MessageState.WaitForPuback,
   MessageState.WaitForPubrec,
@@ -384,8 +384,11 @@ export class Persistence {
       if (session.expiryInterval !== SESSION_NEVER_EXPIRES) {
         expiryTime = this.#clock.wallSeconds() + session.expiryInterval;
       }
-    } else {
+    } else if (session.expiryWallTime !== 0) {
       expiryTime = session.expiryWallTime;
+    } else if (session.expiryInterval !== SESSION_NEVER_EXPIRES) {
+      // Disconnected by the shutdown itself: its time starts now, as Mosquitto saves it.
+      expiryTime = this.#clock.wallSeconds() + session.expiryInterval;
     }
     const will = session.will;
     return {

@@ -1,0 +1,510 @@
+/**
+ * readMosquittoDb: the whole of a `mosquitto.db` file, checked, or a MosquittoDbError.
+ *
+ * Reads what Mosquitto 2.0.22's persist__restore() reads: format versions 6 (2.0, 2.1),
+ * 5 (1.6) and 2 to 4 (1.x). Stricter than Mosquitto, which stops quietly at a partial
+ * chunk header and mostly reads a chunk's fields without comparing them with its length:
+ * here the file must end on a chunk boundary and, in versions 5 and 6, every chunk's
+ * contents must fill exactly the length its header declares, so a damaged file is refused
+ * instead of half loaded. In versions 2 to 4 the length is ignored as Mosquitto ignores it
+ * (1.5's writer got it wrong: its MSG_STORE lengths count the source id twice), and the
+ * next chunk starts where the contents end. A file cut exactly between two chunks cannot
+ * be told from a shorter one (the CRC field is always 0); it reads as the chunks before.
+ *
+ * Like Mosquitto, chunks of an unknown type are skipped (it warns "Unsupported chunk"),
+ * through `onUnknownChunk` when given. Strings must be UTF-8 (Mosquitto only ever writes
+ * strings it validated as UTF-8); a zero-length source id or username is null, as
+ * Mosquitto reads it as a NULL pointer. For versions 2 to 4 the fields those versions lack
+ * get the values Mosquitto's reader leaves in them: 0, false, null.
+ */
+import { Buffer } from 'node:buffer';
+import {
+  DB_CHUNK_NAMES,
+  DB_FILE_HEADER_SIZE,
+  DB_MAGIC,
+  DB_OLDEST_VERSION,
+  DB_VERSION,
+  DBID_SIZE,
+  DbChunkType,
+  MQTT_MAX_PAYLOAD,
+  MosquittoDbError,
+  PF_CFG_SIZE,
+  PF_CLIENT_MSG_SIZE,
+  PF_CLIENT_SIZE,
+  PF_CLIENT_V5_SIZE,
+  PF_HEADER_SIZE,
+  PF_HEADER_SIZE_V234,
+  PF_MSG_STORE_SIZE,
+  PF_RETAIN_SIZE,
+  PF_SUB_SIZE,
+  TIME_T_SIZE,
+  type DbChunk,
+  type DbClientChunk,
+  type DbClientMessageChunk,
+  type DbConfigChunk,
+  type DbMessageChunk,
+  type DbSubscriptionChunk,
+  type MosquittoDbFile,
+} from './format.ts';
+import { parseDbProperties } from './properties.ts';
+
+export interface ReadMosquittoDbOptions {
+  /** Called for each chunk of a type Mosquitto does not know, which is skipped. */
+  onUnknownChunk?: (chunkType: number, length: number, offset: number) => void;
+}
+
+// ignoreBOM: a leading U+FEFF is part of the string, not a byte order mark to drop.
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+/**
+ * Decodes a whole `mosquitto.db` file. `path` is only used in error messages. Throws
+ * MosquittoDbError (never anything else) for an empty, foreign, truncated or corrupt file.
+ */
+export function readMosquittoDb(
+  data: Buffer,
+  path: string,
+  options: ReadMosquittoDbOptions = {},
+): MosquittoDbFile {
+  if (data.length === 0) throw new MosquittoDbError(path, 'empty', 'empty file', 0);
+  const magicLength = Math.min(data.length, DB_MAGIC.length);
+  if (!data.subarray(0, magicLength).equals(DB_MAGIC.subarray(0, magicLength))) {
+    throw new MosquittoDbError(path, 'format', 'unrecognised file format (bad magic)', 0);
+  }
+  if (data.length < DB_FILE_HEADER_SIZE) {
+    throw new MosquittoDbError(
+      path,
+      'truncated',
+      `truncated file header (${data.length} of ${DB_FILE_HEADER_SIZE} bytes)`,
+      0,
+    );
+  }
+  // The CRC field (offset 15) is always written as 0 and never checked by Mosquitto.
+  const version = data.readUInt32BE(19);
+  if (version < DB_OLDEST_VERSION || version > DB_VERSION) {
+    throw new MosquittoDbError(
+      path,
+      'version',
+      `unsupported persistent database format version ${version} (need version ${DB_VERSION}; ${DB_OLDEST_VERSION} to ${DB_VERSION - 1} are also read)`,
+      19,
+    );
+  }
+  const reader = new ChunkReader(data, path, version);
+  const chunks: DbChunk[] = [];
+  const headerSize = version >= 5 ? PF_HEADER_SIZE : PF_HEADER_SIZE_V234;
+  let offset = DB_FILE_HEADER_SIZE;
+  while (offset < data.length) {
+    if (data.length - offset < headerSize) {
+      throw new MosquittoDbError(
+        path,
+        'truncated',
+        `truncated chunk header at offset ${offset}`,
+        offset,
+      );
+    }
+    const type = version >= 5 ? data.readUInt32BE(offset) : data.readUInt16BE(offset);
+    const length =
+      version >= 5 ? data.readUInt32BE(offset + 4) : data.readUInt32BE(offset + 2);
+    const start = offset + headerSize;
+    const name = DB_CHUNK_NAMES[type];
+    if (name === undefined) {
+      if (data.length - start < length) {
+        throw new MosquittoDbError(
+          path,
+          'truncated',
+          `truncated chunk of unknown type ${type} at offset ${offset}`,
+          offset,
+        );
+      }
+      options.onUnknownChunk?.(type, length, offset);
+      offset = start + length;
+    } else {
+      chunks.push(reader.chunk(type, name, offset, start, length));
+      offset = reader.next;
+    }
+  }
+  return { version, chunks };
+}
+
+/** Reads one chunk body at a time; every failure becomes a MosquittoDbError. */
+class ChunkReader {
+  private pos = 0;
+  private end = 0;
+  /** Where the chunk after the last one read starts. */
+  next = 0;
+  private name = '';
+  private offset = 0;
+
+  constructor(
+    private readonly data: Buffer,
+    private readonly path: string,
+    private readonly version: number,
+  ) {}
+
+  chunk(type: number, name: string, offset: number, start: number, length: number): DbChunk {
+    this.name = name;
+    this.offset = offset;
+    this.pos = start;
+    if (this.version < 5) {
+      // Versions 2 to 4: the contents alone say where the chunk ends.
+      this.end = this.data.length;
+      let chunk: DbChunk;
+      try {
+        chunk = this.body(type, length);
+      } catch (error) {
+        if (error instanceof OutOfData) throw this.error('truncated', 'truncated');
+        throw error;
+      }
+      this.next = this.pos;
+      return chunk;
+    }
+    // The declared length may run past the end of the file: reads are then bounded by the
+    // file, so a cut shows up as truncation rather than as a length mismatch.
+    this.end = Math.min(start + length, this.data.length);
+    const truncated = start + length > this.data.length;
+    this.next = start + length;
+    let chunk: DbChunk;
+    try {
+      chunk = this.body(type, length);
+    } catch (error) {
+      if (error instanceof OutOfData && truncated) throw this.error('truncated', 'truncated');
+      if (error instanceof OutOfData) {
+        throw this.error(
+          'corrupt',
+          `length ${length} is too short for its contents`,
+        );
+      }
+      throw error;
+    }
+    if (truncated) throw this.error('truncated', 'truncated');
+    if (this.pos !== start + length) {
+      throw this.error(
+        'corrupt',
+        `length ${length} does not match its contents (${this.pos - start} bytes)`,
+      );
+    }
+    return chunk;
+  }
+
+  private body(type: number, length: number): DbChunk {
+    const v56 = this.version >= 5;
+    switch (type) {
+      case DbChunkType.Cfg:
+        return v56 ? this.cfgV56() : this.cfgV234();
+      case DbChunkType.MsgStore:
+        return v56 ? this.msgStoreV56(length) : this.msgStoreV234();
+      case DbChunkType.ClientMsg:
+        return v56 ? this.clientMsgV56(length) : this.clientMsgV234();
+      case DbChunkType.Retain:
+        return { type: 'retain', storeId: this.u64(v56 ? PF_RETAIN_SIZE : DBID_SIZE) };
+      case DbChunkType.Sub:
+        return v56 ? this.subV56() : this.subV234();
+      default:
+        return v56 ? this.clientV56() : this.clientV234();
+    }
+  }
+
+  private cfgV56(): DbConfigChunk {
+    this.need(PF_CFG_SIZE);
+    const at = this.pos;
+    const chunk = this.cfg(this.data.readBigUInt64LE(at), this.data[at + 8], this.data[at + 9]);
+    this.pos += PF_CFG_SIZE;
+    return chunk;
+  }
+
+  private cfgV234(): DbConfigChunk {
+    const shutdown = this.u8();
+    const dbIdSize = this.u8();
+    return this.cfg(this.u64(DBID_SIZE), shutdown, dbIdSize);
+  }
+
+  private cfg(lastDbId: bigint, shutdown = 0, dbIdSize = 0): DbConfigChunk {
+    if (dbIdSize !== DBID_SIZE) {
+      throw this.error(
+        'corrupt',
+        `incompatible database configuration (dbid size is ${dbIdSize} bytes, expected ${DBID_SIZE})`,
+      );
+    }
+    return { type: 'cfg', lastDbId, shutdown: shutdown !== 0, dbIdSize };
+  }
+
+  private msgStoreV56(length: number): DbMessageChunk {
+    this.need(PF_MSG_STORE_SIZE);
+    const at = this.pos;
+    const storeId = this.data.readBigUInt64LE(at);
+    const expiryTime = this.data.readBigInt64LE(at + 8);
+    const payloadLength = this.data.readUInt32BE(at + 16);
+    const sourceMid = this.data.readUInt16BE(at + 20);
+    const sourceIdLength = this.data.readUInt16BE(at + 22);
+    const usernameLength = this.data.readUInt16BE(at + 24);
+    const topicLength = this.data.readUInt16BE(at + 26);
+    const sourcePort = this.data.readUInt16BE(at + 28);
+    const qos = this.data[at + 30] ?? 0;
+    const retain = (this.data[at + 31] ?? 0) !== 0;
+    this.pos += PF_MSG_STORE_SIZE;
+    this.checkPayloadLength(payloadLength);
+    const propertiesLength =
+      length - PF_MSG_STORE_SIZE - payloadLength - sourceIdLength - usernameLength - topicLength;
+    if (propertiesLength < 0) this.tooShort(length);
+    const sourceId = this.optionalString(sourceIdLength, 'source id');
+    const sourceUsername = this.optionalString(usernameLength, 'source username');
+    const topic = this.string(topicLength, 'topic');
+    const payload = Buffer.from(this.bytes(payloadLength));
+    const properties = this.properties(propertiesLength);
+    return {
+      type: 'msgStore',
+      storeId,
+      expiryTime,
+      sourceId,
+      sourceUsername,
+      sourceMid,
+      sourcePort,
+      topic,
+      qos,
+      retain,
+      payload,
+      properties,
+    };
+  }
+
+  private msgStoreV234(): DbMessageChunk {
+    const storeId = this.u64(DBID_SIZE);
+    const sourceId = this.optionalString(this.u16(), 'source id');
+    let sourceUsername: string | null = null;
+    let sourcePort = 0;
+    if (this.version === 4) {
+      sourceUsername = this.optionalString(this.u16(), 'source username');
+      sourcePort = this.u16();
+    }
+    const sourceMid = this.u16();
+    this.u16(); // the mid the message had when stored: Mosquitto ignores it
+    const topic = this.string(this.u16(), 'topic');
+    const qos = this.u8();
+    const retain = this.u8() !== 0;
+    const payloadLength = this.u32();
+    this.checkPayloadLength(payloadLength);
+    const payload = Buffer.from(this.bytes(payloadLength));
+    return {
+      type: 'msgStore',
+      storeId,
+      expiryTime: 0n,
+      sourceId,
+      sourceUsername,
+      sourceMid,
+      sourcePort,
+      topic,
+      qos,
+      retain,
+      payload,
+      properties: null,
+    };
+  }
+
+  private clientMsgV56(length: number): DbClientMessageChunk {
+    this.need(PF_CLIENT_MSG_SIZE);
+    const at = this.pos;
+    const storeId = this.data.readBigUInt64LE(at);
+    const mid = this.data.readUInt16BE(at + 8);
+    const idLength = this.data.readUInt16BE(at + 10);
+    const qos = this.data[at + 12] ?? 0;
+    const state = this.data[at + 13] ?? 0;
+    const retainDup = this.data[at + 14] ?? 0;
+    const direction = this.data[at + 15] ?? 0;
+    this.pos += PF_CLIENT_MSG_SIZE;
+    const propertiesLength = length - PF_CLIENT_MSG_SIZE - idLength;
+    if (propertiesLength < 0) this.tooShort(length);
+    const clientId = this.string(idLength, 'client id');
+    const properties = this.properties(propertiesLength);
+    return {
+      type: 'clientMsg',
+      storeId,
+      mid,
+      clientId,
+      qos,
+      state,
+      retain: (retainDup & 0xf0) !== 0,
+      dup: (retainDup & 0x0f) !== 0,
+      direction,
+      properties,
+    };
+  }
+
+  private clientMsgV234(): DbClientMessageChunk {
+    const clientId = this.string(this.u16(), 'client id');
+    const storeId = this.u64(DBID_SIZE);
+    const mid = this.u16();
+    const qos = this.u8();
+    const retain = this.u8();
+    const direction = this.u8();
+    const state = this.u8();
+    const dup = this.u8();
+    return {
+      type: 'clientMsg',
+      storeId,
+      mid,
+      clientId,
+      qos,
+      state,
+      // Mosquitto keeps the low four bits of each (retain_dup).
+      retain: (retain & 0x0f) !== 0,
+      dup: (dup & 0x0f) !== 0,
+      direction,
+      properties: null,
+    };
+  }
+
+  private subV56(): DbSubscriptionChunk {
+    this.need(PF_SUB_SIZE);
+    const at = this.pos;
+    const identifier = this.data.readUInt32BE(at);
+    const idLength = this.data.readUInt16BE(at + 4);
+    const topicLength = this.data.readUInt16BE(at + 6);
+    const qos = this.data[at + 8] ?? 0;
+    const options = this.data[at + 9] ?? 0;
+    this.pos += PF_SUB_SIZE;
+    const clientId = this.string(idLength, 'client id');
+    const topic = this.string(topicLength, 'topic');
+    return { type: 'sub', clientId, topic, qos, options, identifier };
+  }
+
+  private subV234(): DbSubscriptionChunk {
+    const clientId = this.string(this.u16(), 'client id');
+    const topic = this.string(this.u16(), 'topic');
+    const qos = this.u8();
+    return { type: 'sub', clientId, topic, qos, options: 0, identifier: 0 };
+  }
+
+  private clientV56(): DbClientChunk {
+    const size = this.version === 6 ? PF_CLIENT_SIZE : PF_CLIENT_V5_SIZE;
+    this.need(size);
+    const at = this.pos;
+    const sessionExpiryTime = this.data.readBigInt64LE(at);
+    const sessionExpiryInterval = this.data.readUInt32BE(at + 8);
+    const lastMid = this.data.readUInt16BE(at + 12);
+    const idLength = this.data.readUInt16BE(at + 14);
+    const listenerPort = this.version === 6 ? this.data.readUInt16BE(at + 16) : 0;
+    const usernameLength = this.version === 6 ? this.data.readUInt16BE(at + 18) : 0;
+    this.pos += size;
+    // A zero-length id is read as '': Mosquitto skips such a client with "Warning: Empty
+    // client entry found in persistence database, it may be corrupt."
+    const clientId = this.string(idLength, 'client id');
+    const username = this.optionalString(usernameLength, 'username');
+    return {
+      type: 'client',
+      clientId,
+      username,
+      sessionExpiryTime,
+      sessionExpiryInterval,
+      lastMid,
+      listenerPort,
+    };
+  }
+
+  private clientV234(): DbClientChunk {
+    const clientId = this.string(this.u16(), 'client id');
+    const lastMid = this.u16();
+    if (this.version !== 2) this.bytes(TIME_T_SIZE); // disconnect_t: Mosquitto ignores it
+    return {
+      type: 'client',
+      clientId,
+      username: null,
+      sessionExpiryTime: 0n,
+      sessionExpiryInterval: 0,
+      lastMid,
+      listenerPort: 0,
+    };
+  }
+
+  /** The property list filling the rest of a version 5/6 chunk, or null for none. */
+  private properties(length: number): Buffer | null {
+    if (length === 0) return null;
+    const start = this.pos;
+    this.need(length);
+    const parsed = parseDbProperties(this.data, start, start + length);
+    if (!parsed.ok) throw this.error('corrupt', `invalid properties (${parsed.error})`);
+    if (parsed.end !== start + length) {
+      throw this.error(
+        'corrupt',
+        `${start + length - parsed.end} bytes after the property list`,
+      );
+    }
+    this.pos = start + length;
+    // Skip the varint length prefix: what remains is the list itself.
+    let prefix = 1;
+    while (((this.data[start + prefix - 1] ?? 0) & 0x80) !== 0) prefix++;
+    return start + prefix === this.pos ? null : Buffer.from(this.data.subarray(start + prefix, this.pos));
+  }
+
+  private checkPayloadLength(length: number): void {
+    if (length > MQTT_MAX_PAYLOAD) {
+      throw this.error('corrupt', `payload length ${length} exceeds ${MQTT_MAX_PAYLOAD}`);
+    }
+  }
+
+  private string(length: number, what: string): string {
+    const bytes = this.bytes(length);
+    try {
+      return utf8.decode(bytes);
+    } catch {
+      throw this.error('corrupt', `${what} is not valid UTF-8`);
+    }
+  }
+
+  private optionalString(length: number, what: string): string | null {
+    return length === 0 ? null : this.string(length, what);
+  }
+
+  private bytes(length: number): Buffer {
+    this.need(length);
+    const bytes = this.data.subarray(this.pos, this.pos + length);
+    this.pos += length;
+    return bytes;
+  }
+
+  private u8(): number {
+    this.need(1);
+    return this.data[this.pos++] ?? 0;
+  }
+
+  private u16(): number {
+    this.need(2);
+    const value = this.data.readUInt16BE(this.pos);
+    this.pos += 2;
+    return value;
+  }
+
+  private u32(): number {
+    this.need(4);
+    const value = this.data.readUInt32BE(this.pos);
+    this.pos += 4;
+    return value;
+  }
+
+  /** A dbid_t, in the writer's (little-endian) host order. */
+  private u64(size: number): bigint {
+    this.need(size);
+    const value = this.data.readBigUInt64LE(this.pos);
+    this.pos += size;
+    return value;
+  }
+
+  private need(length: number): void {
+    if (this.end - this.pos < length) throw new OutOfData();
+  }
+
+  private tooShort(length: number): never {
+    throw this.error('corrupt', `length ${length} is too short for its contents`);
+  }
+
+  private error(reason: 'truncated' | 'corrupt', detail: string): MosquittoDbError {
+    const what = `${this.name} chunk at offset ${this.offset}`;
+    return new MosquittoDbError(
+      this.path,
+      reason,
+      detail === 'truncated' ? `truncated ${what}` : `${what}: ${detail}`,
+      this.offset,
+    );
+  }
+}
+
+/** A read past the chunk's (or the file's) end; turned into a MosquittoDbError. */
+class OutOfData extends Error {}

@@ -1,0 +1,115 @@
+/**
+ * mosquitto.db both ways, in one run: Debian's Mosquitto writes a store that our broker
+ * loads, and our broker writes one that Mosquitto loads, each with retained messages
+ * (MQTT 5 properties included), a durable session with a normal and a shared
+ * subscription, and QoS 1/2 messages queued for it while it was away.
+ */
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { IClientOptions } from 'mqtt';
+import { trackTempDir } from '../helpers/children.ts';
+import { ourBroker } from '../helpers/process.ts';
+import type { BrokerTarget, RunningBroker } from '../helpers/process.ts';
+import { mqttConnect } from '../helpers/broker.ts';
+import { mosquittoSkip, realMosquitto } from '../helpers/mosquitto.ts';
+
+const durable = (clientId: string, version: 4 | 5): IClientOptions => ({
+  clientId,
+  clean: false,
+  protocolVersion: version,
+  ...(version === 5 ? { properties: { sessionExpiryInterval: 7200 } } : {}),
+  reconnectPeriod: 0,
+});
+
+function url(broker: RunningBroker): string {
+  return `mqtt://127.0.0.1:${broker.port}`;
+}
+
+/** Fills a broker with state, then stops it cleanly (it saves). */
+async function writeState(target: BrokerTarget, dir: string): Promise<void> {
+  const broker = await target.start({
+    config: ['persistence true', `persistence_location ${dir}/`, 'autosave_interval 0'],
+  });
+  try {
+    for (const version of [4, 5] as const) {
+      const sub = await mqttConnect(url(broker), durable(`keeper-v${version}`, version));
+      await sub.client.subscribeAsync(`q${version}/#`, { qos: 2 });
+      await sub.client.subscribeAsync(`$share/g/s${version}`, { qos: 1 });
+      await sub.end();
+    }
+    const pub = await mqttConnect(url(broker), { protocolVersion: 5 });
+    await pub.client.publishAsync('r/plain', 'retained-plain', { qos: 0, retain: true });
+    await pub.client.publishAsync('r/props', 'retained-props', {
+      qos: 1,
+      retain: true,
+      properties: {
+        contentType: 'application/json',
+        payloadFormatIndicator: true,
+        userProperties: { k: 'v' },
+      },
+    });
+    for (const version of [4, 5]) {
+      await pub.client.publishAsync(`q${version}/a`, `v${version}-1`, { qos: 1 });
+      await pub.client.publishAsync(`q${version}/b`, `v${version}-2`, { qos: 2 });
+      await pub.client.publishAsync(`s${version}`, `v${version}-shared`, { qos: 1 });
+    }
+    await pub.end();
+  } finally {
+    await broker.stop();
+  }
+}
+
+/** Starts a broker on the store and checks that everything came back. */
+async function checkState(target: BrokerTarget, dir: string): Promise<void> {
+  const broker = await target.start({
+    config: ['persistence true', `persistence_location ${dir}/`, 'autosave_interval 0'],
+  });
+  try {
+    for (const version of [4, 5] as const) {
+      const back = await mqttConnect(url(broker), durable(`keeper-v${version}`, version));
+      const got = await back.waitForMessages(3, 5000);
+      // MQTT.js hands QoS 2 messages over at PUBREL: compare as a set with their QoS.
+      assert.deepEqual(
+        got.map((m) => `${m.payload}/${m.packet.qos}`).sort(),
+        [`v${version}-1/1`, `v${version}-2/2`, `v${version}-shared/1`],
+        `${target.label}: session keeper-v${version}`,
+      );
+      // Its subscriptions are back too.
+      const pub = await mqttConnect(url(broker));
+      await pub.client.publishAsync(`q${version}/later`, 'later', { qos: 1 });
+      await back.waitForMessages(4, 5000);
+      await pub.end();
+      await back.end();
+    }
+    const reader = await mqttConnect(url(broker), { protocolVersion: 5 });
+    await reader.client.subscribeAsync('r/#', { qos: 1 });
+    const got = await reader.waitForMessages(2, 5000);
+    const byTopic = new Map(got.map((m) => [m.topic, m]));
+    assert.equal(byTopic.get('r/plain')?.payload, 'retained-plain');
+    const props = byTopic.get('r/props');
+    assert.equal(props?.payload, 'retained-props');
+    assert.equal(props?.packet.properties?.contentType, 'application/json');
+    assert.equal(props?.packet.properties?.payloadFormatIndicator, true);
+    assert.deepEqual({ ...props?.packet.properties?.userProperties }, { k: 'v' });
+    await reader.end();
+  } finally {
+    await broker.stop();
+  }
+}
+
+describe('mosquitto.db between Mosquitto and us', mosquittoSkip(['mosquitto']), () => {
+  test('a store written by Mosquitto loads in ours', async () => {
+    const dir = trackTempDir(mkdtempSync(join(tmpdir(), 'mosquitto-ts-db-')));
+    await writeState(realMosquitto, dir);
+    await checkState(ourBroker, dir);
+  });
+
+  test('a store written by ours loads in Mosquitto', async () => {
+    const dir = trackTempDir(mkdtempSync(join(tmpdir(), 'mosquitto-ts-db-')));
+    await writeState(ourBroker, dir);
+    await checkState(realMosquitto, dir);
+  });
+});
