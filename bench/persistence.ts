@@ -84,51 +84,23 @@ interface Row {
   readonly durableAck: boolean;
 }
 
+const makeRow = (
+  key: string,
+  label: string,
+  program: Program,
+  store: Store,
+  durableAck = false,
+): Row => ({ key, label, program, store, durableAck });
+
 /** Parts 1 and 3, in the order of the brief's table. */
 const ROWS: readonly Row[] = [
-  {
-    key: 'ours-off',
-    label: 'ours, persistence off',
-    program: 'ours',
-    store: 'none',
-    durableAck: false,
-  },
-  { key: 'ours-db', label: 'ours, mosquitto.db', program: 'ours', store: 'db', durableAck: false },
-  {
-    key: 'ours-sqlite',
-    label: 'ours, SQLite',
-    program: 'ours',
-    store: 'sqlite',
-    durableAck: false,
-  },
-  {
-    key: 'ours-db-ack',
-    label: 'ours, mosquitto.db + durable ack',
-    program: 'ours',
-    store: 'db',
-    durableAck: true,
-  },
-  {
-    key: 'ours-sqlite-ack',
-    label: 'ours, SQLite + durable ack',
-    program: 'ours',
-    store: 'sqlite',
-    durableAck: true,
-  },
-  {
-    key: 'mosquitto-db',
-    label: 'Mosquitto 2.0, mosquitto.db',
-    program: 'mosquitto',
-    store: 'db',
-    durableAck: false,
-  },
-  {
-    key: 'mosquitto21-sqlite',
-    label: 'Mosquitto 2.1, SQLite plugin',
-    program: 'mosquitto21',
-    store: 'sqlite',
-    durableAck: false,
-  },
+  makeRow('ours-off', 'ours, persistence off', 'ours', 'none'),
+  makeRow('ours-db', 'ours, mosquitto.db', 'ours', 'db'),
+  makeRow('ours-sqlite', 'ours, SQLite', 'ours', 'sqlite'),
+  makeRow('ours-db-ack', 'ours, mosquitto.db + durable ack', 'ours', 'db', true),
+  makeRow('ours-sqlite-ack', 'ours, SQLite + durable ack', 'ours', 'sqlite', true),
+  makeRow('mosquitto-db', 'Mosquitto 2.0, mosquitto.db', 'mosquitto', 'db'),
+  makeRow('mosquitto21-sqlite', 'Mosquitto 2.1, SQLite plugin', 'mosquitto21', 'sqlite'),
 ];
 const ROW_KEYS = ROWS.map((row) => row.key);
 
@@ -145,43 +117,13 @@ const LATENCY_ORDER = [
 
 /** Part 2: start-up rows (the empty ones are the floor). */
 const STARTUP_ROWS: readonly Row[] = [
-  { key: 'ours-empty', label: 'ours, no store', program: 'ours', store: 'none', durableAck: false },
-  {
-    key: 'mosquitto-empty',
-    label: 'Mosquitto 2.0, no store',
-    program: 'mosquitto',
-    store: 'none',
-    durableAck: false,
-  },
-  { key: 'ours-db', label: 'ours, mosquitto.db', program: 'ours', store: 'db', durableAck: false },
-  {
-    key: 'mosquitto-db',
-    label: 'Mosquitto 2.0, mosquitto.db',
-    program: 'mosquitto',
-    store: 'db',
-    durableAck: false,
-  },
-  {
-    key: 'mosquitto21-db',
-    label: 'Mosquitto 2.1, mosquitto.db',
-    program: 'mosquitto21',
-    store: 'db',
-    durableAck: false,
-  },
-  {
-    key: 'ours-sqlite',
-    label: 'ours, SQLite',
-    program: 'ours',
-    store: 'sqlite',
-    durableAck: false,
-  },
-  {
-    key: 'mosquitto21-sqlite',
-    label: 'Mosquitto 2.1, SQLite plugin',
-    program: 'mosquitto21',
-    store: 'sqlite',
-    durableAck: false,
-  },
+  makeRow('ours-empty', 'ours, no store', 'ours', 'none'),
+  makeRow('mosquitto-empty', 'Mosquitto 2.0, no store', 'mosquitto', 'none'),
+  makeRow('ours-db', 'ours, mosquitto.db', 'ours', 'db'),
+  makeRow('mosquitto-db', 'Mosquitto 2.0, mosquitto.db', 'mosquitto', 'db'),
+  makeRow('mosquitto21-db', 'Mosquitto 2.1, mosquitto.db', 'mosquitto21', 'db'),
+  makeRow('ours-sqlite', 'ours, SQLite', 'ours', 'sqlite'),
+  makeRow('mosquitto21-sqlite', 'Mosquitto 2.1, SQLite plugin', 'mosquitto21', 'sqlite'),
 ];
 
 /** Ours recognises Mosquitto 2.1's plugin by its file name; the file need not exist. */
@@ -268,9 +210,15 @@ function parseOptions(argv: readonly string[]): Options {
   };
 }
 
+/** The broker and plugin of a Mosquitto 2.1 build: bin/ and so/ links, or the make tree. */
 function findMosquitto21(dir: string): Mosquitto21 | string {
-  const binary = join(dir, 'bin', 'mosquitto');
-  const plugin = join(dir, 'so', 'mosquitto_persist_sqlite.so');
+  const first = (paths: string[]): string =>
+    paths.find((path) => existsSync(path)) ?? paths[0] ?? '';
+  const binary = first([join(dir, 'bin', 'mosquitto'), join(dir, 'src', 'mosquitto')]);
+  const plugin = first([
+    join(dir, 'so', 'mosquitto_persist_sqlite.so'),
+    join(dir, 'plugins', 'persist-sqlite', 'mosquitto_persist_sqlite.so'),
+  ]);
   if (!existsSync(binary)) return `${binary} not found`;
   if (!existsSync(plugin)) return `${plugin} not found`;
   const run = spawnSync(binary, ['-h'], { encoding: 'utf8' });
@@ -280,6 +228,16 @@ function findMosquitto21(dir: string): Mosquitto21 | string {
 }
 
 const runningAsRoot = process.getuid?.() === 0;
+
+/** "Mosquitto 2.0" and "Mosquitto 2.1" in labels become the versions found. */
+function withVersions(rows: readonly Row[], v20: string, v21: string | null): Row[] {
+  return rows.map((r) => ({
+    ...r,
+    label: r.label
+      .replace('Mosquitto 2.0', `Mosquitto ${v20}`)
+      .replace('Mosquitto 2.1', `Mosquitto ${v21 ?? '2.1'}`),
+  }));
+}
 
 /** The lines that select `row`'s store in `dir` (mosquitto.db saved every second or not). */
 function storeLines(row: Row, dir: string, m21: Mosquitto21 | null, autosave: boolean): string[] {
@@ -905,6 +863,7 @@ function startupComplaints(
 }
 
 async function part2(
+  startupRows: readonly Row[],
   options: Options,
   m21: Mosquitto21 | null,
   workDir: string,
@@ -950,7 +909,7 @@ async function part2(
       write(`  ${notes[notes.length - 1] ?? ''}`);
     }
   }
-  const rows = STARTUP_ROWS.filter((row) => {
+  const rows = startupRows.filter((row) => {
     if (row.program === 'mosquitto21' && m21 === null) return false;
     if (row.store === 'db' && db === null) return false;
     if (row.store === 'sqlite' && sqlite === null) return false;
@@ -994,13 +953,15 @@ async function main(): Promise<void> {
   const notes: string[] = [];
   if (typeof found === 'string')
     notes.push(`Mosquitto 2.1 rows skipped: ${found} (--mosquitto21 <build dir>)`);
-  const rows = ROWS.filter((row) => options.rows.includes(row.key)).filter(
-    (row) => row.program !== 'mosquitto21' || m21 !== null,
-  );
+  const machine = describeMachine();
+  const rows = withVersions(ROWS, machine.mosquitto, m21?.version ?? null)
+    .filter((row) => options.rows.includes(row.key))
+    .filter((row) => row.program !== 'mosquitto21' || m21 !== null);
+  const startupRows = withVersions(STARTUP_ROWS, machine.mosquitto, m21?.version ?? null);
   const started = Date.now();
   write('# mosquitto-ts persistence benchmark');
   write('');
-  for (const line of formatMachine(describeMachine())) write(line);
+  for (const line of formatMachine(machine)) write(line);
   write(
     `Mosquitto 2.1: ${m21 === null ? 'not available' : `${m21.version} (${m21.binary}, ${m21.plugin})`}; ` +
       `stores under ${tmpdir()}; ${String(options.rounds)} rounds (medians); TCP_NODELAY ${options.tcpNoDelay ? 'on' : 'off'}`,
@@ -1027,7 +988,7 @@ async function main(): Promise<void> {
         ...rows.map((row) => `  ${row.label}: ${result.storeFiles.get(row.key) ?? '-'}`),
       );
     }
-    if (options.parts.includes('2')) await part2(options, m21, workDir, report);
+    if (options.parts.includes('2')) await part2(startupRows, options, m21, workDir, report);
     if (options.parts.includes('3')) {
       const scenario = pubackScenario(options.ackRate);
       const settings: RunSettings = { ...options, duration: options.ackDuration };
@@ -1052,25 +1013,17 @@ async function main(): Promise<void> {
   write('');
   write(`## Results (${minutes} min)`);
   for (const line of report) write(line);
-  write('');
-  write(
-    'Stores: mosquitto.db rows: persistence true, persistence_location <dir>/, autosave_interval 1;',
-  );
-  write(
-    `SQLite rows: plugin .../mosquitto_persist_sqlite.so, plugin_opt_db_file <dir>/mosquitto.sqlite3`,
-  );
-  write(
-    '(default sync normal and flush_period 5; ours with persistence_durable_ack true commits with',
-  );
-  write(
-    'synchronous FULL before each acknowledgement). Other lines as in `npm run bench` (max_queued_messages',
-  );
-  write(
-    '10000, max_inflight_messages 20, log_type error and warning); Mosquitto as root with user root.',
-  );
-  write(
+  const legend = [
+    '',
+    'Stores: mosquitto.db rows: persistence true, persistence_location <dir>/, and in parts 1 and 3',
+    'autosave_interval 1 (part 2: the default, 1800 s). SQLite rows: plugin',
+    '.../mosquitto_persist_sqlite.so, plugin_opt_db_file <dir>/mosquitto.sqlite3 (default sync normal,',
+    'flush_period 5; ours with persistence_durable_ack true commits with synchronous FULL before each',
+    'acknowledgement). Other lines as in `npm run bench` (max_queued_messages 10000,',
+    'max_inflight_messages 20, log_type error and warning); Mosquitto as root with user root.',
     'CPU: user+sys of the broker / load generator / all other processes, % of one core, medians.',
-  );
+  ];
+  for (const line of legend) write(line);
 }
 
 main().catch((error: unknown) => {

@@ -40,9 +40,7 @@ export type ConnectionState = (typeof ConnectionState)[keyof typeof ConnectionSt
  */
 export const CONNECT_DEADLINE_MS = 90_000;
 
-export class ClientConnection
-  implements ConnectionHandler, Flushable, DeadlineOwner, AckTarget
-{
+export class ClientConnection implements ConnectionHandler, Flushable, DeadlineOwner, AckTarget {
   readonly broker: Broker;
   readonly transport: Connection;
   readonly listener: BrokerListener;

@@ -33,7 +33,10 @@ export interface DurableRegistries {
 }
 
 /** Everything the stores keep: durable sessions with their messages, retained messages. */
-export function snapshotState(registries: DurableRegistries, persistence: Persistence): DurableState {
+export function snapshotState(
+  registries: DurableRegistries,
+  persistence: Persistence,
+): DurableState {
   const baseMessages: BaseMessageRecord[] = [];
   const seen = new Set<StoredMessage>();
   const addMessage = (message: StoredMessage): number => {

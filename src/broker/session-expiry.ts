@@ -28,7 +28,10 @@ export function scheduleSessionExpiry(
   session: Session,
   remainingSeconds: number,
 ): void {
-  const lifetime = sessionLifetime(session.expiryInterval, broker.config.persistentClientExpiration);
+  const lifetime = sessionLifetime(
+    session.expiryInterval,
+    broker.config.persistentClientExpiration,
+  );
   const seconds = remainingSeconds >= 0 ? Math.max(0, remainingSeconds) : lifetime;
   session.expiryWallTime = seconds < 0 ? 0 : broker.clock.wallSeconds() + seconds;
   if (seconds < 0) return;

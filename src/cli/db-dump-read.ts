@@ -9,10 +9,7 @@
  * is NULL, printed as glibc's "(null)"; printing stops at a NUL byte).
  */
 import type { Buffer } from 'node:buffer';
-import {
-  parseDbProperties,
-  type DbProperty,
-} from '../common/mosquitto-db.ts';
+import { parseDbProperties, type DbProperty } from '../common/mosquitto-db.ts';
 
 /** MQTT_MAX_PAYLOAD. */
 export const MAX_PAYLOAD = 268_435_455;

@@ -17,7 +17,12 @@
  */
 import { Buffer } from 'node:buffer';
 import { readFileSync } from 'node:fs';
-import { DB_MAGIC, DbPropertyId, isMosquittoUtf8, type DbProperty } from '../common/mosquitto-db.ts';
+import {
+  DB_MAGIC,
+  DbPropertyId,
+  isMosquittoUtf8,
+  type DbProperty,
+} from '../common/mosquitto-db.ts';
 import {
   DbStream,
   readCfg,
@@ -363,7 +368,10 @@ class Dump {
         this.text(' , ');
         this.cText(emptyIsNull(p.bytes));
         this.text('\n');
-      } else if (p.id === DbPropertyId.CorrelationData || p.id === DbPropertyId.AuthenticationData) {
+      } else if (
+        p.id === DbPropertyId.CorrelationData ||
+        p.id === DbPropertyId.AuthenticationData
+      ) {
         this.text(`\t\t${label}: ${signedCharHex(p.bytes ?? Buffer.alloc(0))}\n`);
       } else if (p.bytes !== null) {
         // An empty string is held as NULL.
@@ -551,7 +559,10 @@ function baseMessageJson(msg: RawMsgStore): JsonValue {
     [
       'payload',
       msg.payloadLength > 0
-        ? { kind: 'string', bytes: Buffer.from((msg.payload ?? Buffer.alloc(0)).toString('base64')) }
+        ? {
+            kind: 'string',
+            bytes: Buffer.from((msg.payload ?? Buffer.alloc(0)).toString('base64')),
+          }
         : null,
     ],
     ['properties', propertiesJson(msg.properties)],
@@ -566,7 +577,12 @@ function propertiesJson(properties: readonly DbProperty[] | null): JsonValue | n
     const identifier = str(Buffer.from(PROPERTY_NAMES[p.id] ?? ''));
     switch (p.id) {
       case DbPropertyId.PayloadFormatIndicator:
-        items.push(object([['identifier', identifier], ['value', num(p.number)]]));
+        items.push(
+          object([
+            ['identifier', identifier],
+            ['value', num(p.number)],
+          ]),
+        );
         break;
       case DbPropertyId.ContentType:
       case DbPropertyId.ResponseTopic:
@@ -574,12 +590,22 @@ function propertiesJson(properties: readonly DbProperty[] | null): JsonValue | n
         // An empty string is read back as NULL, which cJSON refuses: the whole list goes.
         const value = emptyIsNull(p.bytes);
         if (value === null) return null;
-        items.push(object([['identifier', identifier], ['value', str(value)]]));
+        items.push(
+          object([
+            ['identifier', identifier],
+            ['value', str(value)],
+          ]),
+        );
         break;
       }
       case DbPropertyId.CorrelationData: {
         const hex = (p.bytes ?? Buffer.alloc(0)).toString('hex').toUpperCase();
-        items.push(object([['identifier', identifier], ['value', str(Buffer.from(hex))]]));
+        items.push(
+          object([
+            ['identifier', identifier],
+            ['value', str(Buffer.from(hex))],
+          ]),
+        );
         break;
       }
       case DbPropertyId.UserProperty: {
@@ -666,7 +692,11 @@ function renderJson(value: JsonValue, depth: number, out: Buffer[]): void {
     case 'object':
       out.push(Buffer.from('{\n'));
       value.entries.forEach(([key, item], i) => {
-        out.push(Buffer.from('\t'.repeat(depth + 1)), jsonString(Buffer.from(key)), Buffer.from(':\t'));
+        out.push(
+          Buffer.from('\t'.repeat(depth + 1)),
+          jsonString(Buffer.from(key)),
+          Buffer.from(':\t'),
+        );
         renderJson(item, depth + 1, out);
         out.push(Buffer.from(i < value.entries.length - 1 ? ',\n' : '\n'));
       });

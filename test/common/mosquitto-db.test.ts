@@ -118,7 +118,10 @@ for (const { version, options } of REAL_BROKERS) {
       );
       const qa = messages.get('q/a')!;
       const qb = messages.get('q/b')!;
-      assert.deepEqual([qa.qos, qa.retain, qa.payload.toString(), qa.properties], [1, false, 'one', null]);
+      assert.deepEqual(
+        [qa.qos, qa.retain, qa.payload.toString(), qa.properties],
+        [1, false, 'one', null],
+      );
       assert.deepEqual([qb.qos, qb.payload.toString()], [2, 'two']);
       assert.deepEqual(qb.properties, Buffer.from([38, 0, 1, 0x61, 0, 1, 0x62]));
 
@@ -145,7 +148,13 @@ for (const { version, options } of REAL_BROKERS) {
       assert.equal(c5.listenerPort, version === '2.0.11' ? real.port : 0);
 
       // Shared subscriptions are not persisted by Mosquitto 2.0: only q/# is there.
-      const subs = ofType(file, 'sub').map((s) => [s.clientId, s.topic, s.qos, s.identifier, s.options]);
+      const subs = ofType(file, 'sub').map((s) => [
+        s.clientId,
+        s.topic,
+        s.qos,
+        s.identifier,
+        s.options,
+      ]);
       assert.deepEqual(subs.sort(), [
         ['durable311', 'q/#', 1, 0, 0],
         ['durable5', 'q/#', 2, 7, 0],
@@ -284,28 +293,48 @@ describe('the version 6 layout', () => {
     const cases: [Buffer, RegExp, string][] = [
       [Buffer.alloc(0), /^\/x\/mosquitto\.db: empty file$/, 'empty'],
       [bytes.subarray(0, 10), /: truncated file header \(10 of 23 bytes\)$/, 'truncated'],
-      [Buffer.from('not a mosquitto db file'), /: unrecognised file format \(bad magic\)$/, 'format'],
+      [
+        Buffer.from('not a mosquitto db file'),
+        /: unrecognised file format \(bad magic\)$/,
+        'format',
+      ],
       [withVersion(bytes, 7), /: unsupported persistent database format version 7 /, 'version'],
       [withVersion(bytes, 1), /: unsupported persistent database format version 1 /, 'version'],
       [bytes.subarray(0, 47 + 20), /: truncated MSG_STORE chunk at offset 47$/, 'truncated'],
       [bytes.subarray(0, 47 + 3), /: truncated chunk header at offset 47$/, 'truncated'],
-      [patch(bytes, 23 + 8 + 9, 4), /: CFG chunk at offset 23: incompatible database configuration \(dbid size is 4 bytes, expected 8\)$/, 'corrupt'],
+      [
+        patch(bytes, 23 + 8 + 9, 4),
+        /: CFG chunk at offset 23: incompatible database configuration \(dbid size is 4 bytes, expected 8\)$/,
+        'corrupt',
+      ],
       // MSG_STORE length one byte short: the property list no longer fits.
       [patch(bytes, 47 + 7, 0x3b), /: MSG_STORE chunk at offset 47: invalid properties/, 'corrupt'],
       // RETAIN declaring 9 bytes, with a 9th byte there.
       [
-        Buffer.concat([bytes.subarray(0, bytes.length - 9), Buffer.from([9]), bytes.subarray(bytes.length - 8), Buffer.from([0])]),
+        Buffer.concat([
+          bytes.subarray(0, bytes.length - 9),
+          Buffer.from([9]),
+          bytes.subarray(bytes.length - 8),
+          Buffer.from([0]),
+        ]),
         /: RETAIN chunk at offset \d+: length 9 does not match its contents \(8 bytes\)$/,
         'corrupt',
       ],
       // Property 17 (Session Expiry Interval) in a message: Mosquitto refuses the file.
       [
-        writeMosquittoDb({ version: 6, chunks: [{ ...msg(), properties: Buffer.from([17, 0, 0, 0, 5]) }] }),
+        writeMosquittoDb({
+          version: 6,
+          chunks: [{ ...msg(), properties: Buffer.from([17, 0, 0, 0, 5]) }],
+        }),
         /: MSG_STORE chunk at offset 23: invalid properties \(property 17 is not allowed in PUBLISH\)$/,
         'corrupt',
       ],
       [
-        patch(writeMosquittoDb({ version: 6, chunks: [{ ...msg(), topic: 'ab' }] }), 23 + 8 + 32, 0xff),
+        patch(
+          writeMosquittoDb({ version: 6, chunks: [{ ...msg(), topic: 'ab' }] }),
+          23 + 8 + 32,
+          0xff,
+        ),
         /: MSG_STORE chunk at offset 23: topic is not valid UTF-8$/,
         'corrupt',
       ],
@@ -354,7 +383,10 @@ describe('the version 6 layout', () => {
     });
     assert.deepEqual(file, SMALL);
     assert.deepEqual(seen, [[77, 3, 47]]);
-    assert.throws(() => readMosquittoDb(data.subarray(0, 47 + 9), '/x/mosquitto.db'), /truncated chunk of unknown type 77 at offset 47/);
+    assert.throws(
+      () => readMosquittoDb(data.subarray(0, 47 + 9), '/x/mosquitto.db'),
+      /truncated chunk of unknown type 77 at offset 47/,
+    );
   });
 
   test('the CRC field is not checked (Mosquitto always writes 0 and never reads it)', () => {
@@ -396,7 +428,10 @@ function msg(): DbMessageChunk {
 const u64 = fc.bigInt({ min: 0n, max: 2n ** 64n - 1n });
 const i64 = fc.bigInt({ min: -(2n ** 63n), max: 2n ** 63n - 1n });
 const text = mqttString(12);
-const optionalText = fc.option(mqttString(12).filter((s) => s !== ''), { nil: null });
+const optionalText = fc.option(
+  mqttString(12).filter((s) => s !== ''),
+  { nil: null },
+);
 const byte = fc.integer({ min: 0, max: 255 });
 const u16 = fc.integer({ min: 0, max: 0xffff });
 const u32 = fc.integer({ min: 0, max: 0xffffffff });
@@ -491,8 +526,14 @@ test('the writer: empty optional strings and property lists are left out, like N
     () => writeMosquittoDb({ version: 6, chunks: [{ ...msg(), topic: 'x'.repeat(65536) }] }),
     RangeError,
   );
-  assert.throws(() => writeMosquittoDb({ version: 6, chunks: [{ ...msg(), qos: 256 }] }), RangeError);
-  assert.throws(() => writeMosquittoDb({ version: 6, chunks: [{ ...msg(), storeId: -1n }] }), RangeError);
+  assert.throws(
+    () => writeMosquittoDb({ version: 6, chunks: [{ ...msg(), qos: 256 }] }),
+    RangeError,
+  );
+  assert.throws(
+    () => writeMosquittoDb({ version: 6, chunks: [{ ...msg(), storeId: -1n }] }),
+    RangeError,
+  );
 });
 
 // --- Older format versions ------------------------------------------------------------
@@ -536,7 +577,22 @@ describe('older format versions', () => {
     const data = oldFile(4, [
       [1, cfg],
       // store id, source id, source username, source port, source mid, mid, topic, qos, retain, payload
-      [2, be(5n, str16('src'), str16('usr'), [1883, 2], [7, 2], [8, 2], str16('t/1'), [1, 1], [1, 1], [3, 4], 'abc')],
+      [
+        2,
+        be(
+          5n,
+          str16('src'),
+          str16('usr'),
+          [1883, 2],
+          [7, 2],
+          [8, 2],
+          str16('t/1'),
+          [1, 1],
+          [1, 1],
+          [3, 4],
+          'abc',
+        ),
+      ],
       // client id, last mid, disconnect time
       [6, be(str16('c1'), [9, 2], 1234n)],
       // client id, store id, mid, qos, retain, direction, state, dup
@@ -592,8 +648,30 @@ describe('older format versions', () => {
   });
 
   test('versions 2 and 4 ignore the chunk length, as Mosquitto does (1.5 wrote wrong ones)', () => {
-    const store = be(5n, str16('src'), str16(''), [0, 2], [7, 2], [8, 2], str16('t'), [0, 1], [0, 1], [0, 4]);
-    const file = readMosquittoDb(oldFile(4, [[1, cfg], [2, store], [4, be(5n)]], 3), 'v4.db');
+    const store = be(
+      5n,
+      str16('src'),
+      str16(''),
+      [0, 2],
+      [7, 2],
+      [8, 2],
+      str16('t'),
+      [0, 1],
+      [0, 1],
+      [0, 4],
+    );
+    const file = readMosquittoDb(
+      oldFile(
+        4,
+        [
+          [1, cfg],
+          [2, store],
+          [4, be(5n)],
+        ],
+        3,
+      ),
+      'v4.db',
+    );
     assert.deepEqual(
       file.chunks.map((c) => c.type),
       ['cfg', 'msgStore', 'retain'],
@@ -613,7 +691,13 @@ describe('older format versions', () => {
     assert.equal(m3?.type === 'msgStore' && m3.sourceId, null);
     assert.equal(m3?.type === 'msgStore' && m3.sourceUsername, null);
     assert.equal(c3?.type === 'client' && c3.lastMid, 1);
-    const v2 = readMosquittoDb(oldFile(2, [[1, cfg], [6, be(str16('c'), [1, 2])]]), 'v2.db');
+    const v2 = readMosquittoDb(
+      oldFile(2, [
+        [1, cfg],
+        [6, be(str16('c'), [1, 2])],
+      ]),
+      'v2.db',
+    );
     assert.deepEqual(v2.chunks[1], {
       type: 'client',
       clientId: 'c',
@@ -659,7 +743,10 @@ describe('writeMosquittoDbFileAtomic', () => {
     writeMosquittoDbFileAtomic(target, Buffer.from('new contents'));
     assert.equal(readFileSync(target, 'utf8'), 'new contents');
     assert.equal(statSync(target).mode & 0o777, 0o600);
-    assert.deepEqual(readdirSync(dir).filter((n) => n.startsWith('a.db')), ['a.db']);
+    assert.deepEqual(
+      readdirSync(dir).filter((n) => n.startsWith('a.db')),
+      ['a.db'],
+    );
   });
 
   test('a stale <path>.new hard-linked to <path> is unlinked, not written through', () => {
@@ -672,11 +759,16 @@ describe('writeMosquittoDbFileAtomic', () => {
 
   test('failures name the file and strerror(), and leave <path> as it was', () => {
     assert.throws(
-      () => writeMosquittoDbFileAtomic(join(dir, 'missing', 'c.db'), Buffer.from('x')),
+      () => {
+        writeMosquittoDbFileAtomic(join(dir, 'missing', 'c.db'), Buffer.from('x'));
+      },
       (error: unknown) => {
         assert.ok(error instanceof DbFileWriteError);
         assert.equal(error.path, join(dir, 'missing', 'c.db.new'));
-        assert.match(error.message, /c\.db\.new: unable to open it for writing: No such file or directory\.$/);
+        assert.match(
+          error.message,
+          /c\.db\.new: unable to open it for writing: No such file or directory\.$/,
+        );
         return true;
       },
     );
@@ -685,21 +777,31 @@ describe('writeMosquittoDbFileAtomic', () => {
     mkdirSync(target);
     writeFileSync(join(target, 'keep'), 'k');
     assert.throws(
-      () => writeMosquittoDbFileAtomic(target, Buffer.from('x')),
+      () => {
+        writeMosquittoDbFileAtomic(target, Buffer.from('x'));
+      },
       (error: unknown) => {
         assert.ok(error instanceof DbFileWriteError);
-        assert.match(error.message, /d\.db\.new: unable to rename it to .*d\.db: Is a directory\.$/);
+        assert.match(
+          error.message,
+          /d\.db\.new: unable to rename it to .*d\.db: Is a directory\.$/,
+        );
         return true;
       },
     );
     assert.equal(readFileSync(join(target, 'keep'), 'utf8'), 'k');
-    assert.deepEqual(readdirSync(dir).filter((n) => n.startsWith('d.db')), ['d.db']);
+    assert.deepEqual(
+      readdirSync(dir).filter((n) => n.startsWith('d.db')),
+      ['d.db'],
+    );
     // A stale <path>.new that cannot be removed (a non-empty directory).
     const e = join(dir, 'e.db');
     writeFileSync(e, 'live');
     mkdirSync(`${e}.new`);
     writeFileSync(join(`${e}.new`, 'x'), 'x');
-    assert.throws(() => writeMosquittoDbFileAtomic(e, Buffer.from('x')), /e\.db\.new: unable to remove the stale file: /);
+    assert.throws(() => {
+      writeMosquittoDbFileAtomic(e, Buffer.from('x'));
+    }, /e\.db\.new: unable to remove the stale file: /);
     assert.equal(readFileSync(e, 'utf8'), 'live');
   });
 });

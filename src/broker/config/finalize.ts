@@ -8,6 +8,7 @@ import { hostname as osHostname } from 'node:os';
 import type { ConfigError } from './errors.ts';
 import type { BridgeDraft, ConfigDraft, ListenerDraft, SecurityDraft } from './draft.ts';
 import { newListenerDraft } from './draft.ts';
+import { isPersistSqlitePlugin } from './builtin-plugins.ts';
 import type {
   BridgeConfig,
   BrokerConfig,
@@ -88,24 +89,9 @@ export function finalizeConfig(draft: ConfigDraft, options: FinalizeOptions): Br
     websocketsLogLevel: draft.websocketsLogLevel,
     websocketsHeadersSize: draft.websocketsHeadersSize,
     bridges,
-    unimplementedOptions: withUnknownPlugins(draft, options.unimplemented),
+    unimplementedOptions: options.unimplemented,
   };
 }
-
-/** `plugin` lines other than the built-in stores are not loaded yet: say so. */
-function withUnknownPlugins(draft: ConfigDraft, unimplemented: readonly string[]): string[] {
-  const plugins = [
-    ...draft.globalPlugins,
-    ...draft.security.plugins,
-    ...draft.listeners.flatMap((l) => l.security.plugins),
-    ...draft.defaultListener.security.plugins,
-  ];
-  const unknown = plugins.some((p) => p.path === null || !PERSIST_SQLITE.test(p.path));
-  return unknown ? [...unimplemented, 'plugin'] : [...unimplemented];
-}
-
-/** The file name of Mosquitto 2.1's SQLite persistence plugin, in any directory. */
-const PERSIST_SQLITE = /(^|\/)mosquitto_persist_sqlite\.so$/;
 
 /**
  * A `plugin` or `global_plugin` line naming Mosquitto 2.1's persist-sqlite plugin selects
@@ -121,7 +107,7 @@ function sqlitePersistence(
     ...draft.listeners.flatMap((l) => l.security.plugins),
     ...draft.defaultListener.security.plugins,
   ];
-  const plugin = plugins.find((p) => p.path !== null && PERSIST_SQLITE.test(p.path));
+  const plugin = plugins.find((p) => isPersistSqlitePlugin(p.path));
   if (plugin === undefined) return null;
   if (draft.persistence) {
     throw options.fail('Error: `persistence true` cannot be used with a persistence plugin.');

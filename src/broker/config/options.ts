@@ -13,6 +13,7 @@ import { ALL_LOG_TYPES } from './types.ts';
 import type { OptionSpec } from './option-spec.ts';
 import { bool, custom, int, readString, str } from './option-spec.ts';
 import { BRIDGE_OPTIONS } from './bridge-options.ts';
+import { isBuiltInPlugin } from './builtin-plugins.ts';
 import { LISTENER_OPTIONS, TLS_OPTIONS } from './listener-options.ts';
 import { SECURITY_OPTIONS } from './security-options.ts';
 import { atoi, atol, decodeBytes } from './values.ts';
@@ -203,6 +204,7 @@ const PERSISTENCE_OPTIONS: readonly OptionSpec[] = [
       };
       d.globalPlugins.push(plugin);
       ctx.file.plugin = plugin;
+      if (!isBuiltInPlugin(plugin.path)) ctx.noteUnimplemented('global_plugin');
     },
   }),
   bool({

@@ -6,6 +6,7 @@ import { OptionError } from './errors.ts';
 import type { PluginDraft } from './draft.ts';
 import type { OptionSpec } from './option-spec.ts';
 import { bool, custom, readString, str } from './option-spec.ts';
+import { isBuiltInPlugin } from './builtin-plugins.ts';
 import { decodeBytes } from './values.ts';
 
 export const SECURITY_OPTIONS: readonly OptionSpec[] = [
@@ -95,6 +96,7 @@ export const SECURITY_OPTIONS: readonly OptionSpec[] = [
       s.plugins.push(plugin);
       ctx.file.plugin = plugin;
       plugin.path = readString(ctx, 'auth_plugin', null);
+      if (!isBuiltInPlugin(plugin.path)) ctx.noteUnimplemented('plugin');
     },
   }),
   custom(
@@ -115,6 +117,7 @@ export const SECURITY_OPTIONS: readonly OptionSpec[] = [
         const value = ctx.cursor.restAfterBlanks();
         if (value === '') throw new OptionError(`Error: Empty ${key} value in configuration.`);
         plugin.options.push([key, decodeBytes(value)]);
+        if (!isBuiltInPlugin(plugin.path)) ctx.noteUnimplemented('plugin_opt_*');
       },
     },
     {

@@ -65,7 +65,8 @@ function decodePropertyList(list: Buffer | null, path: string): Properties {
       serverSide: true,
     });
   } catch (error) {
-    if (error instanceof MqttError) throw new StoreError(`${path}: bad message properties: ${error.message}`);
+    if (error instanceof MqttError)
+      throw new StoreError(`${path}: bad message properties: ${error.message}`);
     throw error;
   }
 }

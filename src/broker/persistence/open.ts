@@ -7,7 +7,6 @@
  *   with Mosquitto 2.1's schema.
  * SQLite (better-sqlite3, a native module) is loaded only when one of them needs it.
  */
-import { join } from 'node:path';
 import type { Clock } from '../../common/clock.ts';
 import type { BrokerConfig } from '../config/types.ts';
 import { MosquittoDbStore } from './mosquitto-db-store.ts';
@@ -40,8 +39,10 @@ export async function openPersistence(
     const { openSqliteStore } = await import('./sqlite/index.ts');
     eventStore = openSqliteStore(
       {
-        dbFile: sqlite.dbFile ?? join(config.persistenceLocation ?? '.', 'mosquitto.sqlite3'),
-        sync: durableAck && (sqlite.sync === 'off' || sqlite.sync === 'normal') ? 'full' : sqlite.sync,
+        dbFile: sqlite.dbFile,
+        persistenceLocation: config.persistenceLocation,
+        sync:
+          durableAck && (sqlite.sync === 'off' || sqlite.sync === 'normal') ? 'full' : sqlite.sync,
         flushPeriod: sqlite.flushPeriod,
         pageSize: sqlite.pageSize,
       },

@@ -147,7 +147,9 @@ export class Persistence {
     if (journal !== null) {
       const state = this.#loadFrom(journal);
       if (!isEmpty(state)) {
-        this.#log.notice(`Restoring from journal ${journal.location} (the broker did not stop cleanly).`);
+        this.#log.notice(
+          `Restoring from journal ${journal.location} (the broker did not stop cleanly).`,
+        );
         return this.#adopt(state);
       }
     }
@@ -454,7 +456,8 @@ export class Persistence {
         for (const [packetId, message] of session.incoming) {
           this.#addIncoming(events, session, packetId, message);
         }
-        for (const delivery of session.inflight.values()) this.#addDelivery(events, session, delivery);
+        for (const delivery of session.inflight.values())
+          this.#addDelivery(events, session, delivery);
         for (const delivery of session.queue) this.#addDelivery(events, session, delivery);
       }
       const will = session.will;

@@ -206,7 +206,10 @@ function checkPublishProperties(properties: readonly DbProperty[]): string | nul
     if (p.id === DbPropertyId.MaximumPacketSize && p.number === 0) {
       return 'maximum packet size 0';
     }
-    if ((p.id === DbPropertyId.ReceiveMaximum || p.id === DbPropertyId.TopicAlias) && p.number === 0) {
+    if (
+      (p.id === DbPropertyId.ReceiveMaximum || p.id === DbPropertyId.TopicAlias) &&
+      p.number === 0
+    ) {
       return `property ${p.id} has value 0`;
     }
     if (p.id === DbPropertyId.ResponseTopic && !isPublishTopic(p.bytes)) {

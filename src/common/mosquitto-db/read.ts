@@ -102,8 +102,7 @@ export function readMosquittoDb(
       );
     }
     const type = version >= 5 ? data.readUInt32BE(offset) : data.readUInt16BE(offset);
-    const length =
-      version >= 5 ? data.readUInt32BE(offset + 4) : data.readUInt32BE(offset + 2);
+    const length = version >= 5 ? data.readUInt32BE(offset + 4) : data.readUInt32BE(offset + 2);
     const start = offset + headerSize;
     const name = DB_CHUNK_NAMES[type];
     if (name === undefined) {
@@ -168,10 +167,7 @@ class ChunkReader {
     } catch (error) {
       if (error instanceof OutOfData && truncated) throw this.error('truncated', 'truncated');
       if (error instanceof OutOfData) {
-        throw this.error(
-          'corrupt',
-          `length ${length} is too short for its contents`,
-        );
+        throw this.error('corrupt', `length ${length} is too short for its contents`);
       }
       throw error;
     }
@@ -422,16 +418,15 @@ class ChunkReader {
     const parsed = parseDbProperties(this.data, start, start + length);
     if (!parsed.ok) throw this.error('corrupt', `invalid properties (${parsed.error})`);
     if (parsed.end !== start + length) {
-      throw this.error(
-        'corrupt',
-        `${start + length - parsed.end} bytes after the property list`,
-      );
+      throw this.error('corrupt', `${start + length - parsed.end} bytes after the property list`);
     }
     this.pos = start + length;
     // Skip the varint length prefix: what remains is the list itself.
     let prefix = 1;
     while (((this.data[start + prefix - 1] ?? 0) & 0x80) !== 0) prefix++;
-    return start + prefix === this.pos ? null : Buffer.from(this.data.subarray(start + prefix, this.pos));
+    return start + prefix === this.pos
+      ? null
+      : Buffer.from(this.data.subarray(start + prefix, this.pos));
   }
 
   private checkPayloadLength(length: number): void {

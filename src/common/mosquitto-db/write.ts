@@ -108,7 +108,10 @@ function encodeChunk(chunk: DbChunk): Buffer[] {
       const username = optionalText(chunk.username);
       const fixed = Buffer.alloc(PF_CLIENT_SIZE);
       fixed.writeBigInt64LE(i64(chunk.sessionExpiryTime, 'sessionExpiryTime'), 0);
-      fixed.writeUInt32BE(uint(chunk.sessionExpiryInterval, UINT32_MAX, 'sessionExpiryInterval'), 8);
+      fixed.writeUInt32BE(
+        uint(chunk.sessionExpiryInterval, UINT32_MAX, 'sessionExpiryInterval'),
+        8,
+      );
       fixed.writeUInt16BE(uint(chunk.lastMid, 0xffff, 'lastMid'), 12);
       fixed.writeUInt16BE(length16(clientId, 'clientId'), 14);
       fixed.writeUInt16BE(uint(chunk.listenerPort, 0xffff, 'listenerPort'), 16);

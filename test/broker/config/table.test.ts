@@ -158,9 +158,15 @@ describe('the table', () => {
     assert.equal(findOption('plugin_op'), undefined);
   });
 
-  test('and nothing else (2.1 options are unknown)', () => {
-    // Plus mosquitto-ts's own extensions, each recorded in DEVIATIONS.md.
-    const known = new Set([...MOSQUITTO_OPTIONS.split(' '), 'tls_reload_on_change']);
+  test('and nothing else (other 2.1 options are unknown)', () => {
+    // Plus mosquitto-ts's own extensions, each recorded in DEVIATIONS.md, and the 2.1
+    // options an issue asked for (global_plugin, for the built-in SQLite store).
+    const known = new Set([
+      ...MOSQUITTO_OPTIONS.split(' '),
+      'tls_reload_on_change',
+      'persistence_durable_ack',
+      'global_plugin',
+    ]);
     for (const row of OPTION_SPECS) {
       for (const name of [row.name, ...row.aliases]) {
         assert.ok(known.has(row.prefix ? `${name}x` : name), name);
@@ -173,7 +179,7 @@ describe('the table', () => {
     const names = unimplementedOptionNames();
     assert.ok(names.includes('tls_engine_kpass_sha1'));
     assert.ok(!names.includes('certfile'));
-    assert.ok(names.includes('plugin_opt_*'));
+    assert.ok(names.includes('memory_limit'));
     assert.ok(!names.includes('listener'));
     assert.ok(!names.includes('password_file'));
   });

@@ -94,10 +94,12 @@ for (const store of Object.keys(STORES) as StoreName[]) {
         const reader = await mqttConnect(url(broker), { protocolVersion: 5 });
         await reader.client.subscribeAsync('r/#', { qos: 1 });
         const [retained] = await reader.waitForMessages(1, 5000);
-        assert.equal(retained?.payload, 'retained-1');
-        assert.equal(retained?.packet.retain, true);
-        assert.equal(retained?.packet.properties?.contentType, 'text/plain');
-        assert.deepEqual({ ...retained?.packet.properties?.userProperties }, { a: 'b' });
+        assert.ok(retained !== undefined);
+        assert.equal(retained.payload, 'retained-1');
+        assert.equal(retained.packet.retain, true);
+        const properties = retained.packet.properties ?? {};
+        assert.equal(properties.contentType, 'text/plain');
+        assert.deepEqual({ ...properties.userProperties }, { a: 'b' });
         await reader.end();
         await pub2.end();
       } finally {
@@ -145,9 +147,9 @@ for (const store of Object.keys(STORES) as StoreName[]) {
         const pub = await mqttConnect(url(broker), { reconnectPeriod: 0 });
         pub.client.on('error', () => {});
         // Publish in a stream, kill -9 in the middle of it.
-        let stop = false;
+        const run = { stop: false };
         const publishing = (async () => {
-          for (let i = 0; !stop && i < 100_000; i++) {
+          for (let i = 0; !run.stop && i < 100_000; i++) {
             const payload = `p${i}`;
             const qos = i % 2 === 0 ? 1 : 2;
             try {
@@ -160,7 +162,7 @@ for (const store of Object.keys(STORES) as StoreName[]) {
         })();
         await waitFor(() => acked.length >= 200, 10_000);
         broker.signal('SIGKILL');
-        stop = true;
+        run.stop = true;
         await broker.stop();
         // MQTT.js keeps the unacknowledged publish waiting for a reconnect: not awaited.
         void publishing;
@@ -273,4 +275,3 @@ describe('mosquitto.db saves', () => {
     }
   });
 });
-
