@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { IClientOptions } from 'mqtt';
 import { trackTempDir } from '../../helpers/children.ts';
-import { ourBroker } from '../../helpers/process.ts';
+import { ourBroker, repoRoot, startBrokerProcess } from '../../helpers/process.ts';
 import type { RunningBroker } from '../../helpers/process.ts';
 import { mqttConnect, waitFor } from '../../helpers/broker.ts';
 
@@ -270,6 +270,50 @@ describe('mosquitto.db saves', () => {
       await waitFor(() => /Error saving in-memory database/.test(broker.output()), 5000);
       await client.client.publishAsync('a', 'c', { qos: 1 });
       await client.end();
+    } finally {
+      await broker.stop();
+    }
+  });
+});
+
+describe('a store that cannot be written', () => {
+  test('with durable acks: refused with 0x80 (MQTT 5), logged, and the broker keeps serving', async () => {
+    const dir = storeDir();
+    // The file size limit makes SQLite's writes fail (EFBIG) once the WAL outgrows it;
+    // SIGXFSZ is ignored so the write fails instead of killing the process.
+    const broker = await startBrokerProcess(
+      {
+        kind: 'ours',
+        label: 'ours (ulimit -f)',
+        command: '/bin/sh',
+        args: (configPath) => [
+          '-c',
+          `trap '' XFSZ; ulimit -f 400; exec ${join(repoRoot, 'bin', 'mosquitto')} -c "$0"`,
+          configPath,
+        ],
+      },
+      { config: [...STORES.sqlite(dir), 'persistence_durable_ack true'] },
+    );
+    try {
+      const sub = await mqttConnect(url(broker), durable('full-disk'));
+      await sub.client.subscribeAsync('big', { qos: 1 });
+      await sub.end();
+      const pub = await mqttConnect(url(broker), { protocolVersion: 5 });
+      const payload = Buffer.alloc(20_000, 7);
+      const codes: number[] = [];
+      for (let i = 0; i < 40 && !codes.includes(0x80); i++) {
+        const ack = await pub.client.publishAsync('big', payload, { qos: 1 }).then(
+          () => 0,
+          (error: unknown) => (error as { code?: number }).code ?? -1,
+        );
+        codes.push(ack);
+      }
+      assert.ok(codes.includes(0x80), `reason codes: ${codes.join(',')}`);
+      assert.match(broker.output(), /Unable to write persistent database .*mosquitto\.sqlite3/);
+      await pub.client.publishAsync('other', 'still serving', { qos: 0 });
+      const probe = await mqttConnect(url(broker));
+      await probe.end();
+      await pub.end();
     } finally {
       await broker.stop();
     }
