@@ -16,6 +16,8 @@ import { trackTempDir } from '../../helpers/children.ts';
 import { ourBroker, repoRoot, startBrokerProcess } from '../../helpers/process.ts';
 import type { RunningBroker } from '../../helpers/process.ts';
 import { mqttConnect, waitFor } from '../../helpers/broker.ts';
+import { RawClient } from '../../helpers/raw-client.ts';
+import { connect, hex, publish, pubrel, subscribe, toHex } from '../../helpers/packet-bytes.ts';
 
 function storeDir(): string {
   return trackTempDir(mkdtempSync(join(tmpdir(), 'mosquitto-ts-store-')));
@@ -319,3 +321,70 @@ describe('a store that cannot be written', () => {
     }
   });
 });
+
+/** A byte-level MQTT 3.1.1 client with a durable session, connected and CONNACKed. */
+async function rawDurable(broker: RunningBroker, clientId: string): Promise<RawClient> {
+  const client = await RawClient.open(broker.port);
+  client.send(connect({ version: 4, clientId, cleanStart: false }));
+  const connack = await client.expectPacket();
+  assert.equal(connack[0], 0x20, toHex(connack));
+  return client;
+}
+
+for (const store of Object.keys(STORES) as StoreName[]) {
+  describe(`QoS 2 exactly once across kill -9, byte by byte (${store}, durable acks)`, () => {
+    for (const point of ['after PUBREC', 'before PUBREC'] as const) {
+      test(`killed ${point}: the publisher's retry is delivered once`, async () => {
+        const dir = storeDir();
+        const lines = [...STORES[store](dir), 'persistence_durable_ack true'];
+        let broker = await start(lines);
+        try {
+          const subscriber = await rawDurable(broker, 'raw-sub');
+          subscriber.send(
+            subscribe({ packetId: 1, subscriptions: [{ filter: 'once', options: 2 }] }),
+          );
+          await subscriber.expectPacket(); // SUBACK
+          subscriber.destroy();
+          const publisher = await rawDurable(broker, 'raw-pub');
+          publisher.send(publish({ topic: 'once', payload: 'exactly', qos: 2, packetId: 7 }));
+          if (point === 'after PUBREC') {
+            const pubrec = await publisher.expectPacket();
+            assert.equal(toHex(pubrec), toHex(hex('50 02 00 07')));
+          }
+          broker.signal('SIGKILL');
+          await broker.stop();
+          publisher.destroy();
+
+          broker = await start(lines);
+          const again = await rawDurable(broker, 'raw-pub');
+          if (point === 'before PUBREC') {
+            // Unacknowledged: the client sends the PUBLISH again, with DUP.
+            again.send(
+              publish({ topic: 'once', payload: 'exactly', qos: 2, packetId: 7, dup: true }),
+            );
+            const pubrec = await again.expectPacket();
+            assert.equal(toHex(pubrec), toHex(hex('50 02 00 07')));
+          }
+          again.send(pubrel(7));
+          const pubcomp = await again.expectPacket();
+          assert.equal(toHex(pubcomp), toHex(hex('70 02 00 07')));
+          again.destroy();
+
+          const back = await mqttConnect(url(broker), {
+            clientId: 'raw-sub',
+            clean: false,
+            protocolVersion: 4,
+          });
+          await delay(500);
+          assert.deepEqual(
+            back.received.map((m) => m.payload),
+            ['exactly'],
+          );
+          await back.end();
+        } finally {
+          await broker.stop();
+        }
+      });
+    }
+  });
+}
