@@ -614,14 +614,18 @@ export class SqliteStore implements PersistenceStore {
       });
     }
 
-    this.#log(
-      'info',
-      `Sqlite persistence: Restored ${baseMessages.length} base messages, ` +
-        `${retains.length} retained messages (${retainsFailed} failed), ${clients.length} clients, ` +
-        `${subscriptions.length} subscriptions (${subscriptionsFailed} failed), ` +
-        `${clientMessages.length} client messages (${clientMessagesFailed} failed), ` +
-        `${wills.length} will messages from ${this.location}.`,
-    );
+    // Mosquitto 2.1.2's lines, one per table.
+    const restored: [number, string, number][] = [
+      [baseMessages.length, 'base messages', 0],
+      [retains.length, 'retained messages', retainsFailed],
+      [clients.length, 'clients', 0],
+      [subscriptions.length, 'subscriptions', subscriptionsFailed],
+      [clientMessages.length, 'client messages', clientMessagesFailed],
+      [wills.length, 'will messages', 0],
+    ];
+    for (const [count, what, failed] of restored) {
+      this.#log('info', `sqlite: Restored ${count} ${what} (${failed} failed)`);
+    }
     return { lastStoreId, baseMessages, clients, clientMessages, subscriptions, retains, wills };
   }
 
