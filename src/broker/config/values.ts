@@ -5,6 +5,8 @@
  * trimming and the UTF-8 check see exactly the bytes Mosquitto sees; a value becomes a
  * real (UTF-8 decoded) string only once it has been validated.
  */
+import { Buffer } from 'node:buffer';
+import { isMosquittoUtf8 } from '../../common/mosquitto-utf8.ts';
 
 /** C `isspace()` in the C locale: space, \t, \n, \v, \f, \r. */
 export function isCSpace(code: number): boolean {
@@ -65,43 +67,7 @@ export function decodeBytes(bytes: string): string {
  * control character (so a tab inside a value is an error).
  */
 export function isValidMosquittoUtf8(bytes: string): boolean {
-  const len = bytes.length;
-  for (let i = 0; i < len; i++) {
-    const lead = bytes.charCodeAt(i);
-    let codeLength: number;
-    let codepoint: number;
-    if (lead === 0) return false;
-    if (lead <= 0x7f) {
-      codeLength = 1;
-      codepoint = lead;
-    } else if ((lead & 0xe0) === 0xc0) {
-      if (lead === 0xc0 || lead === 0xc1) return false;
-      codeLength = 2;
-      codepoint = lead & 0x1f;
-    } else if ((lead & 0xf0) === 0xe0) {
-      codeLength = 3;
-      codepoint = lead & 0x0f;
-    } else if ((lead & 0xf8) === 0xf0) {
-      if (lead > 0xf4) return false;
-      codeLength = 4;
-      codepoint = lead & 0x07;
-    } else {
-      return false;
-    }
-    if (i + codeLength > len) return false;
-    for (let j = 1; j < codeLength; j++) {
-      const next = bytes.charCodeAt(++i);
-      if ((next & 0xc0) !== 0x80) return false;
-      codepoint = (codepoint << 6) | (next & 0x3f);
-    }
-    if (codepoint >= 0xd800 && codepoint <= 0xdfff) return false;
-    if (codeLength === 3 && codepoint < 0x800) return false;
-    if (codeLength === 4 && (codepoint < 0x10000 || codepoint > 0x10ffff)) return false;
-    if (codepoint >= 0xfdd0 && codepoint <= 0xfdef) return false;
-    if ((codepoint & 0xfffe) === 0xfffe) return false;
-    if (codepoint <= 0x1f || (codepoint >= 0x7f && codepoint <= 0x9f)) return false;
-  }
-  return true;
+  return isMosquittoUtf8(Buffer.from(bytes, 'latin1'));
 }
 
 /** The levels limit Mosquitto applies to topics (more '/' than this is invalid). */
