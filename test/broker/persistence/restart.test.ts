@@ -236,6 +236,36 @@ describe('mosquitto.db saves', () => {
     }
   });
 
+  test('autosave_on_changes counts changes instead of seconds', async () => {
+    const dir = storeDir();
+    const lines = [
+      ...STORES['mosquitto.db'](dir).slice(0, 2),
+      'autosave_interval 3',
+      'autosave_on_changes true',
+    ];
+    let broker = await start(lines);
+    try {
+      const pub = await mqttConnect(url(broker));
+      await pub.client.publishAsync('count/1', 'a', { qos: 1, retain: true });
+      await pub.client.publishAsync('count/2', 'b', { qos: 1, retain: true });
+      await delay(1500);
+      assert.ok(!existsSync(join(dir, 'mosquitto.db')), 'saved after 2 of 3 changes');
+      await pub.client.publishAsync('count/3', 'c', { qos: 1, retain: true });
+      await pub.end();
+      await waitFor(() => existsSync(join(dir, 'mosquitto.db')), 3000);
+      broker.signal('SIGKILL');
+      await broker.stop();
+      broker = await start(lines);
+      const reader = await mqttConnect(url(broker));
+      await reader.client.subscribeAsync('count/#');
+      const got = await reader.waitForMessages(3, 5000);
+      assert.deepEqual(got.map((m) => m.payload).sort(), ['a', 'b', 'c']);
+      await reader.end();
+    } finally {
+      await broker.stop();
+    }
+  });
+
   test('an unreadable store is logged, moved aside, and the broker starts empty', async () => {
     for (const content of ['\u0000\u00b5\u0000mosquitto db garbage', 'not a database at all']) {
       const dir = storeDir();
