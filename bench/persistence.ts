@@ -293,16 +293,14 @@ async function startRow(
   return spawnBroker(row.label, [binaryOf(row, m21), '-c', config], port, spawnOptions);
 }
 
-function describeStoreFiles(dir: string): Promise<string> {
-  return readdir(dir).then(async (names) => {
-    const parts: string[] = [];
-    for (const name of names.sort()) {
-      if (name.endsWith('.conf')) continue;
-      const info = await stat(join(dir, name));
-      parts.push(`${name} ${formatBytes(info.size)}`);
-    }
-    return parts.length === 0 ? 'no store files' : parts.join(', ');
-  });
+/** The files a row's store directory holds, with their sizes. */
+async function describeStoreFiles(dir: string): Promise<string> {
+  const parts: string[] = [];
+  for (const name of (await readdir(dir)).sort()) {
+    if (name.endsWith('.conf')) continue;
+    parts.push(`${name} ${formatBytes((await stat(join(dir, name))).size)}`);
+  }
+  return parts.length === 0 ? 'no store files' : parts.join(', ');
 }
 
 function formatBytes(bytes: number): string {
@@ -311,6 +309,8 @@ function formatBytes(bytes: number): string {
   if (bytes >= 1024) return `${(bytes / 1024).toFixed(1)} KiB`;
   return `${String(bytes)} B`;
 }
+
+const minutesSince = (start: number): string => ((Date.now() - start) / 60_000).toFixed(1);
 
 function write(line = ''): void {
   process.stdout.write(`${line}\n`);
@@ -878,6 +878,7 @@ async function part2(
     `Start-up with a large store: ${integer(shape.retained)} retained messages, ${integer(shape.sessions)} ` +
     `durable sessions x ${integer(shape.queued)} queued QoS 1 messages (64 B payloads)`;
   write(`\n${title}`);
+  const started = Date.now();
   const notes: string[] = [];
   const genDir = join(workDir, 'generated');
   await mkdir(genDir, { recursive: true });
@@ -927,7 +928,7 @@ async function part2(
     `Each start on a fresh copy of the store; "spawn -> listening": from spawn() of the broker until 127.0.0.1:<port>`,
     'accepts a TCP connection (polled every 5 ms); VmRSS read 1 s after that, VmHWM the peak so far. State check:',
     `session ${sessionId(0)} resumes with its ${integer(shape.queued)} queued messages and ${retainTopic(0)} is retained.`,
-    'Brokers are stopped with SIGKILL (no shutdown save). Medians of the rounds.',
+    `Brokers are stopped with SIGKILL (no shutdown save). Medians of the rounds; part 2 took ${minutesSince(started)} min.`,
   );
 }
 
@@ -973,13 +974,14 @@ async function main(): Promise<void> {
   const report: string[] = [];
   try {
     if (options.parts.includes('1')) {
+      const t = Date.now();
       const scenario = durableQos1();
       const result = await runRows(scenario, options, rows, options, m21, loadgen.binary, workDir);
       report.push(
         '',
         `### 1. ${scenario.title(options)}`,
         '',
-        `${String(options.duration)} s measured after ${String(options.warmup)} s warm-up per run.`,
+        `${String(options.duration)} s measured after ${String(options.warmup)} s warm-up per run; part 1 took ${minutesSince(t)} min.`,
         '',
         ...throughputTable(rows, result, scenario),
         '',
@@ -990,6 +992,7 @@ async function main(): Promise<void> {
     }
     if (options.parts.includes('2')) await part2(startupRows, options, m21, workDir, report);
     if (options.parts.includes('3')) {
+      const t = Date.now();
       const scenario = pubackScenario(options.ackRate);
       const settings: RunSettings = { ...options, duration: options.ackDuration };
       const result = await runRows(scenario, settings, rows, options, m21, loadgen.binary, workDir);
@@ -998,7 +1001,7 @@ async function main(): Promise<void> {
         `### 3. ${scenario.title(settings)}`,
         '',
         `${String(settings.duration)} s measured after ${String(settings.warmup)} s per run; latency from writing the PUBLISH`,
-        'to reading its PUBACK, p50/p99 of each run, medians over the rounds.',
+        `to reading its PUBACK, p50/p99 of each run, medians over the rounds; part 3 took ${minutesSince(t)} min.`,
         '',
         ...latencyTable(rows, result, scenario),
         '',
@@ -1009,9 +1012,8 @@ async function main(): Promise<void> {
     await loadgen.dispose();
     await rm(workDir, { recursive: true, force: true });
   }
-  const minutes = ((Date.now() - started) / 60_000).toFixed(1);
   write('');
-  write(`## Results (${minutes} min)`);
+  write(`## Results (${minutesSince(started)} min)`);
   for (const line of report) write(line);
   const legend = [
     '',
