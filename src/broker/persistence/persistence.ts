@@ -30,6 +30,7 @@ import { NEVER_EXPIRES } from '../messages/stored-message.ts';
 import type { SubscriptionOptions } from '../router/subscription-tree.ts';
 import type {
   BaseMessageRecord,
+  ClientMessageRecord,
   ClientRecord,
   DurableState,
   SubscriptionRecord,
@@ -37,6 +38,8 @@ import type {
 import { MessageDirection, MessageState } from './records.ts';
 import type { PersistenceEvents, PersistenceStore } from './store.ts';
 import { StoreError } from './store.ts';
+import type { RecordSource } from './write-behind.ts';
+import { WriteBehind } from './write-behind.ts';
 
 /** Where a held acknowledgement goes once its message is on disk (a ClientConnection). */
 export interface AckTarget {
@@ -85,7 +88,7 @@ export function subscriptionOptionsByte(options: SubscriptionOptions): number {
   );
 }
 
-export class Persistence {
+export class Persistence implements RecordSource {
   readonly snapshotStore: PersistenceStore | null;
   readonly eventStore: PersistenceStore | null;
   readonly options: PersistenceOptions;
@@ -101,6 +104,8 @@ export class Persistence {
   changes = 0;
   /** Events told to the event store so far: whether a step changed durable state. */
   eventCount = 0;
+  /** Message-level changes waiting for the next commit, reduced to their net effect. */
+  readonly #pending = new WriteBehind();
   /** Events not committed yet. */
   #dirty = false;
   #commitScheduled = false;
@@ -295,6 +300,7 @@ export class Persistence {
     let stored = true;
     if (store !== null && this.#dirty) {
       try {
+        this.#pending.flush(store, this);
         store.commit(sync);
         this.#dirty = false;
         if (this.#failing) {
@@ -421,14 +427,50 @@ export class Persistence {
     };
   }
 
-  #reference(events: PersistenceEvents, message: StoredMessage): number {
-    if (message.storeRefs++ === 0) events.baseMessageAdd(this.baseMessageRecord(message));
-    return message.storeId;
+  #reference(message: StoredMessage): number {
+    if (message.storeRefs++ === 0) this.#pending.baseAdded(message);
+    return this.storeIdOf(message);
   }
 
-  #release(events: PersistenceEvents, message: StoredMessage): void {
+  #release(message: StoredMessage): void {
     if (message.storeRefs === 0) return;
-    if (--message.storeRefs === 0) events.baseMessageDelete(message.storeId);
+    if (--message.storeRefs === 0) this.#pending.baseRemoved(message);
+  }
+
+  // ---- RecordSource (records built when the waiting changes are written) --------------
+
+  outgoingRecord(clientId: string, delivery: Delivery): ClientMessageRecord {
+    return {
+      clientId,
+      cmsgId: this.#nextCmsgId++,
+      storeId: delivery.message.storeId,
+      mid: delivery.packetId,
+      qos: delivery.qos,
+      retain: delivery.retain,
+      dup: delivery.dup,
+      direction: MessageDirection.Out,
+      state: this.deliveryState(delivery),
+      subscriptionId: delivery.subscriptionId,
+    };
+  }
+
+  incomingRecord(clientId: string, packetId: number, message: StoredMessage): ClientMessageRecord {
+    return {
+      clientId,
+      cmsgId: this.#nextCmsgId++,
+      storeId: message.storeId,
+      mid: packetId,
+      qos: message.qos,
+      retain: message.retain,
+      dup: false,
+      direction: MessageDirection.In,
+      state: MessageState.WaitForPubrel,
+      subscriptionId: 0,
+    };
+  }
+
+  deliveryState(delivery: Delivery): MessageState {
+    return STATE_OF_DELIVERY[delivery.state] ?? MessageState.Queued;
   }
 
   // ---- Notes from the broker ----------------------------------------------------------
@@ -454,11 +496,11 @@ export class Persistence {
           events.subscriptionAdd(this.subscriptionRecord(session.clientId, filter, entry.options));
         }
         for (const [packetId, message] of session.incoming) {
-          this.#addIncoming(events, session, packetId, message);
+          this.#reference(message);
+          this.#pending.incomingAdded(session, packetId, message);
         }
-        for (const delivery of session.inflight.values())
-          this.#addDelivery(events, session, delivery);
-        for (const delivery of session.queue) this.#addDelivery(events, session, delivery);
+        for (const delivery of session.inflight.values()) this.#addDelivery(session, delivery);
+        for (const delivery of session.queue) this.#addDelivery(session, delivery);
       }
       const will = session.will;
       if (will !== null) {
@@ -505,9 +547,10 @@ export class Persistence {
       this.changes++;
       return;
     }
-    for (const message of session.incoming.values()) this.#release(events, message);
-    for (const delivery of session.inflight.values()) this.#release(events, delivery.message);
-    for (const delivery of session.queue) this.#release(events, delivery.message);
+    this.#pending.forget(session);
+    for (const message of session.incoming.values()) this.#release(message);
+    for (const delivery of session.inflight.values()) this.#release(delivery.message);
+    for (const delivery of session.queue) this.#release(delivery.message);
     events.clientDelete(session.clientId);
     this.#changed();
   }
@@ -534,90 +577,44 @@ export class Persistence {
   noteDeliveryAdded(session: Session, delivery: Delivery): void {
     if (!session.persisted) return;
     this.changes++;
-    const events = this.#events;
-    if (events === null) return;
-    this.#addDelivery(events, session, delivery);
+    if (this.#events === null) return;
+    this.#addDelivery(session, delivery);
     this.#changed();
   }
 
-  #addDelivery(events: PersistenceEvents, session: Session, delivery: Delivery): void {
-    const storeId = this.#reference(events, delivery.message);
-    events.clientMessageAdd({
-      clientId: session.clientId,
-      cmsgId: this.#nextCmsgId++,
-      storeId,
-      mid: delivery.packetId,
-      qos: delivery.qos,
-      retain: delivery.retain,
-      dup: delivery.dup,
-      direction: MessageDirection.Out,
-      state: STATE_OF_DELIVERY[delivery.state] ?? MessageState.Queued,
-      subscriptionId: delivery.subscriptionId,
-    });
+  #addDelivery(session: Session, delivery: Delivery): void {
+    this.#reference(delivery.message);
+    this.#pending.deliveryAdded(session, delivery);
   }
 
-  /** A delivery moved on (sent, PUBREC received) or its packet id changed. */
+  /** A delivery moved on (sent, PUBREC received). */
   noteDeliveryUpdated(session: Session, delivery: Delivery): void {
-    if (!session.persisted) return;
-    const events = this.#events;
-    if (events === null) return;
-    events.clientMessageUpdate(
-      session.clientId,
-      delivery.message.storeId,
-      MessageDirection.Out,
-      STATE_OF_DELIVERY[delivery.state] ?? MessageState.Queued,
-      delivery.dup,
-    );
+    if (!session.persisted || this.#events === null) return;
+    this.#pending.deliveryUpdated(session, delivery);
     this.#changed();
   }
 
   /** A delivery is done (acknowledged, refused, expired or dropped). */
   noteDeliveryRemoved(session: Session, delivery: Delivery): void {
-    if (!session.persisted) return;
-    const events = this.#events;
-    if (events === null) return;
-    events.clientMessageDelete(session.clientId, delivery.message.storeId, MessageDirection.Out);
-    this.#release(events, delivery.message);
+    if (!session.persisted || this.#events === null) return;
+    this.#pending.deliveryRemoved(session, delivery);
+    this.#release(delivery.message);
     this.#changed();
   }
 
   /** An incoming QoS 2 message is held until PUBREL. */
   noteIncomingHeld(session: Session, packetId: number, message: StoredMessage): void {
-    if (!session.persisted) return;
-    const events = this.#events;
-    if (events === null) return;
-    this.#addIncoming(events, session, packetId, message);
+    if (!session.persisted || this.#events === null) return;
+    this.#reference(message);
+    this.#pending.incomingAdded(session, packetId, message);
     this.#changed();
-  }
-
-  #addIncoming(
-    events: PersistenceEvents,
-    session: Session,
-    packetId: number,
-    message: StoredMessage,
-  ): void {
-    const storeId = this.#reference(events, message);
-    events.clientMessageAdd({
-      clientId: session.clientId,
-      cmsgId: this.#nextCmsgId++,
-      storeId,
-      mid: packetId,
-      qos: message.qos,
-      retain: message.retain,
-      dup: false,
-      direction: MessageDirection.In,
-      state: MessageState.WaitForPubrel,
-      subscriptionId: 0,
-    });
   }
 
   /** A held incoming QoS 2 message was released (PUBREL) or replaced. */
   noteIncomingReleased(session: Session, message: StoredMessage): void {
-    if (!session.persisted) return;
-    const events = this.#events;
-    if (events === null) return;
-    events.clientMessageDelete(session.clientId, message.storeId, MessageDirection.In);
-    this.#release(events, message);
+    if (!session.persisted || this.#events === null) return;
+    this.#pending.incomingRemoved(session, message);
+    this.#release(message);
     this.#changed();
   }
 
@@ -625,21 +622,19 @@ export class Persistence {
   noteRetained(topic: string, message: StoredMessage, previous: StoredMessage | undefined): void {
     if (isSysTopic(topic)) return;
     this.changes++;
-    const events = this.#events;
-    if (events === null) return;
-    const storeId = this.#reference(events, message);
-    events.retainSet({ topic, storeId });
-    if (previous !== undefined) this.#release(events, previous);
+    if (this.#events === null) return;
+    this.#reference(message);
+    this.#pending.retainSet(topic, message);
+    if (previous !== undefined) this.#release(previous);
     this.#changed();
   }
 
   noteRetainDeleted(topic: string, previous: StoredMessage): void {
     if (isSysTopic(topic)) return;
     this.changes++;
-    const events = this.#events;
-    if (events === null) return;
-    events.retainDelete(topic);
-    this.#release(events, previous);
+    if (this.#events === null) return;
+    this.#pending.retainDeleted(topic);
+    this.#release(previous);
     this.#changed();
   }
 
