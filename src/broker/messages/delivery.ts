@@ -29,6 +29,8 @@ export class Delivery {
   state: DeliveryState = DeliveryState.Queued;
   /** The PUBLISH went out once already: a resend carries DUP. */
   dup = false;
+  /** The change waiting for the next commit (persistence/write-behind.ts); 0 none. */
+  storePending = 0;
 
   constructor(
     message: StoredMessage,

@@ -105,6 +105,8 @@ export class StoredMessage {
   storeId = 0;
   /** Durable holders (sessions, the retained store) while a store is told of changes. */
   storeRefs = 0;
+  /** The change waiting for the next commit (persistence/write-behind.ts); 0 none. */
+  storePending = 0;
   /**
    * The received PUBLISH frame `rawSource[rawStart..rawEnd)`, a part of the received chunk
    * until keep() copies it; null for messages of the broker. Whether it can be forwarded

@@ -36,68 +36,112 @@ export interface RecordSource {
   deliveryState(delivery: Delivery): ClientMessageRecord['state'];
 }
 
-function added(op: number | undefined): number {
-  return op === undefined ? ADD : op | ADD;
-}
-
 /** The op after a removal, or 0 when nothing is left to do. */
-function removed(op: number | undefined): number {
-  if (op === undefined || (op & DELETE) !== 0) return DELETE;
-  // Added in this period only (or only updated, then the row is deleted instead).
+function removed(op: number): number {
+  if (op === 0 || (op & DELETE) !== 0) return DELETE;
+  // Added in this period only: nothing to write. Only updated: the row is deleted instead.
   return (op & ADD) !== 0 ? 0 : DELETE;
 }
 
+/**
+ * Objects with a change waiting, in the order their first change came. The change itself
+ * is marked on the object (`storePending`), so the common path (stored, delivered and
+ * acknowledged within one period) costs no hashing; an entry whose change came to nothing
+ * stays until the list is compacted or flushed. `owners` runs parallel (the session of a
+ * delivery).
+ */
+class PendingList<T extends { storePending: number }, O> {
+  items: T[] = [];
+  owners: O[] = [];
+  /** Entries whose object still has a change marked (duplicates aside). */
+  live = 0;
+
+  /** Marks `op` on `item`, listing it if it had nothing waiting. */
+  mark(item: T, owner: O, op: number): void {
+    const before = item.storePending;
+    if (before === 0 && op !== 0) {
+      this.items.push(item);
+      this.owners.push(owner);
+      this.live++;
+    } else if (before !== 0 && op === 0) {
+      this.live--;
+      this.#compactIfSparse();
+    }
+    item.storePending = op;
+  }
+
+  /** Clears the changes of every entry of `owner` (no compaction meanwhile). */
+  dropOwner(owner: O): void {
+    const items = this.items;
+    for (let i = 0; i < items.length; i++) {
+      const item = items[i];
+      if (this.owners[i] !== owner || item === undefined || item.storePending === 0) continue;
+      item.storePending = 0;
+      this.live--;
+    }
+  }
+
+  #compactIfSparse(): void {
+    const items = this.items;
+    if (items.length < 1024 || items.length < this.live * 4) return;
+    const keptItems: T[] = [];
+    const keptOwners: O[] = [];
+    for (let i = 0; i < items.length; i++) {
+      const item = items[i];
+      if (item === undefined || item.storePending === 0) continue;
+      keptItems.push(item);
+      keptOwners.push(this.owners[i] as O);
+    }
+    this.items = keptItems;
+    this.owners = keptOwners;
+    this.live = keptItems.length;
+  }
+
+  clear(): void {
+    this.items = [];
+    this.owners = [];
+    this.live = 0;
+  }
+}
+
 export class WriteBehind {
-  readonly #base = new Map<StoredMessage, number>();
-  readonly #out = new Map<Session, Map<Delivery, number>>();
+  readonly #base = new PendingList<StoredMessage, null>();
+  readonly #out = new PendingList<Delivery, Session>();
   readonly #in = new Map<Session, Map<StoredMessage, number>>();
   readonly #retained = new Map<string, StoredMessage | null>();
 
   baseAdded(message: StoredMessage): void {
-    this.#base.set(message, added(this.#base.get(message)));
+    this.#base.mark(message, null, message.storePending | ADD);
   }
 
   baseRemoved(message: StoredMessage): void {
-    const op = removed(this.#base.get(message));
-    if (op === 0) this.#base.delete(message);
-    else this.#base.set(message, op);
-  }
-
-  #outOf(session: Session): Map<Delivery, number> {
-    let map = this.#out.get(session);
-    if (map === undefined) this.#out.set(session, (map = new Map<Delivery, number>()));
-    return map;
+    this.#base.mark(message, null, removed(message.storePending));
   }
 
   deliveryAdded(session: Session, delivery: Delivery): void {
-    const map = this.#outOf(session);
-    map.set(delivery, added(map.get(delivery)));
+    this.#out.mark(delivery, session, delivery.storePending | ADD);
   }
 
   deliveryUpdated(session: Session, delivery: Delivery): void {
-    const map = this.#outOf(session);
     // A waiting insert is written in the delivery's state at flush time anyway.
-    if (!map.has(delivery)) map.set(delivery, UPDATE);
+    if (delivery.storePending === 0) this.#out.mark(delivery, session, UPDATE);
   }
 
   deliveryRemoved(session: Session, delivery: Delivery): void {
-    const map = this.#outOf(session);
-    const op = removed(map.get(delivery));
-    if (op === 0) map.delete(delivery);
-    else map.set(delivery, op);
+    this.#out.mark(delivery, session, removed(delivery.storePending));
   }
 
   incomingAdded(session: Session, packetId: number, message: StoredMessage): void {
     let map = this.#in.get(session);
     if (map === undefined) this.#in.set(session, (map = new Map<StoredMessage, number>()));
-    const op = map.get(message);
-    map.set(message, (op === undefined ? 0 : op & DELETE) | ADD | (packetId << MID_SHIFT));
+    const op = map.get(message) ?? 0;
+    map.set(message, (op & DELETE) | ADD | (packetId << MID_SHIFT));
   }
 
   incomingRemoved(session: Session, message: StoredMessage): void {
     let map = this.#in.get(session);
     if (map === undefined) this.#in.set(session, (map = new Map<StoredMessage, number>()));
-    const op = removed(map.get(message));
+    const op = removed(map.get(message) ?? 0);
     if (op === 0) map.delete(message);
     else map.set(message, op);
   }
@@ -112,14 +156,14 @@ export class WriteBehind {
 
   /** The session's rows are being deleted: its waiting changes are moot. */
   forget(session: Session): void {
-    this.#out.delete(session);
+    this.#out.dropOwner(session);
     this.#in.delete(session);
   }
 
   get isEmpty(): boolean {
     return (
-      this.#base.size === 0 &&
-      this.#out.size === 0 &&
+      this.#base.live === 0 &&
+      this.#out.live === 0 &&
       this.#in.size === 0 &&
       this.#retained.size === 0
     );
@@ -127,30 +171,38 @@ export class WriteBehind {
 
   /** Writes the net changes to `events`, in the order they first happened per kind. */
   flush(events: PersistenceEvents, source: RecordSource): void {
-    for (const [message, op] of this.#base) {
+    const base = this.#base;
+    for (const message of base.items) {
+      const op = message.storePending;
+      if (op === 0) continue;
+      message.storePending = 0;
       if ((op & DELETE) !== 0) events.baseMessageDelete(message.storeId);
       if ((op & ADD) !== 0) events.baseMessageAdd(source.baseMessageRecord(message));
     }
-    this.#base.clear();
-    for (const [session, map] of this.#out) {
+    base.clear();
+    const out = this.#out;
+    for (let i = 0; i < out.items.length; i++) {
+      const delivery = out.items[i];
+      const session = out.owners[i];
+      if (delivery === undefined || session === undefined) continue;
+      const op = delivery.storePending;
+      if (op === 0) continue;
+      delivery.storePending = 0;
       const clientId = session.clientId;
-      for (const [delivery, op] of map) {
-        const storeId = delivery.message.storeId;
-        if ((op & DELETE) !== 0)
-          events.clientMessageDelete(clientId, storeId, MessageDirection.Out);
-        if ((op & ADD) !== 0) events.clientMessageAdd(source.outgoingRecord(clientId, delivery));
-        else if ((op & UPDATE) !== 0) {
-          events.clientMessageUpdate(
-            clientId,
-            storeId,
-            MessageDirection.Out,
-            source.deliveryState(delivery),
-            delivery.dup,
-          );
-        }
+      const storeId = delivery.message.storeId;
+      if ((op & DELETE) !== 0) events.clientMessageDelete(clientId, storeId, MessageDirection.Out);
+      if ((op & ADD) !== 0) events.clientMessageAdd(source.outgoingRecord(clientId, delivery));
+      else if ((op & UPDATE) !== 0) {
+        events.clientMessageUpdate(
+          clientId,
+          storeId,
+          MessageDirection.Out,
+          source.deliveryState(delivery),
+          delivery.dup,
+        );
       }
     }
-    this.#out.clear();
+    out.clear();
     for (const [session, map] of this.#in) {
       const clientId = session.clientId;
       for (const [message, op] of map) {

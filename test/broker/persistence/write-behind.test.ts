@@ -190,4 +190,21 @@ describe('WriteBehind', () => {
     pending.flush(r.events, source);
     assert.deepEqual(r.lines, []);
   });
+
+  test('entries that came to nothing are compacted away; what is left is written once', () => {
+    const pending = new WriteBehind();
+    const session = new Session('c', 4);
+    const kept = new Delivery(message(), 1, false, 0, 1);
+    pending.deliveryAdded(session, kept);
+    for (let i = 0; i < 5000; i++) {
+      const d = new Delivery(message(), 1, false, 0, 2);
+      pending.deliveryAdded(session, d);
+      pending.deliveryRemoved(session, d);
+    }
+    const r = recorder();
+    pending.flush(r.events, source);
+    assert.equal(r.lines.length, 1);
+    assert.match(r.lines[0] ?? '', /^clientMessageAdd .*"mid":1,/);
+    assert.ok(pending.isEmpty);
+  });
 });
