@@ -12,6 +12,7 @@ import { Delivery, DeliveryState } from './messages/delivery.ts';
 import { NEVER_EXPIRES, StoredMessage } from './messages/stored-message.ts';
 import type { Persistence } from './persistence/persistence.ts';
 import { STATE_OF_DELIVERY } from './persistence/persistence.ts';
+import { StoreIdIndex } from './persistence/store-id-index.ts';
 import type {
   BaseMessageRecord,
   ClientMessageRecord,
@@ -139,7 +140,7 @@ export interface RestoredSessions {
 }
 
 /**
- * Fills the registries from a loaded state. Messages whose expiry passed while the broker
+ * Fills the registries from a loaded state (and consumes it: its message lists are emptied). Messages whose expiry passed while the broker
  * was down are dropped, as are sessions whose expiry passed (counted, as Mosquitto
  * counts them in $SYS/broker/clients/expired).
  */
@@ -151,13 +152,14 @@ export function restoreState(
   const clock = registries.clock;
   const now = clock.now();
   const wall = clock.wallSeconds();
-  const messages = new Map<number, StoredMessage>();
-  const refs = new Map<StoredMessage, number>();
+  // Durable holders of each message are counted on the message itself (storeRefs).
+  const messages = new StoreIdIndex<StoredMessage>(state.baseMessages.length);
   const reference = (storeId: number): StoredMessage | undefined => {
     const message = messages.get(storeId);
-    if (message !== undefined) refs.set(message, (refs.get(message) ?? 0) + 1);
+    if (message !== undefined) message.storeRefs++;
     return message;
   };
+  const restoredMessages: StoredMessage[] = [];
   for (const record of state.baseMessages) {
     if (record.expiryTime !== 0 && record.expiryTime <= wall) continue;
     const message = new StoredMessage(
@@ -170,8 +172,12 @@ export function restoreState(
       record.sourceId,
       record.sourceUsername,
     );
+    message.storeId = record.storeId;
     messages.set(record.storeId, message);
+    restoredMessages.push(message);
   }
+  // The records are consumed: let the million-message case shed them before the next phase.
+  state.baseMessages.length = 0;
   for (const retain of state.retains) {
     const message = reference(retain.storeId);
     if (message === undefined || message.payloadLength === 0) continue;
@@ -217,7 +223,7 @@ export function restoreState(
       if (record.qos === 2 && !session.incoming.has(record.mid)) {
         session.incoming.set(record.mid, message);
       } else {
-        refs.set(message, (refs.get(message) ?? 1) - 1);
+        message.storeRefs--;
       }
       continue;
     }
@@ -238,6 +244,7 @@ export function restoreState(
       session.inflightBytes += message.payloadLength;
     }
   }
+  state.clientMessages.length = 0;
   const wills: RestoredSessions['wills'] = [];
   const clientRecords = new Map(state.clients.map((c) => [c.clientId, c]));
   for (const record of state.wills) {
@@ -264,8 +271,8 @@ export function restoreState(
           : client.willDelayInterval;
     wills.push({ clientId: record.clientId, message, delaySeconds: delay });
   }
-  for (const [storeId, message] of messages) {
-    persistence.adoptRestored(message, storeId, refs.get(message) ?? 0);
+  for (const message of restoredMessages) {
+    persistence.adoptRestored(message, message.storeId, message.storeRefs);
   }
   return { sessions, expired, wills };
 }

@@ -32,6 +32,7 @@ import type {
 import { emptyDurableState } from './records.ts';
 import type { PersistenceStore } from './store.ts';
 import { StoreError } from './store.ts';
+import { StoreIdIndex } from './store-id-index.ts';
 
 /** The property list of a message, without its length prefix (as the codec keeps it). */
 function encodePropertyList(properties: Properties): Buffer | null {
@@ -146,19 +147,29 @@ export function stateToDbFile(state: DurableState, shutdown: boolean): Mosquitto
   return { version: 6, chunks };
 }
 
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+
 function safeNumber(value: bigint, what: string, path: string): number {
-  if (value < 0n || value > BigInt(Number.MAX_SAFE_INTEGER)) {
+  if (value < 0n || value > MAX_SAFE) {
     throw new StoreError(`${path}: ${what} ${value} out of range`);
   }
   return Number(value);
 }
 
-/** The records of a mosquitto.db file (the retain chunk's topic is its message's). */
+/**
+ * The records of a mosquitto.db file (the retain chunk's topic is its message's). Consumes
+ * `file`: each chunk is let go once converted, so a large store's chunks and records are
+ * not all alive at once.
+ */
 export function dbFileToState(file: MosquittoDbFile, path: string): DurableState {
   const state = emptyDurableState();
-  const topics = new Map<number, string>();
+  const topics = new StoreIdIndex<string>(file.chunks.length);
   let cmsgId = 1;
-  for (const chunk of file.chunks) {
+  const chunks: (DbChunk | undefined)[] = file.chunks;
+  for (let i = 0; i < chunks.length; i++) {
+    const chunk = chunks[i];
+    if (chunk === undefined) continue;
+    chunks[i] = undefined;
     switch (chunk.type) {
       case 'cfg':
         state.lastStoreId = safeNumber(chunk.lastDbId, 'last db id', path);
@@ -246,6 +257,18 @@ export class MosquittoDbStore implements PersistenceStore {
 
   load(): DurableState {
     if (!existsSync(this.location)) return emptyDurableState();
+    // The file's bytes are dropped once decoded (payloads are copies), before the records
+    // are built: a large store is then not held three times over.
+    const file = this.#read();
+    try {
+      return dbFileToState(file, this.location);
+    } catch (error) {
+      if (error instanceof MosquittoDbError) throw new StoreError(error.message);
+      throw error;
+    }
+  }
+
+  #read(): MosquittoDbFile {
     let data: Buffer;
     try {
       data = readFileSync(this.location);
@@ -253,7 +276,7 @@ export class MosquittoDbStore implements PersistenceStore {
       throw new StoreError(`${this.location}: ${(error as Error).message}`);
     }
     try {
-      return dbFileToState(readMosquittoDb(data, this.location), this.location);
+      return readMosquittoDb(data, this.location);
     } catch (error) {
       if (error instanceof MosquittoDbError) throw new StoreError(error.message);
       throw error;
