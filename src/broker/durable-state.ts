@@ -11,7 +11,7 @@ import { EMPTY_PROPERTIES } from '../protocol/packets.ts';
 import { Delivery, DeliveryState } from './messages/delivery.ts';
 import { NEVER_EXPIRES, StoredMessage } from './messages/stored-message.ts';
 import type { Persistence } from './persistence/persistence.ts';
-import { STATE_OF_DELIVERY } from './persistence/persistence.ts';
+import { STATE_OF_DELIVERY } from './persistence/record-builder.ts';
 import { StoreIdIndex } from './persistence/store-id-index.ts';
 import type {
   BaseMessageRecord,
@@ -41,10 +41,10 @@ export function snapshotState(
   const baseMessages: BaseMessageRecord[] = [];
   const seen = new Set<StoredMessage>();
   const addMessage = (message: StoredMessage): number => {
-    const storeId = persistence.storeIdOf(message);
+    const storeId = persistence.records.storeIdOf(message);
     if (!seen.has(message)) {
       seen.add(message);
-      baseMessages.push(persistence.baseMessageRecord(message));
+      baseMessages.push(persistence.records.baseMessageRecord(message));
     }
     return storeId;
   };
@@ -55,7 +55,7 @@ export function snapshotState(
   let cmsgId = 1;
   for (const session of registries.sessions.values()) {
     if (!session.persisted) continue;
-    clients.push(persistence.clientRecord(session));
+    clients.push(persistence.records.clientRecord(session));
     const clientId = session.clientId;
     for (const [mid, message] of session.incoming) {
       clientMessages.push({
@@ -88,7 +88,7 @@ export function snapshotState(
     for (const delivery of session.inflight.values()) outgoing(delivery);
     for (const delivery of session.queue) outgoing(delivery);
     for (const [filter, entry] of session.subscriptions) {
-      subscriptions.push(persistence.subscriptionRecord(clientId, filter, entry.options));
+      subscriptions.push(persistence.records.subscriptionRecord(clientId, filter, entry.options));
     }
     const will = session.will;
     if (will !== null) {
@@ -108,9 +108,9 @@ export function snapshotState(
     if (topic.startsWith('$SYS')) return;
     retains.push({ topic, storeId: addMessage(message) });
   }, null);
-  persistence.nextCmsgId = cmsgId;
+  persistence.records.nextCmsgId = Math.max(persistence.records.nextCmsgId, cmsgId);
   return {
-    lastStoreId: persistence.lastStoreId,
+    lastStoreId: persistence.records.lastStoreId,
     baseMessages,
     clients,
     clientMessages,

@@ -20,25 +20,15 @@
  * held incoming QoS 2 message first refers to it, and deleted when the last of those lets
  * go (StoredMessage.storeRefs counts them; only while events are on).
  */
-import type { QoS } from '../../protocol/constants.ts';
 import type { Clock, TimerHandle } from '../../common/clock.ts';
 import type { Session } from '../session.ts';
-import { SESSION_NEVER_EXPIRES } from '../session.ts';
 import type { Delivery } from '../messages/delivery.ts';
 import type { StoredMessage } from '../messages/stored-message.ts';
-import { NEVER_EXPIRES } from '../messages/stored-message.ts';
 import type { SubscriptionOptions } from '../router/subscription-tree.ts';
-import type {
-  BaseMessageRecord,
-  ClientMessageRecord,
-  ClientRecord,
-  DurableState,
-  SubscriptionRecord,
-} from './records.ts';
-import { MessageDirection, MessageState } from './records.ts';
+import type { DurableState } from './records.ts';
 import type { PersistenceEvents, PersistenceStore } from './store.ts';
 import { StoreError } from './store.ts';
-import type { RecordSource } from './write-behind.ts';
+import { RecordBuilder } from './record-builder.ts';
 import { WriteBehind } from './write-behind.ts';
 
 /** Where a held acknowledgement goes once its message is on disk (a ClientConnection). */
@@ -70,25 +60,7 @@ export interface PersistenceLog {
 /** The broker's side: the full state for a snapshot. */
 export type SnapshotSource = (persistence: Persistence) => DurableState;
 
-/** Mosquitto's message state of a delivery, by DeliveryState. */
-export const STATE_OF_DELIVERY: readonly MessageState[] = [
-  MessageState.Queued,
-  MessageState.WaitForPuback,
-  MessageState.WaitForPubrec,
-  MessageState.WaitForPubcomp,
-];
-
-/** Options byte of a subscription as both file formats of Mosquitto 2.1 write it. */
-export function subscriptionOptionsByte(options: SubscriptionOptions): number {
-  return (
-    options.qos |
-    (options.noLocal ? 0x04 : 0) |
-    (options.retainAsPublished ? 0x08 : 0) |
-    (options.retainHandling << 4)
-  );
-}
-
-export class Persistence implements RecordSource {
+export class Persistence {
   readonly snapshotStore: PersistenceStore | null;
   readonly eventStore: PersistenceStore | null;
   readonly options: PersistenceOptions;
@@ -97,9 +69,8 @@ export class Persistence implements RecordSource {
   readonly #clock: Clock;
   readonly #log: PersistenceLog;
   #snapshotSource: SnapshotSource | null = null;
-  lastStoreId = 0;
-  /** Orders client messages in the event store (Mosquitto 2.1's cmsg_id). */
-  #nextCmsgId = 1;
+  /** Builds the records (and hands out store ids). */
+  readonly records: RecordBuilder;
   /** Changes since the last snapshot (autosave_on_changes). */
   changes = 0;
   /** Events told to the event store so far: whether a step changed durable state. */
@@ -133,6 +104,7 @@ export class Persistence implements RecordSource {
     this.#events = eventStore;
     this.#clock = clock;
     this.#log = log;
+    this.records = new RecordBuilder(clock);
   }
 
   /** Whether acknowledgements wait for the disk (see holdAck). */
@@ -180,7 +152,7 @@ export class Persistence implements RecordSource {
   #adopt(state: DurableState): DurableState {
     let last = state.lastStoreId;
     for (const message of state.baseMessages) if (message.storeId > last) last = message.storeId;
-    this.lastStoreId = last;
+    this.records.lastStoreId = last;
     return state;
   }
 
@@ -300,7 +272,7 @@ export class Persistence implements RecordSource {
     let stored = true;
     if (store !== null && this.#dirty) {
       try {
-        this.#pending.flush(store, this);
+        this.#pending.flush(store, this.records);
         store.commit(sync);
         this.#dirty = false;
         if (this.#failing) {
@@ -353,124 +325,14 @@ export class Persistence implements RecordSource {
     this.#changed();
   }
 
-  // ---- Records -----------------------------------------------------------------------
-
-  /** Wall-clock seconds for a monotonic deadline in ms (0 stays 0). */
-  wallTime(deadline: number): number {
-    if (deadline === NEVER_EXPIRES) return 0;
-    const clock = this.#clock;
-    return clock.wallSeconds() + Math.max(0, Math.ceil((deadline - clock.now()) / 1000));
-  }
-
-  /** Gives a message its store id (once). */
-  storeIdOf(message: StoredMessage): number {
-    if (message.storeId === 0) message.storeId = ++this.lastStoreId;
-    return message.storeId;
-  }
-
-  baseMessageRecord(message: StoredMessage): BaseMessageRecord {
-    return {
-      storeId: this.storeIdOf(message),
-      expiryTime: this.wallTime(message.expiresAt),
-      topic: message.topic,
-      payload: message.payload,
-      sourceId: message.sourceClientId,
-      sourceUsername: message.sourceUsername,
-      sourceMid: 0,
-      sourcePort: 0,
-      qos: message.qos,
-      retain: message.retain,
-      properties: message.properties,
-    };
-  }
-
-  clientRecord(session: Session): ClientRecord {
-    const connected = session.connection !== null;
-    let expiryTime = 0;
-    if (connected) {
-      // As Mosquitto: a connected session's deadline counts from now.
-      if (session.expiryInterval !== SESSION_NEVER_EXPIRES) {
-        expiryTime = this.#clock.wallSeconds() + session.expiryInterval;
-      }
-    } else if (session.expiryWallTime !== 0) {
-      expiryTime = session.expiryWallTime;
-    } else if (session.expiryInterval !== SESSION_NEVER_EXPIRES) {
-      // Disconnected by the shutdown itself: its time starts now, as Mosquitto saves it.
-      expiryTime = this.#clock.wallSeconds() + session.expiryInterval;
-    }
-    const will = session.will;
-    return {
-      clientId: session.clientId,
-      username: session.username,
-      sessionExpiryTime: expiryTime,
-      sessionExpiryInterval: session.expiryInterval,
-      lastMid: session.packetIds.last,
-      listenerPort: session.listenerPort,
-      willDelayTime: session.willWallTime,
-      willDelayInterval: will?.delaySeconds ?? 0,
-      maxPacketSize: session.connection?.clientMaximumPacketSize ?? 0,
-      maxQos: session.maxQos,
-      retainAvailable: true,
-    };
-  }
-
-  subscriptionRecord(
-    clientId: string,
-    filter: string,
-    options: SubscriptionOptions,
-  ): SubscriptionRecord {
-    return {
-      clientId,
-      topicFilter: filter,
-      options: subscriptionOptionsByte(options),
-      identifier: options.subscriptionId,
-    };
-  }
-
   #reference(message: StoredMessage): number {
     if (message.storeRefs++ === 0) this.#pending.baseAdded(message);
-    return this.storeIdOf(message);
+    return this.records.storeIdOf(message);
   }
 
   #release(message: StoredMessage): void {
     if (message.storeRefs === 0) return;
     if (--message.storeRefs === 0) this.#pending.baseRemoved(message);
-  }
-
-  // ---- RecordSource (records built when the waiting changes are written) --------------
-
-  outgoingRecord(clientId: string, delivery: Delivery): ClientMessageRecord {
-    return {
-      clientId,
-      cmsgId: this.#nextCmsgId++,
-      storeId: delivery.message.storeId,
-      mid: delivery.packetId,
-      qos: delivery.qos,
-      retain: delivery.retain,
-      dup: delivery.dup,
-      direction: MessageDirection.Out,
-      state: this.deliveryState(delivery),
-      subscriptionId: delivery.subscriptionId,
-    };
-  }
-
-  incomingRecord(clientId: string, packetId: number, message: StoredMessage): ClientMessageRecord {
-    return {
-      clientId,
-      cmsgId: this.#nextCmsgId++,
-      storeId: message.storeId,
-      mid: packetId,
-      qos: message.qos,
-      retain: message.retain,
-      dup: false,
-      direction: MessageDirection.In,
-      state: MessageState.WaitForPubrel,
-      subscriptionId: 0,
-    };
-  }
-
-  deliveryState(delivery: Delivery): MessageState {
-    return STATE_OF_DELIVERY[delivery.state] ?? MessageState.Queued;
   }
 
   // ---- Notes from the broker ----------------------------------------------------------
@@ -489,11 +351,13 @@ export class Persistence implements RecordSource {
       return;
     }
     if (durable) {
-      events.clientAdd(this.clientRecord(session));
+      events.clientAdd(this.records.clientRecord(session));
       if (!session.persisted) {
         session.persisted = true;
         for (const [filter, entry] of session.subscriptions) {
-          events.subscriptionAdd(this.subscriptionRecord(session.clientId, filter, entry.options));
+          events.subscriptionAdd(
+            this.records.subscriptionRecord(session.clientId, filter, entry.options),
+          );
         }
         for (const [packetId, message] of session.incoming) {
           this.#reference(message);
@@ -526,7 +390,7 @@ export class Persistence implements RecordSource {
     if (!session.persisted) return;
     const events = this.#events;
     if (events === null) return;
-    events.clientUpdate(this.clientRecord(session));
+    events.clientUpdate(this.records.clientRecord(session));
     this.#changed();
   }
 
@@ -560,7 +424,7 @@ export class Persistence implements RecordSource {
     this.changes++;
     const events = this.#events;
     if (events === null) return;
-    events.subscriptionAdd(this.subscriptionRecord(session.clientId, filter, options));
+    events.subscriptionAdd(this.records.subscriptionRecord(session.clientId, filter, options));
     this.#changed();
   }
 
@@ -638,25 +502,10 @@ export class Persistence implements RecordSource {
     this.#changed();
   }
 
-  /** Packet id state: the id counter of the session (kept with the session record). */
-  get nextCmsgId(): number {
-    return this.#nextCmsgId;
-  }
-
   /** For restore: the message is referred to by `refs` durable holders already stored. */
   adoptRestored(message: StoredMessage, storeId: number, refs: number): void {
     message.storeId = storeId;
     message.storeRefs = this.#events === null ? 0 : refs;
-  }
-
-  /** For restore: continue client message numbering after the restored ones. */
-  set nextCmsgId(value: number) {
-    this.#nextCmsgId = Math.max(this.#nextCmsgId, value);
-  }
-
-  /** QoS helper for records. */
-  static qos(value: number): QoS {
-    return value >= 2 ? 2 : value === 1 ? 1 : 0;
   }
 }
 
