@@ -26,6 +26,7 @@ import type { Delivery } from '../messages/delivery.ts';
 import type { StoredMessage } from '../messages/stored-message.ts';
 import type { SubscriptionOptions } from '../router/subscription-tree.ts';
 import type { DurableState } from './records.ts';
+import { emptyDurableState } from './records.ts';
 import type { PersistenceEvents, PersistenceStore } from './store.ts';
 import { StoreError } from './store.ts';
 import { RecordBuilder } from './record-builder.ts';
@@ -228,18 +229,7 @@ export class Persistence {
     this.#closed = true;
     if (saved && this.snapshotStore !== null && this.eventStore !== null) {
       try {
-        this.eventStore.save(
-          {
-            lastStoreId: 0,
-            baseMessages: [],
-            clients: [],
-            clientMessages: [],
-            subscriptions: [],
-            retains: [],
-            wills: [],
-          },
-          true,
-        );
+        this.eventStore.save(emptyDurableState(), true);
         this.eventStore.commit(true);
       } catch (error) {
         this.#log.warning(`Warning: unable to empty the journal: ${describe(error)}`);
