@@ -15,6 +15,8 @@ import { ourBroker } from '../helpers/process.ts';
 import type { BrokerTarget, RunningBroker } from '../helpers/process.ts';
 import { mqttConnect } from '../helpers/broker.ts';
 import { mosquittoSkip, realMosquitto } from '../helpers/mosquitto.ts';
+import { RawClient } from '../helpers/raw-client.ts';
+import { connect, hex, publish, pubrel, subscribe, toHex } from '../helpers/packet-bytes.ts';
 
 const durable = (clientId: string, version: 4 | 5): IClientOptions => ({
   clientId,
@@ -121,5 +123,66 @@ describe('mosquitto.db between Mosquitto and us', mosquittoSkip(['mosquitto']), 
     const dir = trackTempDir(mkdtempSync(join(tmpdir(), 'mosquitto-ts-db-')));
     await writeState(ourBroker, dir);
     await checkState(realMosquitto, dir, true);
+  });
+});
+
+async function rawDurable(broker: RunningBroker, clientId: string): Promise<RawClient> {
+  const client = await RawClient.open(broker.port);
+  client.send(connect({ version: 4, clientId, cleanStart: false }));
+  const connack = await client.expectPacket();
+  assert.equal(connack[0], 0x20, toHex(connack));
+  return client;
+}
+
+/**
+ * Messages in flight when the writer stops: an outgoing QoS 1 message sent but not
+ * acknowledged, and an incoming QoS 2 message acknowledged with PUBREC but not released.
+ * The reader resends the first with DUP and releases the second on PUBREL.
+ */
+async function inflightAcross(writer: BrokerTarget, reader: BrokerTarget): Promise<void> {
+  const dir = trackTempDir(mkdtempSync(join(tmpdir(), 'mosquitto-ts-db-')));
+  const config = ['persistence true', `persistence_location ${dir}/`, 'autosave_interval 0'];
+  let broker = await writer.start({ config });
+  try {
+    const sub = await rawDurable(broker, 'inflight-sub');
+    sub.send(subscribe({ packetId: 1, subscriptions: [{ filter: 'f', options: 1 }] }));
+    await sub.expectPacket(); // SUBACK
+    const pub = await rawDurable(broker, 'inflight-pub');
+    pub.send(publish({ topic: 'f', payload: 'held', qos: 2, packetId: 5 }));
+    assert.equal(toHex(await pub.expectPacket()), toHex(hex('50 02 00 05')));
+    pub.send(publish({ topic: 'f', payload: 'unacked', qos: 1, packetId: 6 }));
+    await pub.expectPacket(); // PUBACK
+    const delivered = await sub.expectPacket();
+    assert.equal(delivered[0], 0x32, toHex(delivered)); // QoS 1, not yet DUP
+    sub.destroy();
+    pub.destroy();
+    await broker.stop();
+
+    broker = await reader.start({ config });
+    const subBack = await rawDurable(broker, 'inflight-sub');
+    const resent = await subBack.expectPacket();
+    // The same PUBLISH with DUP set: 0x3a, topic "f", same packet id, payload.
+    assert.equal(resent[0], 0x3a, `${reader.label}: ${toHex(resent)}`);
+    assert.ok(resent.subarray(2).includes(Buffer.from('unacked')), toHex(resent));
+    const pubBack = await rawDurable(broker, 'inflight-pub');
+    pubBack.send(pubrel(5));
+    assert.equal(toHex(await pubBack.expectPacket()), toHex(hex('70 02 00 05')));
+    const released = await subBack.expectPacket();
+    assert.equal((released[0] ?? 0) & 0xf0, 0x30, toHex(released));
+    assert.ok(released.includes(Buffer.from('held')), toHex(released));
+    subBack.destroy();
+    pubBack.destroy();
+  } finally {
+    await broker.stop();
+  }
+}
+
+describe('messages in flight between Mosquitto and us', mosquittoSkip(['mosquitto']), () => {
+  test('written by Mosquitto, resumed by ours', async () => {
+    await inflightAcross(realMosquitto, ourBroker);
+  });
+
+  test('written by ours, resumed by Mosquitto', async () => {
+    await inflightAcross(ourBroker, realMosquitto);
   });
 });
