@@ -7,7 +7,8 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { Buffer } from 'node:buffer';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -267,7 +268,24 @@ describe('mosquitto.db saves', () => {
   });
 
   test('an unreadable store is logged, moved aside, and the broker starts empty', async () => {
-    for (const content of ['\u0000\u00b5\u0000mosquitto db garbage', 'not a database at all']) {
+    // A real store to damage: one retained message and a durable session.
+    const source = storeDir();
+    const writer = await start(STORES['mosquitto.db'](source));
+    const filler = await mqttConnect(url(writer), durable('damaged'));
+    await filler.client.subscribeAsync('x', { qos: 1 });
+    await filler.client.publishAsync('r', 'retained', { qos: 1, retain: true });
+    await filler.end();
+    await writer.stop();
+    const good = readFileSync(join(source, 'mosquitto.db'));
+    const futureVersion = Buffer.from(good);
+    futureVersion.writeUInt32BE(7, 19); // after the 15-byte magic and the 4-byte CRC
+    const damaged: Buffer[] = [
+      Buffer.from('\u0000\u00b5\u0000mosquitto db garbage'),
+      Buffer.from('not a database at all'),
+      good.subarray(0, Math.floor(good.length / 2)), // truncated mid-chunk
+      futureVersion,
+    ];
+    for (const content of damaged) {
       const dir = storeDir();
       writeFileSync(join(dir, 'mosquitto.db'), content);
       const broker = await start(STORES['mosquitto.db'](dir));
@@ -279,8 +297,12 @@ describe('mosquitto.db saves', () => {
           names.some((n) => n.startsWith('mosquitto.db.corrupt-')),
           names.join(' '),
         );
+        // Nothing of the damaged file was loaded: no retained message, no session.
         const client = await mqttConnect(url(broker));
+        await client.client.subscribeAsync('r', { qos: 1 });
         await client.client.publishAsync('still/serving', 'yes', { qos: 1 });
+        await delay(200);
+        assert.deepEqual(client.received, []);
         await client.end();
       } finally {
         await broker.stop();
