@@ -165,6 +165,7 @@ export class Persistence {
     this.#snapshotSource = snapshotSource;
     if (this.snapshotStore !== null && this.eventStore !== null) {
       this.eventStore.save(snapshotSource(this), false);
+      this.#dirty = true;
       this.#commit(true);
     }
     if (this.snapshotStore !== null && this.options.autosaveInterval > 0) {
