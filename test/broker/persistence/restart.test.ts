@@ -355,7 +355,7 @@ describe('a store that cannot be written', () => {
       const pub = await mqttConnect(url(broker), { protocolVersion: 5 });
       const payload = Buffer.alloc(20_000, 7);
       const codes: number[] = [];
-      for (let i = 0; i < 40 && !codes.includes(0x80); i++) {
+      for (let i = 0; i < 100 && !codes.includes(0x80); i++) {
         const ack = await pub.client.publishAsync('big', payload, { qos: 1 }).then(
           () => 0,
           (error: unknown) => (error as { code?: number }).code ?? -1,
@@ -363,7 +363,10 @@ describe('a store that cannot be written', () => {
         codes.push(ack);
       }
       assert.ok(codes.includes(0x80), `reason codes: ${codes.join(',')}`);
-      assert.match(broker.output(), /Unable to write persistent database .*mosquitto\.sqlite3/);
+      await waitFor(
+        () => /Unable to write persistent database .*mosquitto\.sqlite3/.test(broker.output()),
+        5000,
+      );
       await pub.client.publishAsync('other', 'still serving', { qos: 0 });
       const probe = await mqttConnect(url(broker));
       await probe.end();

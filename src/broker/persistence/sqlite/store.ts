@@ -50,6 +50,7 @@ import type {
 import { MessageDirection } from '../records.ts';
 import type { PersistenceStore } from '../store.ts';
 import { StoreError } from '../store.ts';
+import { StoreIdIndex } from '../store-id-index.ts';
 import type { ResolvedSqliteOptions } from './options.ts';
 import { propertiesFromJson, propertiesToJson } from './properties-json.ts';
 import { createTables } from './schema.ts';
@@ -288,21 +289,6 @@ class Statements {
   }
 }
 
-interface BaseRow {
-  store_id: unknown;
-  expiry_time: unknown;
-  topic: unknown;
-  payload: unknown;
-  source_id: unknown;
-  source_username: unknown;
-  payloadlen: unknown;
-  source_mid: unknown;
-  source_port: unknown;
-  qos: unknown;
-  retain: unknown;
-  properties: unknown;
-}
-
 interface ClientRow {
   client_id: unknown;
   username: unknown;
@@ -314,19 +300,6 @@ interface ClientRow {
   retain_available: unknown;
   session_expiry_interval: unknown;
   will_delay_interval: unknown;
-}
-
-interface ClientMsgRow {
-  client_id: unknown;
-  cmsg_id: unknown;
-  store_id: unknown;
-  dup: unknown;
-  direction: unknown;
-  mid: unknown;
-  qos: unknown;
-  retain: unknown;
-  state: unknown;
-  subscription_identifier: unknown;
 }
 
 export class SqliteStore implements PersistenceStore {
@@ -440,8 +413,11 @@ export class SqliteStore implements PersistenceStore {
     // The order of Mosquitto's restore: base messages, retains (by topic), clients,
     // subscriptions, client messages (by rowid), wills.
     const baseMessages: BaseMessageRecord[] = [];
-    const known = new Set<number>();
+    const known = new StoreIdIndex<true>(
+      int(db.prepare('SELECT count(*) FROM base_msgs').pluck().get()),
+    );
     let lastStoreId = 0;
+    // Rows as arrays (raw mode): a third faster than objects for millions of rows.
     for (const row of db
       .prepare(
         'SELECT store_id, expiry_time, CAST(topic AS TEXT) AS topic, payload, ' +
@@ -449,24 +425,29 @@ export class SqliteStore implements PersistenceStore {
           'payloadlen, source_mid, source_port, qos, retain, CAST(properties AS TEXT) AS properties ' +
           'FROM base_msgs ORDER BY rowid',
       )
-      .iterate() as IterableIterator<BaseRow>) {
-      const storeId = int(row.store_id);
-      const topic = text(row.topic);
+      .raw()
+      .iterate() as IterableIterator<unknown[]>) {
+      const [storeIdV, expiryV, topicV, payloadV, sourceIdV, usernameV, lengthV, midV, portV] = row;
+      const qosV = row[9];
+      const retainV = row[10];
+      const propertiesV = row[11];
+      const storeId = int(storeIdV);
+      const topic = text(topicV);
       if (topic === null) continue;
-      known.add(storeId);
+      known.set(storeId, true);
       if (storeId > lastStoreId) lastStoreId = storeId;
       baseMessages.push({
         storeId,
-        expiryTime: int(row.expiry_time),
+        expiryTime: int(expiryV),
         topic,
-        payload: blob(row.payload, uint32(row.payloadlen)),
-        sourceId: text(row.source_id) ?? '',
-        sourceUsername: text(row.source_username),
-        sourceMid: uint16(row.source_mid),
-        sourcePort: uint16(row.source_port),
-        qos: uint8(row.qos) as QoS,
-        retain: int(row.retain) !== 0,
-        properties: propertiesFromJson(text(row.properties), warn),
+        payload: blob(payloadV, uint32(lengthV)),
+        sourceId: text(sourceIdV) ?? '',
+        sourceUsername: text(usernameV),
+        sourceMid: uint16(midV),
+        sourcePort: uint16(portV),
+        qos: uint8(qosV) as QoS,
+        retain: int(retainV) !== 0,
+        properties: propertiesFromJson(text(propertiesV), warn),
       });
     }
 
@@ -477,7 +458,7 @@ export class SqliteStore implements PersistenceStore {
       .iterate() as IterableIterator<{ topic: unknown; store_id: unknown }>) {
       const topic = text(row.topic);
       const storeId = int(row.store_id);
-      if (topic === null || !known.has(storeId)) {
+      if (topic === null || known.get(storeId) === undefined) {
         retainsFailed++;
         continue;
       }
@@ -539,33 +520,36 @@ export class SqliteStore implements PersistenceStore {
         'SELECT client_id, cmsg_id, store_id, dup, direction, mid, qos, retain, state, ' +
           'subscription_identifier FROM client_msgs ORDER BY rowid',
       )
-      .iterate() as IterableIterator<ClientMsgRow>) {
-      const clientId = text(row.client_id);
-      const storeId = int(row.store_id);
-      const direction = uint8(row.direction);
+      .raw()
+      .iterate() as IterableIterator<unknown[]>) {
+      const [clientIdV, cmsgIdV, storeIdV, dupV, directionV, midV, qosV, retainV, stateV, subIdV] =
+        row;
+      const clientId = text(clientIdV);
+      const storeId = int(storeIdV);
+      const direction = uint8(directionV);
       if (
         clientId === null ||
         !clientIds.has(clientId) ||
-        !known.has(storeId) ||
+        known.get(storeId) === undefined ||
         (direction !== MessageDirection.In && direction !== MessageDirection.Out)
       ) {
         clientMessagesFailed++;
         continue;
       }
-      const mid = uint16(row.mid);
-      const qos = uint8(row.qos) as QoS;
+      const mid = uint16(midV);
+      const qos = uint8(qosV) as QoS;
       if (direction === MessageDirection.Out && qos > 0) lastMids.set(clientId, mid);
       clientMessages.push({
         clientId,
-        cmsgId: int(row.cmsg_id),
+        cmsgId: int(cmsgIdV),
         storeId,
         mid,
         qos,
-        retain: int(row.retain) !== 0,
-        dup: uint8(row.dup) !== 0,
+        retain: int(retainV) !== 0,
+        dup: uint8(dupV) !== 0,
         direction,
-        state: uint8(row.state) as MessageState,
-        subscriptionId: uint32(row.subscription_identifier),
+        state: uint8(stateV) as MessageState,
+        subscriptionId: uint32(subIdV),
       });
     }
 
