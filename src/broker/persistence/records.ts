@@ -66,7 +66,11 @@ export interface ClientRecord {
   readonly sessionExpiryTime: number;
   /** Seconds; 0xFFFFFFFF never. */
   readonly sessionExpiryInterval: number;
-  /** The last packet id handed out for outgoing messages. */
+  /**
+   * The last packet id handed out for outgoing messages. Mosquitto 2.1's SQLite schema has
+   * no column for it: loaded from there it is the id of the client's last outgoing QoS 1/2
+   * message, as 2.1's restore derives it.
+   */
   readonly lastMid: number;
   readonly listenerPort: number;
   /** Absolute Unix seconds at which a delayed will goes out (0: none pending). */
@@ -112,7 +116,10 @@ export interface RetainRecord {
   readonly storeId: number;
 }
 
-/** The will of a durable session (only the SQLite store of Mosquitto 2.1 keeps these). */
+/**
+ * The will of a durable session (only the SQLite store of Mosquitto 2.1 keeps these; its
+ * schema has no room for a will's message expiry interval, which 2.1 loses too).
+ */
 export interface WillRecord {
   readonly clientId: string;
   readonly topic: string;
