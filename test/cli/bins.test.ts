@@ -6,6 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { repoRoot } from '../helpers/process.ts';
@@ -37,3 +38,13 @@ for (const [command, args, expectedCode] of commands) {
     assert.ok(result.stdout.length + result.stderr.length > 0, 'printed nothing');
   });
 }
+
+test('package.json installs every command (npm install -g .)', () => {
+  const manifest = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as {
+    bin: Record<string, string>;
+  };
+  assert.deepEqual(Object.keys(manifest.bin).sort(), commands.map(([command]) => command).sort());
+  for (const [command, path] of Object.entries(manifest.bin)) {
+    assert.equal(path, `bin/${command}`);
+  }
+});
