@@ -204,6 +204,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
     // Password and ACL files read again; connected clients re-checked against them.
     this.security.reload(config, previous.listeners);
     this.security.recheckConnections(this.connections);
+    this.persistence?.reconfigure(config.autosaveInterval, config.autosaveOnChanges ?? false);
     if (config.sysInterval !== previous.sysInterval) {
       this.#sysTree?.stop();
       this.#sysTree = null;

@@ -64,7 +64,7 @@ export type SnapshotSource = (persistence: Persistence) => DurableState;
 export class Persistence {
   readonly snapshotStore: PersistenceStore | null;
   readonly eventStore: PersistenceStore | null;
-  readonly options: PersistenceOptions;
+  options: PersistenceOptions;
   /** Events go to the event store; null: only counted. */
   readonly #events: PersistenceEvents | null;
   readonly #clock: Clock;
@@ -172,6 +172,24 @@ export class Persistence {
       this.#armAutosave();
     }
     if (this.eventStore !== null && !this.options.durableAck) this.#armFlush();
+  }
+
+  /**
+   * SIGHUP: autosave_interval and autosave_on_changes apply from now on, as in Mosquitto.
+   * (The stores themselves, and durable acknowledgements, stay as they were started.)
+   */
+  reconfigure(autosaveInterval: number, autosaveOnChanges: boolean): void {
+    const options = this.options;
+    if (
+      options.autosaveInterval === autosaveInterval &&
+      options.autosaveOnChanges === autosaveOnChanges
+    ) {
+      return;
+    }
+    this.options = { ...options, autosaveInterval, autosaveOnChanges };
+    if (this.#autosaveTimer !== null) this.#clock.cancel(this.#autosaveTimer);
+    this.#autosaveTimer = null;
+    if (this.snapshotStore !== null && autosaveInterval > 0 && !this.#closed) this.#armAutosave();
   }
 
   #armAutosave(): void {

@@ -237,6 +237,22 @@ describe('mosquitto.db saves', () => {
     }
   });
 
+  test('SIGHUP applies a new autosave_interval', async () => {
+    const dir = storeDir();
+    const broker = await start(STORES['mosquitto.db'](dir));
+    try {
+      const pub = await mqttConnect(url(broker));
+      await pub.client.publishAsync('hup/save', 'x', { qos: 1, retain: true });
+      await pub.end();
+      const text = readFileSync(broker.configPath, 'utf8');
+      writeFileSync(broker.configPath, text.replace('autosave_interval 0', 'autosave_interval 1'));
+      broker.signal('SIGHUP');
+      await waitFor(() => existsSync(join(dir, 'mosquitto.db')), 4000);
+    } finally {
+      await broker.stop();
+    }
+  });
+
   test('autosave_on_changes counts changes instead of seconds', async () => {
     const dir = storeDir();
     const lines = [
