@@ -513,6 +513,24 @@ test('round trip: any chunks read back as written, and rewrite to the same bytes
   );
 });
 
+test('onChunk hands over the same chunks, in order, instead of collecting them', () => {
+  fc.assert(
+    fc.property(fc.array(chunkArbitrary, { maxLength: 8 }), (generated) => {
+      const chunks = generated.map((chunk) => ({ ...chunk }));
+      const bytes = writeMosquittoDb({ version: 6, chunks });
+      const seen: unknown[] = [];
+      const read = readMosquittoDb(bytes, 'streamed.db', {
+        onChunk: (chunk) => {
+          seen.push(chunk);
+        },
+      });
+      assert.deepEqual(read, { version: 6, chunks: [] });
+      assert.deepEqual(seen, chunks);
+    }),
+    { numRuns: 100 },
+  );
+});
+
 test('the writer: empty optional strings and property lists are left out, like NULL', () => {
   const bytes = writeMosquittoDb({
     version: 6,

@@ -157,27 +157,30 @@ function safeNumber(value: bigint, what: string, path: string): number {
 }
 
 /**
- * The records of a mosquitto.db file (the retain chunk's topic is its message's). Consumes
- * `file`: each chunk is let go once converted, so a large store's chunks and records are
- * not all alive at once.
+ * The records of a mosquitto.db file, chunk by chunk as the reader hands them over (the
+ * retain chunk's topic is its message's), so no chunk outlives its conversion.
  */
-export function dbFileToState(file: MosquittoDbFile, path: string): DurableState {
-  const state = emptyDurableState();
-  const topics = new StoreIdIndex<string>(file.chunks.length);
-  let cmsgId = 1;
-  const chunks: (DbChunk | undefined)[] = file.chunks;
-  for (let i = 0; i < chunks.length; i++) {
-    const chunk = chunks[i];
-    if (chunk === undefined) continue;
-    chunks[i] = undefined;
+export class DbStateBuilder {
+  readonly state: DurableState = emptyDurableState();
+  readonly #path: string;
+  readonly #topics: StoreIdIndex<string>;
+  #cmsgId = 1;
+
+  /** `expectedMessages`: about how many stored messages the file holds. */
+  constructor(path: string, expectedMessages: number) {
+    this.#path = path;
+    this.#topics = new StoreIdIndex<string>(expectedMessages);
+  }
+
+  add(chunk: DbChunk): void {
     switch (chunk.type) {
       case 'cfg':
-        state.lastStoreId = safeNumber(chunk.lastDbId, 'last db id', path);
+        this.state.lastStoreId = safeNumber(chunk.lastDbId, 'last db id', this.#path);
         break;
       case 'msgStore': {
         const record: BaseMessageRecord = {
-          storeId: safeNumber(chunk.storeId, 'store id', path),
-          expiryTime: safeNumber(chunk.expiryTime, 'expiry time', path),
+          storeId: safeNumber(chunk.storeId, 'store id', this.#path),
+          expiryTime: safeNumber(chunk.expiryTime, 'expiry time', this.#path),
           topic: chunk.topic,
           payload: chunk.payload,
           sourceId: chunk.sourceId ?? '',
@@ -186,17 +189,17 @@ export function dbFileToState(file: MosquittoDbFile, path: string): DurableState
           sourcePort: chunk.sourcePort,
           qos: toQos(chunk.qos),
           retain: chunk.retain,
-          properties: decodePropertyList(chunk.properties, path),
+          properties: decodePropertyList(chunk.properties, this.#path),
         };
-        topics.set(record.storeId, record.topic);
-        state.baseMessages.push(record);
+        this.#topics.set(record.storeId, record.topic);
+        this.state.baseMessages.push(record);
         break;
       }
       case 'client': {
         const record: ClientRecord = {
           clientId: chunk.clientId,
           username: chunk.username,
-          sessionExpiryTime: safeNumber(chunk.sessionExpiryTime, 'session expiry time', path),
+          sessionExpiryTime: safeNumber(chunk.sessionExpiryTime, 'session expiry time', this.#path),
           sessionExpiryInterval: chunk.sessionExpiryInterval,
           lastMid: chunk.lastMid,
           listenerPort: chunk.listenerPort,
@@ -206,15 +209,15 @@ export function dbFileToState(file: MosquittoDbFile, path: string): DurableState
           maxQos: 2,
           retainAvailable: true,
         };
-        state.clients.push(record);
+        this.state.clients.push(record);
         break;
       }
       case 'clientMsg': {
-        const properties = decodePropertyList(chunk.properties, path);
-        state.clientMessages.push({
+        const properties = decodePropertyList(chunk.properties, this.#path);
+        this.state.clientMessages.push({
           clientId: chunk.clientId,
-          cmsgId: cmsgId++,
-          storeId: safeNumber(chunk.storeId, 'store id', path),
+          cmsgId: this.#cmsgId++,
+          storeId: safeNumber(chunk.storeId, 'store id', this.#path),
           mid: chunk.mid,
           qos: toQos(chunk.qos),
           retain: chunk.retain,
@@ -232,18 +235,17 @@ export function dbFileToState(file: MosquittoDbFile, path: string): DurableState
           options: (chunk.qos & 0x03) | (chunk.options & 0x3c),
           identifier: chunk.identifier,
         };
-        state.subscriptions.push(record);
+        this.state.subscriptions.push(record);
         break;
       }
       case 'retain': {
-        const storeId = safeNumber(chunk.storeId, 'store id', path);
-        const topic = topics.get(storeId);
-        if (topic !== undefined) state.retains.push({ topic, storeId });
+        const storeId = safeNumber(chunk.storeId, 'store id', this.#path);
+        const topic = this.#topics.get(storeId);
+        if (topic !== undefined) this.state.retains.push({ topic, storeId });
         break;
       }
     }
   }
-  return state;
 }
 
 export class MosquittoDbStore implements PersistenceStore {
@@ -257,30 +259,26 @@ export class MosquittoDbStore implements PersistenceStore {
 
   load(): DurableState {
     if (!existsSync(this.location)) return emptyDurableState();
-    // The file's bytes are dropped once decoded (payloads are copies), before the records
-    // are built: a large store is then not held three times over.
-    const file = this.#read();
-    try {
-      return dbFileToState(file, this.location);
-    } catch (error) {
-      if (error instanceof MosquittoDbError) throw new StoreError(error.message);
-      throw error;
-    }
-  }
-
-  #read(): MosquittoDbFile {
     let data: Buffer;
     try {
       data = readFileSync(this.location);
     } catch (error) {
       throw new StoreError(`${this.location}: ${(error as Error).message}`);
     }
+    // Each chunk becomes records as soon as it is read (payloads are copies): a large
+    // store is not held as chunks and records at once.
+    const builder = new DbStateBuilder(this.location, Math.ceil(data.length / 64));
     try {
-      return readMosquittoDb(data, this.location);
+      readMosquittoDb(data, this.location, {
+        onChunk: (chunk) => {
+          builder.add(chunk);
+        },
+      });
     } catch (error) {
       if (error instanceof MosquittoDbError) throw new StoreError(error.message);
       throw error;
     }
+    return builder.state;
   }
 
   save(state: DurableState, shutdown: boolean): void {

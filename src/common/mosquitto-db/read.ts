@@ -51,6 +51,12 @@ import { parseDbProperties } from './properties.ts';
 export interface ReadMosquittoDbOptions {
   /** Called for each chunk of a type Mosquitto does not know, which is skipped. */
   onUnknownChunk?: (chunkType: number, length: number, offset: number) => void;
+  /**
+   * Hands each chunk over as soon as it is read, instead of collecting them (the result's
+   * `chunks` is then empty): a large store's chunks then die young instead of all living
+   * until the end of the file.
+   */
+  onChunk?: (chunk: DbChunk) => void;
 }
 
 // ignoreBOM: a leading U+FEFF is part of the string, not a byte order mark to drop.
@@ -90,6 +96,7 @@ export function readMosquittoDb(
   }
   const reader = new ChunkReader(data, path, version);
   const chunks: DbChunk[] = [];
+  const onChunk = options.onChunk;
   const headerSize = version >= 5 ? PF_HEADER_SIZE : PF_HEADER_SIZE_V234;
   let offset = DB_FILE_HEADER_SIZE;
   while (offset < data.length) {
@@ -117,7 +124,9 @@ export function readMosquittoDb(
       options.onUnknownChunk?.(type, length, offset);
       offset = start + length;
     } else {
-      chunks.push(reader.chunk(type, name, offset, start, length));
+      const chunk = reader.chunk(type, name, offset, start, length);
+      if (onChunk === undefined) chunks.push(chunk);
+      else onChunk(chunk);
       offset = reader.next;
     }
   }
