@@ -1,8 +1,6 @@
 /**
- * Mosquitto's UTF-8 rule, shared by the config reader and the mosquitto.db reader.
- */
-/**
- * mosquitto_validate_utf8(): well-formed UTF-8 without U+0000, surrogates, overlong forms,
+ * Mosquitto's UTF-8 rule (mosquitto_validate_utf8()), shared by the config reader and the
+ * mosquitto.db reader: well-formed UTF-8 without U+0000, surrogates, overlong forms,
  * non-characters (U+FDD0..U+FDEF, U+xxFFFE/F) or control characters (C0, DEL, C1).
  */
 export function isMosquittoUtf8(bytes: Uint8Array): boolean {
