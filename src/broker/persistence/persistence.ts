@@ -2,8 +2,10 @@
  * Persistence: the one place where the broker reports each change of durable state, and
  * the policy of when stores write. The broker calls the `note*` methods at the moment a
  * change happens (a message queued for a durable session, acknowledged, a subscription
- * added, a retained message set, ...); they turn it into the record a store understands
- * (records.ts) and pass it on, Mosquitto 2.1's MOSQ_EVT_PERSIST_* events in effect.
+ * added, a retained message set, ...); they pass it on as Mosquitto 2.1's
+ * MOSQ_EVT_PERSIST_* events would, with records (records.ts) built by RecordBuilder.
+ * Session, subscription and will changes go to the store at once; message-level changes
+ * wait in a WriteBehind buffer and reach it as their net effect at the next commit.
  *
  * Stores:
  * - a snapshot store (mosquitto.db) is written whole at autosave, SIGUSR1 and shutdown;
@@ -11,8 +13,8 @@
  *   autosave_on_changes);
  * - an event store (SQLite) applies every event and commits once per flush period, or,
  *   with durable acknowledgements, at the end of every event-loop turn that changed
- *   something, with fsync; acknowledgements held meanwhile (PUBACK, PUBREC, PUBCOMP) are
- *   sent only after that commit. With mosquitto.db and durable acknowledgements, a SQLite
+ *   something, with fsync; acknowledgements held meanwhile (PUBACK, PUBREC, PUBCOMP, and
+ *   PUBREL towards subscribers) are sent only after that commit. With mosquitto.db and durable acknowledgements, a SQLite
  *   journal beside the file is the event store: it holds the state in case of a crash,
  *   and is dropped after the clean shutdown's save.
  *
