@@ -27,17 +27,22 @@
  * unread (a reset).
  */
 import { Buffer } from 'node:buffer';
+import { mkdtempSync } from 'node:fs';
 import { connect as netConnect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Socket } from 'node:net';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import { defaultSecurity } from '../../src/broker/config/types.ts';
+import type { BrokerConfig } from '../../src/broker/config/types.ts';
 import { PacketType, PacketTypeName, ProtocolVersion } from '../../src/protocol/constants.ts';
 import { FrameDecoder } from '../../src/protocol/decoder.ts';
 import { isMqttError } from '../../src/protocol/errors.ts';
 import type { MqttError } from '../../src/protocol/errors.ts';
 import type { ConnectPacket, Packet } from '../../src/protocol/packets.ts';
 import { startTestBroker } from '../helpers/broker.ts';
+import { trackTempDir } from '../helpers/children.ts';
 import type { TestBroker } from '../helpers/broker.ts';
 import { toHex } from '../helpers/packet-bytes.ts';
 import { frameLength } from '../helpers/raw-client.ts';
@@ -586,10 +591,39 @@ export function judge(
 // ---------------------------------------------------------------------------------
 // The brokers
 
+/**
+ * By hand, FUZZ_PERSISTENCE=db|db-ack|sqlite|sqlite-ack runs the brokers with that store
+ * (in a temporary directory), so the persistence hooks meet every hostile flow too.
+ */
+function fuzzPersistence(): Partial<BrokerConfig> {
+  const mode = process.env.FUZZ_PERSISTENCE;
+  if (mode === undefined || mode === '') return {};
+  const dir = trackTempDir(mkdtempSync(join(tmpdir(), 'mosquitto-ts-fuzz-store-')));
+  const durableAck = mode.endsWith('-ack');
+  if (mode.startsWith('sqlite')) {
+    return {
+      sqlitePersistence: {
+        dbFile: join(dir, 'mosquitto.sqlite3'),
+        sync: 'normal',
+        flushPeriod: 1,
+        pageSize: 0,
+      },
+      persistenceDurableAck: durableAck,
+    };
+  }
+  return {
+    persistence: true,
+    persistenceLocation: dir,
+    // Broker time jumps 61 s at a time here: a save every 30 s of it, not 61 per jump.
+    autosaveInterval: 30,
+    persistenceDurableAck: durableAck,
+  };
+}
+
 /** A broker of a profile, on a ManualClock (time moves only when the fuzzer says so). */
 export async function startFuzzBroker(profile: BrokerProfile): Promise<TestBroker> {
   // Durable sessions end within a minute of broker time, so the fuzzer can expire them.
-  const common = { persistentClientExpiration: 60 };
+  const common = { persistentClientExpiration: 60, ...fuzzPersistence() };
   if (profile === 'default') return startTestBroker({ manualClock: true, config: common });
   return startTestBroker({
     manualClock: true,
