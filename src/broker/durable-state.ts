@@ -7,7 +7,6 @@
 import type { Clock } from '../common/clock.ts';
 import type { QoS } from '../protocol/constants.ts';
 import { ProtocolVersion } from '../protocol/constants.ts';
-import { EMPTY_PROPERTIES } from '../protocol/packets.ts';
 import { Delivery, DeliveryState } from './messages/delivery.ts';
 import { NEVER_EXPIRES, StoredMessage } from './messages/stored-message.ts';
 import type { Persistence } from './persistence/persistence.ts';
@@ -17,6 +16,7 @@ import type {
   BaseMessageRecord,
   ClientMessageRecord,
   DurableState,
+  RetainRecord,
   SubscriptionRecord,
   WillRecord,
 } from './persistence/records.ts';
@@ -102,7 +102,7 @@ export function snapshotState(
       });
     }
   }
-  const retains: { topic: string; storeId: number }[] = [];
+  const retains: RetainRecord[] = [];
   registries.retained.forEach((topic, message) => {
     // $SYS retained messages describe the broker that wrote them: never saved (Mosquitto).
     if (topic.startsWith('$SYS')) return;
@@ -255,7 +255,7 @@ export function restoreState(
       record.payload,
       record.qos,
       record.retain,
-      record.properties === EMPTY_PROPERTIES ? EMPTY_PROPERTIES : record.properties,
+      record.properties,
       NEVER_EXPIRES,
       record.clientId,
       session.username,
@@ -272,7 +272,7 @@ export function restoreState(
     wills.push({ clientId: record.clientId, message, delaySeconds: delay });
   }
   for (const message of restoredMessages) {
-    persistence.adoptRestored(message, message.storeId, message.storeRefs);
+    persistence.adoptRestored(message);
   }
   return { sessions, expired, wills };
 }

@@ -14,6 +14,7 @@ import type { Properties } from '../../protocol/packets.ts';
 import { EMPTY_PROPERTIES } from '../../protocol/packets.ts';
 import { decodeProperties, propertiesLength, writeProperties } from '../../protocol/properties.ts';
 import { PacketReader } from '../../protocol/reader.ts';
+import { varintLength, writeVarint } from '../../protocol/primitives.ts';
 import { MqttError } from '../../protocol/errors.ts';
 import type { DbChunk, MosquittoDbFile } from '../../common/mosquitto-db.ts';
 import {
@@ -49,16 +50,9 @@ const propertyReader = new PacketReader();
 
 function decodePropertyList(list: Buffer | null, path: string): Properties {
   if (list === null || list.length === 0) return EMPTY_PROPERTIES;
-  const prefix = Buffer.allocUnsafe(4);
-  let length = list.length;
-  let used = 0;
-  do {
-    let byte = length & 0x7f;
-    length >>>= 7;
-    if (length > 0) byte |= 0x80;
-    prefix[used++] = byte;
-  } while (length > 0);
-  const block = Buffer.concat([prefix.subarray(0, used), list]);
+  // decodeProperties reads the block with its length prefix, which the codec leaves out.
+  const block = Buffer.allocUnsafe(varintLength(list.length) + list.length);
+  list.copy(block, writeVarint(block, 0, list.length));
   propertyReader.reset(block, 0, block.length);
   try {
     return decodeProperties(propertyReader, PacketType.Publish, {

@@ -513,10 +513,12 @@ export class Persistence {
     this.#changed();
   }
 
-  /** For restore: the message is referred to by `refs` durable holders already stored. */
-  adoptRestored(message: StoredMessage, storeId: number, refs: number): void {
-    message.storeId = storeId;
-    message.storeRefs = this.#events === null ? 0 : refs;
+  /**
+   * For restore: the message's holders were counted on it (storeRefs), which only events
+   * need; a snapshot-only store starts it at zero.
+   */
+  adoptRestored(message: StoredMessage): void {
+    if (this.#events === null) message.storeRefs = 0;
   }
 }
 

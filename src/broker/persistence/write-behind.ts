@@ -131,16 +131,20 @@ export class WriteBehind {
     this.#out.mark(delivery, session, removed(delivery.storePending));
   }
 
-  incomingAdded(session: Session, packetId: number, message: StoredMessage): void {
+  #inOf(session: Session): Map<StoredMessage, number> {
     let map = this.#in.get(session);
     if (map === undefined) this.#in.set(session, (map = new Map<StoredMessage, number>()));
+    return map;
+  }
+
+  incomingAdded(session: Session, packetId: number, message: StoredMessage): void {
+    const map = this.#inOf(session);
     const op = map.get(message) ?? 0;
     map.set(message, (op & DELETE) | ADD | (packetId << MID_SHIFT));
   }
 
   incomingRemoved(session: Session, message: StoredMessage): void {
-    let map = this.#in.get(session);
-    if (map === undefined) this.#in.set(session, (map = new Map<StoredMessage, number>()));
+    const map = this.#inOf(session);
     const op = removed(map.get(message) ?? 0);
     if (op === 0) map.delete(message);
     else map.set(message, op);
