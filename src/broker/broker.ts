@@ -362,7 +362,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
         if (session.expiryInterval === 0) this.removeSession(session);
         else scheduleSessionExpiry(this, session, -1);
       }
-      if (session.persisted) this.persistence?.noteSessionDeadlines(session);
+      this.persistence?.noteSessionDeadlines(session);
     }
     if (conn.wasConnected && this.listenerCount('clientDisconnected') > 0) {
       this.emit('clientDisconnected', { ...clientInfo(conn), reason });

@@ -307,9 +307,10 @@ export function receivedPubrec(
     delivery.state = DeliveryState.AwaitPubcomp;
     const persistence = broker.persistence;
     if (persistence !== null) {
+      const eventsBefore = persistence.eventCount;
       persistence.noteDeliveryUpdated(session, delivery);
       // Durable acks: the PUBREL goes out once the new state is stored.
-      if (persistence.holdsAcks && session.persisted) {
+      if (persistence.mustHoldAck(eventsBefore)) {
         persistence.holdAck(conn, PacketType.Pubrel, packetId, ReasonCode.Success);
         return;
       }

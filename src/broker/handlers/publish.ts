@@ -200,7 +200,7 @@ export function handlePublish(conn: ClientConnection, packet: PublishPacket): vo
         : ReasonCode.NoMatchingSubscribers;
     // Durable acks: a message that reached a durable session or the retained store is
     // acknowledged once stored.
-    if (persistence?.holdsAcks === true && persistence.eventCount !== eventsBefore) {
+    if (persistence?.mustHoldAck(eventsBefore) === true) {
       persistence.holdAck(conn, PacketType.Puback, packetId, reasonCode);
     } else {
       send.puback(conn, packetId, reasonCode);
@@ -212,7 +212,7 @@ export function handlePublish(conn: ClientConnection, packet: PublishPacket): vo
   session.incomingResent.delete(packetId);
   if (persistence !== null) {
     persistence.noteIncomingHeld(session, packetId, message);
-    if (persistence.holdsAcks && persistence.eventCount !== eventsBefore) {
+    if (persistence.mustHoldAck(eventsBefore)) {
       persistence.holdAck(conn, PacketType.Pubrec, packetId, ReasonCode.Success);
       return;
     }

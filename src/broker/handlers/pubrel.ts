@@ -18,17 +18,15 @@ export function handlePubrel(conn: ClientConnection, packet: PubrelPacket): void
     session.incoming.delete(packetId);
     session.incomingResent.delete(packetId);
     const persistence = broker.persistence;
+    const eventsBefore = persistence === null ? 0 : persistence.eventCount;
+    broker.publish(message);
     if (persistence !== null) {
-      const eventsBefore = persistence.eventCount;
-      broker.publish(message);
       persistence.noteIncomingReleased(session, message);
       // Durable acks: PUBCOMP once the deliveries it made are stored.
-      if (persistence.holdsAcks && persistence.eventCount !== eventsBefore) {
+      if (persistence.mustHoldAck(eventsBefore)) {
         persistence.holdAck(conn, PacketType.Pubcomp, packetId, 0);
         return;
       }
-    } else {
-      broker.publish(message);
     }
   }
   send.pubcomp(conn, packetId);

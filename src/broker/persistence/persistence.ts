@@ -110,6 +110,14 @@ export class Persistence {
     this.records = new RecordBuilder(clock);
   }
 
+  /**
+   * Whether an acknowledgement must wait for the disk: durable acks are on and the step
+   * it confirms changed durable state (eventCount moved past `eventsBefore`).
+   */
+  mustHoldAck(eventsBefore: number): boolean {
+    return this.holdsAcks && this.eventCount !== eventsBefore;
+  }
+
   /** Whether acknowledgements wait for the disk (see holdAck). */
   get holdsAcks(): boolean {
     return this.options.durableAck && this.#events !== null;
