@@ -2,13 +2,14 @@
  * The bridge rows of the option table (§1.9): `connection <name>` starts a bridge and the
  * rows below apply to the current one of the same file. Parsed, validated with Mosquitto's
  * texts and stored; bridging itself is not implemented yet, so every row is marked so.
+ * BRIDGE_21_OPTIONS holds the options Mosquitto 2.1 added, with 2.1.2's own texts.
  */
 import { OptionError } from './errors.ts';
 import type { BridgeDraft } from './draft.ts';
 import { newBridgeDraft } from './draft.ts';
 import type { OptionSpec, StringRow } from './option-spec.ts';
-import { bool, custom, int, str } from './option-spec.ts';
-import type { BridgeAddress, BridgeTopic } from './types.ts';
+import { bool, custom, int, readStrictInt, str, strictInt } from './option-spec.ts';
+import type { BridgeAddress, BridgeTcpKeepalive, BridgeTopic } from './types.ts';
 import { atoi, decodeBytes, isValidPublishTopic, isValidSubscribeTopic } from './values.ts';
 
 const CERTIFICATE_AND_PSK =
@@ -400,4 +401,173 @@ export const BRIDGE_OPTIONS: readonly OptionSpec[] = [
       b.protocolVersion = value;
     },
   }),
+];
+
+/**
+ * Mosquitto 2.1's messages for its new options quote the name ("Error: Empty
+ * 'bridge_ciphers' value in configuration.") and name the option when no `connection`
+ * came first; its integers are read by the stricter readStrictInt.
+ */
+function quoted(name: string): { label: string } {
+  return { label: `'${name}'` };
+}
+
+function noBridge21(name: string): { missingBridge: string } {
+  return { missingBridge: `Error: The '${name}' option requires a bridge to be defined first.` };
+}
+
+type Bridge21StringField = 'ciphers' | 'ciphersTls13';
+
+function bridge21String(name: string, field: Bridge21StringField, summary: string): OptionSpec {
+  return str(
+    {
+      name,
+      scope: 'bridge',
+      implemented: false,
+      summary,
+      ...quoted(name),
+      get: (b) => b[field],
+      set: (b, v) => {
+        b[field] = v;
+      },
+    },
+    noBridge21(name),
+  );
+}
+
+type Bridge21IntField = 'maxTopicAlias' | 'receiveMaximum' | 'sessionExpiryInterval';
+
+function bridge21Int(
+  name: string,
+  field: Bridge21IntField,
+  summary: string,
+  check: (value: number) => string | undefined,
+): OptionSpec {
+  return strictInt(
+    {
+      name,
+      scope: 'bridge',
+      implemented: false,
+      summary,
+      ...quoted(name),
+      check,
+      set: (b, v) => {
+        b[field] = v;
+      },
+    },
+    noBridge21(name),
+  );
+}
+
+/** One of `bridge_tcp_keepalive`'s three values: an int of at least 1. */
+function readKeepaliveValue(
+  ctx: Parameters<OptionSpec['run']>[0],
+  part: 'idle' | 'interval' | 'counter',
+): number {
+  const value = readStrictInt(ctx, `'bridge_tcp_keepalive_${part}'`);
+  if (value <= 0) throw new OptionError(`Error: invalid TCP keepalive ${part} value.`);
+  return value;
+}
+
+/** The options Mosquitto 2.1 added to bridges (2.0 rejects them as unknown). */
+export const BRIDGE_21_OPTIONS: readonly OptionSpec[] = [
+  bridge21String('bridge_ciphers', 'ciphers', 'TLS 1.2 cipher list towards the remote.'),
+  bridge21String(
+    'bridge_ciphers_tls1.3',
+    'ciphersTls13',
+    'TLS 1.3 ciphersuites towards the remote.',
+  ),
+  bool(
+    {
+      name: 'bridge_tls_use_os_certs',
+      scope: 'bridge',
+      implemented: false,
+      summary: "Trust the system's CA certificates (enables TLS).",
+      ...quoted('bridge_tls_use_os_certs'),
+      set: (b, v) => {
+        b.tlsUseOsCerts = v;
+      },
+    },
+    noBridge21('bridge_tls_use_os_certs'),
+  ),
+  // Mosquitto's text says "> 0" but 0 is accepted (it disables incoming aliases).
+  bridge21Int(
+    'bridge_max_topic_alias',
+    'maxTopicAlias',
+    'MQTT 5: Topic Alias Maximum offered to the remote (0-65535, default 10).',
+    (v) =>
+      v < 0 || v > 65535 ? 'Error: bridge_max_topic_alias must be > 0 and <= 65535.' : undefined,
+  ),
+  bridge21Int(
+    'bridge_receive_maximum',
+    'receiveMaximum',
+    'MQTT 5: Receive Maximum sent to the remote (1-65535).',
+    (v) =>
+      v <= 0
+        ? 'Error: bridge_receive_maximum must be greater than 0.'
+        : v > 65535
+          ? 'Error: bridge_receive_maximum must be lower than 65535.'
+          : undefined,
+  ),
+  // 2.1.2 also rejects values above 4294967295 ("must be lower than"), but its int reading
+  // already refuses anything above 2147483647 as out of range, so that text never shows.
+  bridge21Int(
+    'bridge_session_expiry_interval',
+    'sessionExpiryInterval',
+    'MQTT 5: Session Expiry Interval sent to the remote, in seconds (default 0).',
+    (v) => (v < 0 ? 'Error: bridge_session_expiry_interval must not be negative.' : undefined),
+  ),
+  custom(
+    {
+      name: 'bridge_reload_type',
+      scope: 'bridge',
+      kind: 'token',
+      implemented: false,
+      summary: 'lazy (default) or immediate: when a reload reconnects the bridge.',
+      run: (b, ctx) => {
+        const token = ctx.cursor.nextToken();
+        if (token === null) {
+          throw new OptionError("Error: Empty 'bridge_reload_type' value in configuration.");
+        }
+        if (token !== 'lazy' && token !== 'immediate') {
+          throw new OptionError(
+            `Error: Invalid 'bridge_reload_type' value in configuration (${decodeBytes(token)}).`,
+          );
+        }
+        b.reloadType = token;
+      },
+    },
+    noBridge21('bridge_reload_type'),
+  ),
+  custom(
+    {
+      name: 'bridge_tcp_keepalive',
+      scope: 'bridge',
+      implemented: false,
+      summary: '<idle> <interval> <counter>: TCP keepalive on the bridge socket.',
+      run: (b, ctx) => {
+        const keepalive: BridgeTcpKeepalive = {
+          idle: readKeepaliveValue(ctx, 'idle'),
+          interval: readKeepaliveValue(ctx, 'interval'),
+          count: readKeepaliveValue(ctx, 'counter'),
+        };
+        b.tcpKeepalive = keepalive;
+      },
+    },
+    noBridge21('bridge_tcp_keepalive'),
+  ),
+  strictInt(
+    {
+      name: 'bridge_tcp_user_timeout',
+      scope: 'bridge',
+      implemented: false,
+      summary: 'TCP_USER_TIMEOUT of the bridge socket, in milliseconds.',
+      ...quoted('bridge_tcp_user_timeout'),
+      check: (v) => (v < 0 ? 'Error: invalid TCP user timeout value.' : undefined),
+      set: (b, v) => {
+        b.tcpUserTimeout = v;
+      },
+    },
+    noBridge21('bridge_tcp_user_timeout'),
+  ),
 ];

@@ -5,7 +5,13 @@
  * port 0 meaning "no `port` line") can be reproduced.
  */
 import type { QoS } from '../../protocol/constants.ts';
-import type { BridgeAddress, BridgeTopic, ListenerTlsConfig, LogType } from './types.ts';
+import type {
+  BridgeAddress,
+  BridgeTcpKeepalive,
+  BridgeTopic,
+  ListenerTlsConfig,
+  LogType,
+} from './types.ts';
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
@@ -87,6 +93,16 @@ export interface BridgeDraft {
   requireOcsp: boolean;
   identity: string | null;
   psk: string | null;
+  // Mosquitto 2.1's bridge options; BridgeConfig documents each.
+  ciphers: string | null;
+  ciphersTls13: string | null;
+  tlsUseOsCerts: boolean;
+  maxTopicAlias: number;
+  receiveMaximum: number;
+  sessionExpiryInterval: number;
+  reloadType: 'lazy' | 'immediate';
+  tcpKeepalive: BridgeTcpKeepalive | null;
+  tcpUserTimeout: number | null;
 }
 
 /** `log_dest` lines accumulate across the main file and its includes. */
@@ -248,6 +264,15 @@ export function newBridgeDraft(name: string): BridgeDraft {
     requireOcsp: false,
     identity: null,
     psk: null,
+    ciphers: null,
+    ciphersTls13: null,
+    tlsUseOsCerts: false,
+    maxTopicAlias: 10,
+    receiveMaximum: 0,
+    sessionExpiryInterval: 0,
+    reloadType: 'lazy',
+    tcpKeepalive: null,
+    tcpUserTimeout: null,
   };
 }
 

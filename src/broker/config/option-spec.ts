@@ -14,7 +14,7 @@ import type {
   SecurityDraft,
 } from './draft.ts';
 import type { LineCursor } from './values.ts';
-import { atoi, decodeBytes, isValidMosquittoUtf8, trimBlanks } from './values.ts';
+import { atoi, decodeBytes, isValidMosquittoUtf8, strtolAuto, trimBlanks } from './values.ts';
 
 /**
  * Where an option's value goes:
@@ -172,6 +172,27 @@ export function readInt(ctx: OptionContext, label: string): number {
   return atoi(token);
 }
 
+const INT_MIN = -(2n ** 31n);
+const INT_MAX = 2n ** 31n - 1n;
+
+/**
+ * Mosquitto 2.1's stricter `conf__parse_int`: the whole token must be a C integer
+ * (`strtol` base 0, so `0x1f` and octal `017` are accepted, `5x` and `08` are not) within
+ * the 32-bit int range. Its texts quote the name, so `label` comes with its quotes.
+ */
+export function readStrictInt(ctx: OptionContext, label: string): number {
+  const token = ctx.cursor.nextToken();
+  if (token === null) throw new OptionError(`Error: Empty ${label} value in configuration.`);
+  const { value, end } = strtolAuto(token);
+  if (end === 0 || end !== token.length) {
+    throw new OptionError(`Error: ${label} value not a number.`);
+  }
+  if (value > INT_MAX || value < INT_MIN) {
+    throw new OptionError(`Error: ${label} value out of range.`);
+  }
+  return Number(value);
+}
+
 /**
  * `conf__parse_string`: the rest of the line, trimmed, at most 65535 bytes of strict UTF-8.
  * A value already set is a "Duplicate" error (checked before the value is trimmed, as
@@ -227,6 +248,19 @@ export function bool<S extends OptionScope>(row: BoolRow<S>, errors: ScopeErrors
 export function int<S extends OptionScope>(row: IntRow<S>, errors: ScopeErrors = {}): OptionSpec {
   return spec(row, 'int', errors, (target, ctx) => {
     const value = readInt(ctx, labelOf(row, ctx));
+    const problem = row.check?.(value);
+    if (problem !== undefined) throw new OptionError(problem);
+    row.set(target, value, ctx);
+  });
+}
+
+/** As int(), with Mosquitto 2.1's stricter reading (readStrictInt). */
+export function strictInt<S extends OptionScope>(
+  row: IntRow<S>,
+  errors: ScopeErrors = {},
+): OptionSpec {
+  return spec(row, 'int', errors, (target, ctx) => {
+    const value = readStrictInt(ctx, labelOf(row, ctx));
     const problem = row.check?.(value);
     if (problem !== undefined) throw new OptionError(problem);
     row.set(target, value, ctx);

@@ -1,5 +1,6 @@
 /**
- * Every mosquitto.conf option of Mosquitto 2.0.22, one row each: name and aliases, scope,
+ * Every mosquitto.conf option of Mosquitto 2.0.22 (plus 2.1's bridge options and
+ * `global_plugin`), one row each: name and aliases, scope,
  * value type, validator with Mosquitto's exact error text, and where the value goes. The
  * table is OPTION_SPECS below: the general, persistence, logging and limit rows live
  * here, the listener/TLS, security and bridge rows in their own files. The parser
@@ -12,7 +13,7 @@ import type { LogType } from './types.ts';
 import { ALL_LOG_TYPES } from './types.ts';
 import type { OptionSpec } from './option-spec.ts';
 import { bool, custom, int, readString, str } from './option-spec.ts';
-import { BRIDGE_OPTIONS } from './bridge-options.ts';
+import { BRIDGE_21_OPTIONS, BRIDGE_OPTIONS } from './bridge-options.ts';
 import { isBuiltInPlugin } from './builtin-plugins.ts';
 import { LISTENER_OPTIONS, TLS_OPTIONS } from './listener-options.ts';
 import { SECURITY_OPTIONS } from './security-options.ts';
@@ -478,6 +479,7 @@ export const OPTION_SPECS: readonly OptionSpec[] = [
   ...LOG_OPTIONS,
   ...LIMIT_OPTIONS,
   ...BRIDGE_OPTIONS,
+  ...BRIDGE_21_OPTIONS,
 ];
 
 const byName = new Map<string, OptionSpec>();

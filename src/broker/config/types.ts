@@ -188,6 +188,61 @@ export interface BridgeConfig {
   readonly requireOcsp: boolean;
   readonly identity: string | null;
   readonly psk: string | null;
+
+  // Mosquitto 2.1's bridge options.
+  /** `bridge_ciphers`: OpenSSL cipher list for TLS 1.2 and earlier; null (default): OpenSSL's. */
+  readonly ciphers: string | null;
+  /** `bridge_ciphers_tls1.3`: TLS 1.3 ciphersuites, colon-separated; null (default): OpenSSL's. */
+  readonly ciphersTls13: string | null;
+  /**
+   * `bridge_tls_use_os_certs`: trust the system's default CA certificates; like
+   * `bridge_cafile`/`bridge_capath` it turns TLS on for the bridge. Default false.
+   */
+  readonly tlsUseOsCerts: boolean;
+  /**
+   * `bridge_max_topic_alias` (MQTT 5 bridges): the Topic Alias Maximum offered to the remote
+   * broker in CONNECT, 0-65535; 0 sends none, so the remote may not use aliases. Default 10.
+   */
+  readonly maxTopicAlias: number;
+  /**
+   * `bridge_receive_maximum` (MQTT 5 bridges): the Receive Maximum sent in CONNECT, QoS 1/2
+   * messages in flight from the remote, 1-65535. 0 (default): not set, so CONNECT carries
+   * `max_inflight_messages` (default 20), as Mosquitto 2.1 does.
+   */
+  readonly receiveMaximum: number;
+  /**
+   * `bridge_session_expiry_interval` (MQTT 5 bridges): the Session Expiry Interval sent in
+   * CONNECT, in seconds; 0 (default) sends none: the session ends with the connection.
+   * Mosquitto 2.1.2 reads it as a signed int, so at most 2147483647.
+   */
+  readonly sessionExpiryInterval: number;
+  /**
+   * `bridge_reload_type`: after a SIGHUP changed this bridge's options, `lazy` (default)
+   * applies them at the next natural reconnection, `immediate` reconnects at once.
+   */
+  readonly reloadType: 'lazy' | 'immediate';
+  /**
+   * `bridge_tcp_keepalive <idle> <interval> <counter>`: TCP keepalive on the bridge socket
+   * (TCP_KEEPIDLE and TCP_KEEPINTVL in seconds, TCP_KEEPCNT probes; each at least 1).
+   * null (default): TCP keepalive is not turned on for the bridge socket.
+   */
+  readonly tcpKeepalive: BridgeTcpKeepalive | null;
+  /**
+   * `bridge_tcp_user_timeout`: TCP_USER_TIMEOUT of the bridge socket, in milliseconds (how
+   * long sent data may stay unacknowledged; 0 is the system's default). null (default):
+   * not set. Linux only in Mosquitto.
+   */
+  readonly tcpUserTimeout: number | null;
+}
+
+/** `bridge_tcp_keepalive`'s three values. */
+export interface BridgeTcpKeepalive {
+  /** Seconds idle before the first probe (TCP_KEEPIDLE). */
+  readonly idle: number;
+  /** Seconds between probes (TCP_KEEPINTVL). */
+  readonly interval: number;
+  /** Unanswered probes before the connection is dropped (TCP_KEEPCNT). */
+  readonly count: number;
 }
 
 export interface BrokerConfig {

@@ -47,6 +47,46 @@ export function atol(text: string): number {
   return Number(strtol64(text));
 }
 
+/**
+ * glibc `strtol(text, &end, 0)`: leading white space, an optional sign, then a `0x`/`0X`
+ * hexadecimal, `0` octal or decimal number. `end` is the index where the number stopped
+ * (0 when there are no digits at all, as C leaves `end` at the start); `value` is exact
+ * (not saturated), so callers compare it with the limits they need.
+ */
+export function strtolAuto(text: string): { readonly value: bigint; readonly end: number } {
+  let i = 0;
+  while (i < text.length && isCSpace(text.charCodeAt(i))) i++;
+  let negative = false;
+  const sign = text.charCodeAt(i);
+  if (sign === 0x2b || sign === 0x2d) {
+    negative = sign === 0x2d;
+    i++;
+  }
+  let base = 10;
+  if (text[i] === '0') {
+    if ((text[i + 1] === 'x' || text[i + 1] === 'X') && isDigitIn(text.charCodeAt(i + 2), 16)) {
+      base = 16;
+      i += 2;
+    } else {
+      base = 8;
+    }
+  }
+  const start = i;
+  while (i < text.length && isDigitIn(text.charCodeAt(i), base)) i++;
+  if (i === start) return { value: 0n, end: 0 };
+  const digits = text.slice(start, i);
+  const magnitude =
+    base === 16 ? BigInt(`0x${digits}`) : base === 8 ? BigInt(`0o${digits}`) : BigInt(digits);
+  return { value: negative ? -magnitude : magnitude, end: i };
+}
+
+function isDigitIn(code: number, base: number): boolean {
+  if (code >= 0x30 && code <= 0x39) return code - 0x30 < base;
+  if (base !== 16) return false;
+  const lower = code | 0x20;
+  return lower >= 0x61 && lower <= 0x66;
+}
+
 /** Strips C white space from both ends (Mosquitto's `misc__trimblanks`). */
 export function trimBlanks(text: string): string {
   let start = 0;

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { ConfigError } from '../../../src/broker/config/errors.ts';
 import { loadConfigFile, parseConfigText } from '../../../src/broker/config/parse.ts';
 import type { LoadedConfig } from '../../../src/broker/config/parse.ts';
+import { strtolAuto } from '../../../src/broker/config/values.ts';
 
 function parse(text: string | Buffer, ports: readonly number[] = []): LoadedConfig {
   return parseConfigText(text, 'test.conf', ports);
@@ -227,6 +228,33 @@ describe('integers', () => {
       'Error: Invalid sys_interval value (65536).',
       'Error found at test.conf:1.',
     ]);
+  });
+
+  test("strtol(…, 0), which Mosquitto 2.1's stricter integers use", () => {
+    const cases: readonly (readonly [string, bigint, number])[] = [
+      ['42', 42n, 2],
+      ['-42', -42n, 3],
+      ['+7', 7n, 2],
+      ['\t 9', 9n, 3],
+      ['0', 0n, 1],
+      ['010', 8n, 3],
+      ['08', 0n, 1],
+      ['0x1F', 31n, 4],
+      ['0X1f', 31n, 4],
+      ['-0x10', -16n, 5],
+      ['0x', 0n, 1],
+      ['0xg', 0n, 1],
+      ['5x', 5n, 1],
+      ['5\t', 5n, 1],
+      ['99999999999999999999', 99999999999999999999n, 20],
+      ['', 0n, 0],
+      ['+', 0n, 0],
+      ['-', 0n, 0],
+      ['x1', 0n, 0],
+    ];
+    for (const [text, value, end] of cases) {
+      assert.deepEqual(strtolAuto(text), { value, end }, JSON.stringify(text));
+    }
   });
 });
 
