@@ -36,6 +36,7 @@ import { openPersistence } from './persistence/open.ts';
 import { restoreState, snapshotState } from './durable-state.ts';
 import { SysTree } from './sys-tree.ts';
 import { EMPTY_PROPERTIES } from '../protocol/packets.ts';
+import type { BridgeSupervisor } from './bridge-hooks.ts';
 
 export { BROKER_VERSION } from './version.ts';
 
@@ -68,6 +69,14 @@ export interface BrokerEvents {
   messagePublished: [message: PublishedMessageInfo];
 }
 
+/** Makes the broker's bridges (broker/bridge/ provides it; the broker may not import it). */
+export type BridgeSupervisorFactory = (broker: Broker) => BridgeSupervisor;
+
+export interface BrokerOptions {
+  /** Without it, `connection` blocks in the configuration are not started. */
+  readonly bridges?: BridgeSupervisorFactory;
+}
+
 export class Broker extends EventEmitter<BrokerEvents> {
   /** Replaced as a whole by reload(); everything reads it at the time of use. */
   config: BrokerConfig;
@@ -93,9 +102,12 @@ export class Broker extends EventEmitter<BrokerEvents> {
    * for the null checks).
    */
   persistence: Persistence | null = null;
+  readonly #bridgeFactory: BridgeSupervisorFactory | null;
+  #bridges: BridgeSupervisor | null = null;
 
-  constructor(config: BrokerConfig, clock: Clock, log: BrokerLog) {
+  constructor(config: BrokerConfig, clock: Clock, log: BrokerLog, options: BrokerOptions = {}) {
     super();
+    this.#bridgeFactory = options.bridges ?? null;
     this.config = config;
     this.clock = clock;
     this.log = log;
@@ -121,6 +133,12 @@ export class Broker extends EventEmitter<BrokerEvents> {
     if (this.config.sysInterval > 0) {
       this.#sysTree = new SysTree(this);
       this.#sysTree.start();
+    }
+    if (this.#bridgeFactory !== null && (this.config.bridges?.length ?? 0) > 0) {
+      this.#bridges = this.#bridgeFactory(this);
+      this.#bridges.start();
+    } else if ((this.config.bridges?.length ?? 0) > 0) {
+      this.log.warning('Warning: Bridges are not available in this build of the broker.');
     }
   }
 
@@ -162,6 +180,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
       }
     }
     this.delayedWills.publishAll();
+    this.#bridges?.close();
     for (const conn of [...this.connections]) conn.close(CloseReason.Shutdown);
     for (const session of this.sessions.values()) cancelSessionExpiry(this, session);
     this.flusher.flushNow();
@@ -205,6 +224,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
     this.security.reload(config, previous.listeners);
     this.security.recheckConnections(this.connections);
     this.persistence?.reconfigure(config.autosaveInterval, config.autosaveOnChanges ?? false);
+    this.#bridges?.reload(config);
     if (config.sysInterval !== previous.sysInterval) {
       this.#sysTree?.stop();
       this.#sysTree = null;
@@ -358,7 +378,8 @@ export class Broker extends EventEmitter<BrokerEvents> {
           this.publishWill(will.message);
         }
       }
-      if (reason !== CloseReason.Shutdown) {
+      // A bridge's local session lives as long as its bridge (it never expires).
+      if (reason !== CloseReason.Shutdown && session.bridge === null) {
         if (session.expiryInterval === 0) this.removeSession(session);
         else scheduleSessionExpiry(this, session, -1);
       }
@@ -367,6 +388,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
     if (conn.wasConnected && this.listenerCount('clientDisconnected') > 0) {
       this.emit('clientDisconnected', { ...clientInfo(conn), reason });
     }
+    conn.bridge?.onClosed(conn);
   }
 
   /** Forgets a session: its subscriptions, queues and registry entry. */

@@ -22,6 +22,7 @@ import { deadlineHeapFor } from './keepalive.ts';
 import { releaseQueued } from './outgoing.ts';
 import type { Session } from './session.ts';
 import type { AckTarget } from './persistence/persistence.ts';
+import type { BridgeEndpoint } from './bridge-hooks.ts';
 import * as send from './send.ts';
 
 export const ConnectionState = {
@@ -59,6 +60,8 @@ export class ClientConnection implements ConnectionHandler, Flushable, DeadlineO
   keepaliveMs = 0;
   /** Clock.now() of the last bytes received (while Connected). */
   lastActivity = 0;
+  /** Clock.now() of the last write, kept for a bridge's keepalive only. */
+  lastSent = 0;
   /** Client-to-broker topic aliases of this connection (MQTT 5), allocated on first use. */
   topicAliases: string[] | null = null;
   /** The client's Maximum Packet Size (MQTT 5), 0 for none. */
@@ -77,21 +80,36 @@ export class ClientConnection implements ConnectionHandler, Flushable, DeadlineO
   deadline = 0;
   deadlineOrder = 0;
   deadlineIndex = -1;
+  /**
+   * Set on the connection a bridge opened to a remote broker: we sent the CONNECT, the
+   * remote's CONNACK, SUBACK, UNSUBACK and PINGRESP go to the bridge, and its keepalive
+   * is the bridge's (see broker/bridge/). Null on every client's connection.
+   */
+  readonly bridge: BridgeEndpoint | null;
 
-  constructor(broker: Broker, transport: Connection, listener: BrokerListener) {
+  constructor(
+    broker: Broker,
+    transport: Connection,
+    listener: BrokerListener,
+    bridge: { endpoint: BridgeEndpoint; protocolVersion: ProtocolVersion } | null = null,
+  ) {
     this.broker = broker;
     this.transport = transport;
     this.listener = listener;
+    this.bridge = bridge === null ? null : bridge.endpoint;
+    if (bridge !== null) this.protocolVersion = bridge.protocolVersion;
     this.decoder = new FrameDecoder({
-      expectConnect: true,
+      expectConnect: bridge === null,
       maximumPacketSize: broker.config.maxPacketSize,
       lazyPayloads: true,
-      // 0x82 for these whatever their body, as Mosquitto (no bridges, no extended auth).
-      refuseServerPackets: true,
+      protocolVersion: this.protocolVersion,
+      // 0x82 for these whatever their body, as Mosquitto (no extended auth); a bridge's
+      // connection is the client side, where they are the answers it waits for.
+      refuseServerPackets: bridge === null,
       refuseAuth: true,
     });
     this.connectedAt = broker.clock.wallSeconds();
-    deadlineHeapFor(broker.clock).arm(this, CONNECT_DEADLINE_MS);
+    if (bridge === null) deadlineHeapFor(broker.clock).arm(this, CONNECT_DEADLINE_MS);
     transport.setHandler(this);
   }
 
@@ -106,8 +124,11 @@ export class ClientConnection implements ConnectionHandler, Flushable, DeadlineO
     if (this.state >= ConnectionState.Closing) return;
     const broker = this.broker;
     broker.metrics.bytesReceived += chunk.length;
-    if (this.state === ConnectionState.Connected) this.lastActivity = broker.clock.now();
-    else this.#firstChunk ??= chunk;
+    if (this.state === ConnectionState.Connected || this.bridge !== null) {
+      this.lastActivity = broker.clock.now();
+    } else {
+      this.#firstChunk ??= chunk;
+    }
     this.decoder.push(chunk);
     this.#decodePackets();
   }
@@ -195,6 +216,7 @@ export class ClientConnection implements ConnectionHandler, Flushable, DeadlineO
     const length = out.length;
     const accepted = this.transport.write(out.view());
     this.broker.metrics.bytesSent += length;
+    if (this.bridge !== null) this.lastSent = this.broker.clock.now();
     // The socket keeps a reference to bytes it could not write at once.
     if (this.transport.writableLength === 0) out.reset();
     else out.detach();

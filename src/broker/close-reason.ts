@@ -81,7 +81,8 @@ const SOCKET_ERROR_TEXT: Readonly<Record<string, string>> = {
  */
 export function closeForSocketError(error: Error): [CloseReason, string] {
   const code = 'code' in error && typeof error.code === 'string' ? error.code : '';
-  if (code === 'ECONNRESET' || code === 'EPIPE' || code === '') {
+  // (ECONNREFUSED: only a bridge's own connection attempt meets it.)
+  if (code === 'ECONNRESET' || code === 'EPIPE' || code === 'ECONNREFUSED' || code === '') {
     return [CloseReason.ConnectionLost, ''];
   }
   return [CloseReason.SocketError, SOCKET_ERROR_TEXT[code] ?? error.message];

@@ -46,12 +46,15 @@ export function dispatchPacket(conn: ClientConnection, packet: Packet): void {
       handlePingreq(conn);
       return;
     case PacketType.Subscribe:
+      if (conn.bridge !== null) throw clientOnlyPacket();
       handleSubscribe(conn, packet);
       return;
     case PacketType.Unsubscribe:
+      if (conn.bridge !== null) throw clientOnlyPacket();
       handleUnsubscribe(conn, packet);
       return;
     case PacketType.Connect:
+      if (conn.bridge !== null) throw clientOnlyPacket();
       handleConnect(conn, packet);
       return;
     case PacketType.Disconnect:
@@ -61,12 +64,32 @@ export function dispatchPacket(conn: ClientConnection, packet: Packet): void {
       handleAuth(conn, packet);
       return;
     case PacketType.Connack:
+      if (conn.bridge === null) throw serverOnlyPacket();
+      conn.bridge.onConnack(conn, packet);
+      return;
     case PacketType.Suback:
+      if (conn.bridge === null) throw serverOnlyPacket();
+      conn.bridge.onSuback(conn, packet);
+      return;
     case PacketType.Unsuback:
+      if (conn.bridge === null) throw serverOnlyPacket();
+      conn.bridge.onUnsuback(conn, packet);
+      return;
     case PacketType.Pingresp:
-      // Server-to-client packets from a client (2.0.12+ closes the connection).
-      throw new MqttError(ReasonCode.ProtocolError, 'server-only packet from a client', 'MQTT-4.8');
+      if (conn.bridge === null) throw serverOnlyPacket();
+      conn.bridge.onPingresp(conn);
+      return;
   }
+}
+
+/** Server-to-client packets from a client (2.0.12+ closes the connection). */
+function serverOnlyPacket(): MqttError {
+  return new MqttError(ReasonCode.ProtocolError, 'server-only packet from a client', 'MQTT-4.8');
+}
+
+/** Client-to-server packets from the remote broker of a bridge. */
+function clientOnlyPacket(): MqttError {
+  return new MqttError(ReasonCode.ProtocolError, 'client-only packet from a server', 'MQTT-4.8');
 }
 
 /**
@@ -160,7 +183,8 @@ const FIXED_HEADER_SPEC_REF = 'MQTT-2.1.4';
 export function handleProtocolError(conn: ClientConnection, error: MqttError): void {
   if (conn.state >= ConnectionState.Closing) return;
   const code = error.reasonCode;
-  const duringConnect = conn.state === ConnectionState.AwaitingConnect;
+  // (A bridge's connection awaits a CONNACK, not a CONNECT: nothing to refuse.)
+  const duringConnect = conn.state === ConnectionState.AwaitingConnect && conn.bridge === null;
   let [reason, detail] = closeReasonFor(code, duringConnect);
   // Mosquitto answers nothing for errors its packet reader finds in the fixed header (a
   // remaining length over 4 bytes, a PINGREQ with a body), which our decoder tags with
@@ -187,7 +211,9 @@ export function handleProtocolError(conn: ClientConnection, error: MqttError): v
       const connack = connackCode(conn.protocolVersion, code);
       if (connack >= 0) send.connack(conn, false, connack, EMPTY_PROPERTIES);
     }
-  } else if (conn.protocolVersion === ProtocolVersion.V5) {
+  } else if (conn.protocolVersion === ProtocolVersion.V5 && conn.bridge === null) {
+    // (A bridge just closes: the DISCONNECT Mosquitto queues there never leaves, as its
+    // socket is closed at once; Mosquitto's 06-bridge-remap-receive-wildcard expects that.)
     const disconnect = disconnectCode(code);
     if (disconnect >= 0) send.disconnect(conn, disconnect);
   }

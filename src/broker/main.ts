@@ -13,6 +13,7 @@ import { ALL_LOG_TYPES, defaultConfig } from './config/types.ts';
 import { ConfigError } from './config/errors.ts';
 import { loadConfigFile } from './config/parse.ts';
 import { Logger } from './log.ts';
+import type { BrokerOptions } from './broker.ts';
 import { Broker } from './broker.ts';
 import { ListenError, reloadListeners } from './listeners.ts';
 import { SecurityFileError } from './security/broker-security.ts';
@@ -21,7 +22,7 @@ import { parseBrokerArgs } from './args.ts';
 import { StoreError } from './persistence/store.ts';
 
 /** Runs the broker until a signal stops it. Sets process.exitCode on failure. */
-export async function main(argv: readonly string[]): Promise<void> {
+export async function main(argv: readonly string[], options: BrokerOptions = {}): Promise<void> {
   const parsed = parseBrokerArgs(argv);
   if (parsed.kind === 'exit') {
     process.stdout.write(parsed.stdout);
@@ -77,7 +78,7 @@ export async function main(argv: readonly string[]): Promise<void> {
     );
   }
 
-  const broker = new Broker(config, systemClock, logger);
+  const broker = new Broker(config, systemClock, logger, options);
   logger.setTopicPublisher((topic, line) => {
     broker.publishLogLine(topic, line);
   });

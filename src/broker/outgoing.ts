@@ -164,9 +164,23 @@ export function deliverToSession(
     return;
   }
   // Offline durable session: QoS 0 is dropped silently unless queue_qos0_messages.
-  if (qos === 0 && !broker.config.queueQos0Messages) return;
-  if (readyForQueue(broker, session, qos, false)) {
+  const bridge = session.bridge;
+  let queueAs = qos;
+  if (bridge !== null) {
+    if (bridge.connecting) {
+      // Mosquitto holds even QoS 0 for a bridge awaiting CONNACK (it has a socket).
+      queueAs = 1;
+    } else if (bridge.cleanStartLocal) {
+      return;
+    } else if (qos === 0 && !bridge.lazy && !broker.config.queueQos0Messages) {
+      return;
+    }
+  } else if (qos === 0 && !broker.config.queueQos0Messages) {
+    return;
+  }
+  if (readyForQueue(broker, session, queueAs, false)) {
     enqueue(broker, session, new Delivery(message, qos, retain, subscriptionId, packetId));
+    bridge?.queuedWhileDown(session.queue.length + session.inflight.size);
   } else {
     dropOutgoing(broker, session);
   }
@@ -259,9 +273,12 @@ export function completeOutgoing(
 ): void {
   const delivery = session.inflight.get(packetId);
   if (delivery === undefined) {
-    broker.log.warning(
-      `Warning: Received ${packetName} from ${session.clientId} for an unknown packet identifier ${packetId}.`,
-    );
+    // (A bridge's connection notification goes out untracked; its PUBACK lands here.)
+    if (session.bridge === null) {
+      broker.log.warning(
+        `Warning: Received ${packetName} from ${session.clientId} for an unknown packet identifier ${packetId}.`,
+      );
+    }
     return;
   }
   if (delivery.qos !== qos || (qos === 2 && delivery.state !== DeliveryState.AwaitPubcomp)) {

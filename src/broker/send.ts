@@ -183,21 +183,31 @@ export function disconnect(conn: ClientConnection, reasonCode: number): void {
 /** AUTH is never sent (no authentication method is supported); kept for completeness. */
 
 /**
- * A PUBLISH for a client of a listener with a mount point: the prefix is taken off the
- * topic (a topic without it is not sent, as Mosquitto). Not cached: mount points are rare.
+ * The topic a client sees: without its listener's mount point (null when the topic does
+ * not have it: not sent, as Mosquitto), or remapped by a bridge's `out` prefixes.
  */
-function mountedForm(
+function outgoingTopic(conn: ClientConnection, topic: string): string | null {
+  const bridge = conn.bridge;
+  if (bridge !== null) return bridge.topicOut(topic);
+  const mountPoint = conn.listener.config.mountPoint;
+  if (mountPoint === null) return topic;
+  if (topic.length <= mountPoint.length || !topic.startsWith(mountPoint)) return null;
+  return topic.slice(mountPoint.length);
+}
+
+/**
+ * A PUBLISH under another topic than the message's (a mount point, a bridge's remapping).
+ * Not cached: both are rare.
+ */
+function topicForm(
   conn: ClientConnection,
   message: StoredMessage,
-  mountPoint: string,
+  topic: string,
   qos: QoS,
   retain: boolean,
   subscriptionId: number,
   now: number,
-): PublishForm | null {
-  if (message.topic.length <= mountPoint.length || !message.topic.startsWith(mountPoint)) {
-    return null;
-  }
+): PublishForm {
   const v5 = conn.protocolVersion === ProtocolVersion.V5;
   let properties: Properties = EMPTY_PROPERTIES;
   if (v5) {
@@ -209,7 +219,7 @@ function mountedForm(
     };
   }
   return encodePublishForm(
-    message.topic.slice(mountPoint.length),
+    topic,
     message.payload,
     qos,
     retain,
@@ -279,29 +289,25 @@ export function publish(
   const broker = conn.broker;
   const now = message.expiresAt === 0 ? 0 : broker.clock.now();
   if (message.expiresAt !== 0 && message.isExpired(now)) return false;
-  const mountPoint = conn.listener.config.mountPoint;
+  // `bridge_outgoing_retain false`, or a remote without Retain Available.
+  if (retain && conn.bridge !== null && !conn.bridge.retainAvailable) retain = false;
+  const direct = conn.listener.config.mountPoint === null && conn.bridge === null;
+  const topic = direct ? message.topic : outgoingTopic(conn, message.topic);
+  if (topic === null) return false;
+  const sameTopic = topic === message.topic;
   const raw = message.rawSource;
-  if (
-    raw !== null &&
-    mountPoint === null &&
-    message.rawFormFits(conn.protocolVersion, qos, subscriptionId)
-  ) {
+  if (raw !== null && sameTopic && message.rawFormFits(conn.protocolVersion, qos, subscriptionId)) {
     return publishRaw(conn, message, raw, qos, retain, packetId, dup);
   }
-  const form =
-    mountPoint === null
-      ? message.form(conn.protocolVersion, qos, retain, subscriptionId, now)
-      : mountedForm(conn, message, mountPoint, qos, retain, subscriptionId, now);
-  if (form === null) return false;
+  const form = sameTopic
+    ? message.form(conn.protocolVersion, qos, retain, subscriptionId, now)
+    : topicForm(conn, message, topic, qos, retain, subscriptionId, now);
   const size = form.bytes.length;
   if (conn.clientMaximumPacketSize !== 0 && size > conn.clientMaximumPacketSize) {
     broker.log.notice(`Dropping too large outgoing PUBLISH for ${conn.logId} (${size} bytes)`);
     return false;
   }
-  if (broker.debugLog) {
-    const topic = mountPoint === null ? message.topic : message.topic.slice(mountPoint.length);
-    logPublish(conn, message, topic, qos, retain, packetId, dup);
-  }
+  if (broker.debugLog) logPublish(conn, message, topic, qos, retain, packetId, dup);
   const at = conn.out.appendWithU16(form.bytes, form.packetIdOffset, packetId);
   if (dup) {
     const bytes = conn.out.bytes;

@@ -13,6 +13,7 @@ import type { Delivery } from './messages/delivery.ts';
 import { DeliveryQueue } from './messages/delivery-queue.ts';
 import { PacketIdAllocator } from './messages/packet-id.ts';
 import type { StoredMessage } from './messages/stored-message.ts';
+import type { BridgeSessionPolicy } from './bridge-hooks.ts';
 
 /** Session Expiry Interval meaning "never" (also what a v3 clean session 0 gets). */
 export const SESSION_NEVER_EXPIRES = 0xffffffff;
@@ -83,6 +84,8 @@ export class Session implements Subscriber {
   protocolVersion: ProtocolVersion;
   /** The 0x80 bit of a 3.1/3.1.1 CONNECT: a bridge (implicit no-local, RAP). */
   isBridge = false;
+  /** Set on the local session of a bridge of ours: how it queues while the link is down. */
+  bridge: BridgeSessionPolicy | null = null;
   username: string | null = null;
   /** Clean Session / Clean Start of the last CONNECT. */
   cleanStart = true;

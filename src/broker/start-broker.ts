@@ -11,6 +11,7 @@ import type { Clock } from '../common/clock.ts';
 import { systemClock } from '../common/clock.ts';
 import type { BrokerLog } from './broker-log.ts';
 import { silentLog } from './broker-log.ts';
+import type { BridgeSupervisorFactory } from './broker.ts';
 import { Broker } from './broker.ts';
 import type { BrokerConfig } from './config/types.ts';
 import { defaultConfig, defaultListener } from './config/types.ts';
@@ -26,6 +27,8 @@ export interface StartBrokerOptions {
   readonly clock?: Clock;
   /** Where log lines go; nothing is logged by default. */
   readonly log?: BrokerLog;
+  /** Runs the configuration's bridges (the package's startBroker always passes it). */
+  readonly bridges?: BridgeSupervisorFactory;
 }
 
 /** Mosquitto's defaults for an embedded broker: 127.0.0.1, a free port, anonymous allowed. */
@@ -39,7 +42,12 @@ export function libraryDefaultConfig(): BrokerConfig {
 
 export async function startBroker(options: StartBrokerOptions = {}): Promise<Broker> {
   const config: BrokerConfig = { ...libraryDefaultConfig(), ...options.config };
-  const broker = new Broker(config, options.clock ?? systemClock, options.log ?? silentLog);
+  const broker = new Broker(
+    config,
+    options.clock ?? systemClock,
+    options.log ?? silentLog,
+    options.bridges === undefined ? {} : { bridges: options.bridges },
+  );
   await broker.start();
   return broker;
 }

@@ -97,7 +97,7 @@ export interface BridgeDraft {
   ciphers: string | null;
   ciphersTls13: string | null;
   tlsUseOsCerts: boolean;
-  maxTopicAlias: number;
+  maxTopicAlias: number | null;
   receiveMaximum: number;
   sessionExpiryInterval: number;
   reloadType: 'lazy' | 'immediate';
@@ -267,7 +267,7 @@ export function newBridgeDraft(name: string): BridgeDraft {
     ciphers: null,
     ciphersTls13: null,
     tlsUseOsCerts: false,
-    maxTopicAlias: 10,
+    maxTopicAlias: null,
     receiveMaximum: 0,
     sessionExpiryInterval: 0,
     reloadType: 'lazy',

@@ -201,9 +201,10 @@ export interface BridgeConfig {
   readonly tlsUseOsCerts: boolean;
   /**
    * `bridge_max_topic_alias` (MQTT 5 bridges): the Topic Alias Maximum offered to the remote
-   * broker in CONNECT, 0-65535; 0 sends none, so the remote may not use aliases. Default 10.
+   * broker in CONNECT, 0-65535; 0 sends none, so the remote may not use aliases. Mosquitto
+   * 2.1's default is 10; null (not given) keeps 2.0's CONNECT, which offers none.
    */
-  readonly maxTopicAlias: number;
+  readonly maxTopicAlias: number | null;
   /**
    * `bridge_receive_maximum` (MQTT 5 bridges): the Receive Maximum sent in CONNECT, QoS 1/2
    * messages in flight from the remote, 1-65535. 0 (default): not set, so CONNECT carries

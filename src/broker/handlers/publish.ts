@@ -113,7 +113,10 @@ export function handlePublish(conn: ClientConnection, packet: PublishPacket): vo
   ) {
     throw new MqttError(ReasonCode.ProtocolError, 'invalid response topic', 'MQTT-3.3.2-14');
   }
-  if (listener.mountPoint !== null) topic = listener.mountPoint + topic;
+  // A bridge's remote publishes under its `in` prefixes; clients may have a mount point.
+  const bridge = conn.bridge;
+  if (bridge !== null) topic = bridge.topicIn(topic);
+  else if (listener.mountPoint !== null) topic = listener.mountPoint + topic;
 
   const length = payloadLength(packet);
   const metrics = broker.metrics;
@@ -128,7 +131,11 @@ export function handlePublish(conn: ClientConnection, packet: PublishPacket): vo
   }
   const security = broker.security;
   // The acl_file write check (v5: PUBACK/PUBREC 0x87; 3.x: acknowledged and dropped).
-  if (!mayPublish(topic) || (security.aclActive && !security.mayWrite(session, topic))) {
+  // Traffic of a bridge we opened is trusted, `$SYS` included, as in Mosquitto.
+  if (
+    bridge === null &&
+    (!mayPublish(topic) || (security.aclActive && !security.mayWrite(session, topic)))
+  ) {
     if (broker.debugLog) broker.log.debug(`Denied PUBLISH from ${describe(conn, packet, topic)}`);
     refuse(conn, packet, ReasonCode.NotAuthorized);
     return;
@@ -152,7 +159,7 @@ export function handlePublish(conn: ClientConnection, packet: PublishPacket): vo
     session.clientId,
     conn.username,
   );
-  borrowReceivedFrame(conn, packet, message, plain && listener.mountPoint === null);
+  borrowReceivedFrame(conn, packet, message, plain && topic === packet.topic);
 
   if (qos === 0) {
     broker.publish(message);

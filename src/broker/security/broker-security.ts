@@ -252,7 +252,8 @@ export class BrokerSecurity {
   recheckConnections(connections: Iterable<ClientConnection>): void {
     const generation = this.generation;
     for (const conn of [...connections]) {
-      if (conn.state !== ConnectionState.Connected) continue;
+      // Bridges of ours are not clients: nothing to check again (as Mosquitto).
+      if (conn.state !== ConnectionState.Connected || conn.bridge !== null) continue;
       const domain = this.domainFor(conn.listener.config);
       const username = conn.username;
       if (username === null && !domain.allowAnonymous) {

@@ -1,0 +1,759 @@
+/**
+ * One bridge (`connection <name>`), as Mosquitto's bridge.c runs it: a local session
+ * named `local_clientid` subscribed to the `out` topics, and a connection we open to the
+ * remote broker, where we are the client. Messages for the remote queue in that session
+ * under the same limits as a client's while the link is down, and the in-flight ones are
+ * resent on reconnection; what the remote publishes on our `in` subscriptions is
+ * published here as if the session's client had sent it (trusted: no ACL).
+ *
+ * Once a second (bridge_check() in loop.c) the bridge checks its keepalive, a lazy
+ * bridge's idle time, whether to go back to the primary address, and when to reconnect
+ * (`restart_timeout`, constant or with decorrelated jitter).
+ */
+import type { Duplex } from 'node:stream';
+import net from 'node:net';
+import type { TimerHandle } from '../../common/clock.ts';
+import type { ProtocolVersion, QoS } from '../../protocol/constants.ts';
+import { PacketType, ProtocolVersion as Versions } from '../../protocol/constants.ts';
+import { encodePacket } from '../../protocol/encoder.ts';
+import { MqttError } from '../../protocol/errors.ts';
+import { ReasonCode } from '../../protocol/constants.ts';
+import type {
+  ConnackPacket,
+  ConnectPacket,
+  Properties,
+  SubackPacket,
+  UnsubackPacket,
+} from '../../protocol/packets.ts';
+import { EMPTY_PROPERTIES } from '../../protocol/packets.ts';
+import { StreamConnection } from '../../transport/tcp.ts';
+import { openStream } from '../../client/endpoint.ts';
+import { reasonString } from '../../client/errors.ts';
+import type { Broker } from '../broker.ts';
+import type { BridgeEndpoint, BridgeSessionPolicy } from '../bridge-hooks.ts';
+import { ClientConnection, ConnectionState } from '../client-connection.ts';
+import { CloseReason } from '../close-reason.ts';
+import type { BridgeConfig } from '../config/types.ts';
+import type { BrokerListener } from '../listeners.ts';
+import { ListenerSockets } from '../listeners.ts';
+import { defaultListener } from '../config/types.ts';
+import { StoredMessage } from '../messages/stored-message.ts';
+import { deliverToSession, resumeSession } from '../outgoing.ts';
+import { Session, SESSION_NEVER_EXPIRES } from '../session.ts';
+import { BridgeTopicMap } from './topic-map.ts';
+import { bridgeConnectPacket } from './connect-packet.ts';
+import { bridgeEndpoint, connectFailureLine } from './remote-endpoint.ts';
+import { probeTcp } from './probe.ts';
+
+const CHECK_INTERVAL_MS = 1000;
+/** A bridge on a secondary address tries the primary again this often (bridge.c). */
+const PRIMARY_RETRY_SECONDS = 5;
+
+const enum LinkState {
+  /** No connection; waiting for the restart time (or, lazy, for the threshold). */
+  Down,
+  /** Opening the socket, or waiting for CONNACK. */
+  Connecting,
+  /** CONNACK 0 received. */
+  Up,
+  /** start_type once after its connection ended, or the broker is stopping. */
+  Stopped,
+}
+
+export class Bridge implements BridgeEndpoint, BridgeSessionPolicy {
+  readonly broker: Broker;
+  config: BridgeConfig;
+  /** Settings read by a SIGHUP, applied at the next connection (bridge_reload_type lazy). */
+  #pendingConfig: BridgeConfig | null = null;
+  topics: BridgeTopicMap;
+  readonly session: Session;
+  #listener: BrokerListener;
+  #state: LinkState = LinkState.Down;
+  #conn: ClientConnection | null = null;
+  #opening: AbortController | null = null;
+  #timer: TimerHandle | null = null;
+
+  // bridge.c state
+  #addressIndex = 0;
+  /** Seconds (clock) when the next attempt may start; 0: not scheduled yet. */
+  #restartAt = 0;
+  #restartTimeout: number;
+  #primaryRetryAt = 0;
+  #probing = false;
+  #lazyReconnect = false;
+  #initialNotificationDone = false;
+  #tryPrivateAccepted = true;
+  #protocolVersion: ProtocolVersion;
+  #maxQos: QoS = 2;
+  retainAvailable: boolean;
+  #keepalive: number;
+  /** Seconds of the last packet in, and when the next one must go out (keepalive). */
+  #lastIn = 0;
+  #nextOut = 0;
+  #pingOutstanding = false;
+  /** The notification "1" goes out untracked; its acknowledgement is expected, not an error. */
+  #notificationPacketId = 0;
+
+  constructor(broker: Broker, config: BridgeConfig) {
+    this.broker = broker;
+    this.config = config;
+    this.topics = new BridgeTopicMap(config.topics);
+    this.#restartTimeout = config.restartTimeout;
+    this.#protocolVersion = versionOf(config);
+    this.retainAvailable = config.outgoingRetain;
+    this.#keepalive = config.keepaliveInterval;
+    this.#listener = syntheticListener(broker, config);
+    // A session restored from the store keeps its queue (bridge__new finds the context).
+    const restored = broker.sessions.get(config.localClientid);
+    this.session = restored ?? new Session(config.localClientid, this.#protocolVersion);
+    if (restored === undefined) broker.sessions.set(config.localClientid, this.session);
+    this.#configureSession();
+  }
+
+  get name(): string {
+    return this.config.name;
+  }
+
+  // ---- BridgeSessionPolicy -----------------------------------------------------------
+
+  get connecting(): boolean {
+    return this.#state === LinkState.Connecting;
+  }
+
+  get cleanStartLocal(): boolean {
+    return this.config.localCleansession ?? this.config.cleansession;
+  }
+
+  get lazy(): boolean {
+    return this.config.startType === 'lazy';
+  }
+
+  queuedWhileDown(queued: number): void {
+    if (this.lazy && this.#state === LinkState.Down && queued >= this.config.threshold) {
+      this.#lazyReconnect = true;
+    }
+  }
+
+  // ---- Lifecycle ---------------------------------------------------------------------
+
+  start(): void {
+    this.#scheduleCheck();
+    // Lazy bridges wait for their threshold; the others connect at once (bridge__new).
+    if (this.lazy) {
+      this.#restartAt = this.#nowSeconds();
+    } else {
+      this.#connect();
+    }
+  }
+
+  /** Shutdown: the local "0" state goes out, the connection closes, nothing restarts. */
+  stop(): void {
+    const wasDown = this.#state === LinkState.Down || this.#state === LinkState.Stopped;
+    this.#state = LinkState.Stopped;
+    if (this.#timer !== null) this.broker.clock.cancel(this.#timer);
+    this.#timer = null;
+    this.#opening?.abort();
+    this.#opening = null;
+    const conn = this.#conn;
+    if (conn !== null) {
+      this.#publishLocalState('0');
+      conn.close(CloseReason.Shutdown);
+    } else if (!wasDown) {
+      this.#publishLocalState('0');
+    }
+  }
+
+  /** SIGHUP with changed settings (bridge_reload_type). */
+  reconfigure(config: BridgeConfig): void {
+    if (config.reloadType === 'immediate') {
+      this.#apply(config);
+      if (this.#conn !== null) this.#conn.close(CloseReason.Disconnected);
+      else if (this.#state === LinkState.Down) this.#restartAt = this.#nowSeconds();
+    } else {
+      this.#pendingConfig = config;
+    }
+  }
+
+  #apply(config: BridgeConfig): void {
+    this.config = config;
+    this.#pendingConfig = null;
+    this.topics = new BridgeTopicMap(config.topics);
+    this.#restartTimeout = config.restartTimeout;
+    this.#protocolVersion = versionOf(config);
+    this.retainAvailable = config.outgoingRetain;
+    this.#keepalive = config.keepaliveInterval;
+    this.#listener = syntheticListener(this.broker, config);
+    this.#configureSession();
+  }
+
+  #configureSession(): void {
+    const session = this.session;
+    session.bridge = this;
+    session.protocolVersion = this.#protocolVersion;
+    session.cleanStart = this.config.cleansession;
+    // local_cleansession false: the session (and what it queues) survives restarts.
+    session.expiryInterval = this.cleanStartLocal ? 0 : SESSION_NEVER_EXPIRES;
+    this.broker.persistence?.noteSession(session);
+  }
+
+  // ---- Timers ------------------------------------------------------------------------
+
+  #nowSeconds(): number {
+    return Math.floor(this.broker.clock.now() / 1000);
+  }
+
+  #scheduleCheck(): void {
+    this.#timer = this.broker.clock.setTimer(() => {
+      if (this.#state === LinkState.Stopped) return;
+      this.#check();
+      this.#scheduleCheck();
+    }, CHECK_INTERVAL_MS);
+  }
+
+  /** bridge_check(): keepalive, idle timeout, the primary address, restarts. */
+  #check(): void {
+    const now = this.#nowSeconds();
+    const conn = this.#conn;
+    if (conn !== null) {
+      this.#checkKeepalive(conn, now);
+      if (
+        this.#conn !== null &&
+        !this.config.roundRobin &&
+        this.#addressIndex !== 0 &&
+        this.#primaryRetryAt !== 0 &&
+        now > this.#primaryRetryAt
+      ) {
+        this.#tryPrimary();
+      }
+      return;
+    }
+    if (this.#state !== LinkState.Down) return;
+    if (this.#restartAt === 0) {
+      this.#restartAt = now + this.#restartTimeout;
+      this.#addressIndex = (this.#addressIndex + 1) % this.config.addresses.length;
+      return;
+    }
+    const type = this.config.startType;
+    if (
+      (type === 'lazy' && this.#lazyReconnect) ||
+      (type === 'automatic' && now > this.#restartAt)
+    ) {
+      this.#connect();
+    }
+  }
+
+  /** mosquitto__check_keepalive() for a bridge: PINGREQ when quiet, close when unanswered. */
+  #checkKeepalive(conn: ClientConnection, now: number): void {
+    if (this.lazy && now - this.#lastIn >= this.config.idleTimeout) {
+      this.broker.log.notice(
+        `Bridge connection ${this.session.clientId} has exceeded idle timeout, disconnecting.`,
+      );
+      this.#closeQuietly(conn);
+      return;
+    }
+    const keepalive = this.#keepalive;
+    if (keepalive === 0) return;
+    const lastIn = Math.max(this.#lastIn, Math.floor(conn.lastActivity / 1000));
+    if (now < this.#nextOutAt(conn) && now - lastIn < keepalive) return;
+    if (this.#state === LinkState.Up && !this.#pingOutstanding) {
+      this.#pingOutstanding = true;
+      if (this.broker.debugLog) {
+        this.broker.log.debug(`Sending PINGREQ to ${this.session.clientId}`);
+      }
+      const at = conn.out.reserve(2);
+      conn.out.bytes[at] = 0xc0;
+      conn.out.bytes[at + 1] = 0;
+      conn.packetQueued();
+      this.#lastIn = now;
+      this.#nextOut = now + keepalive;
+    } else {
+      // No PINGRESP within a keepalive (or no CONNACK): the link is dead.
+      this.#publishLocalState('0');
+      this.#closeQuietly(conn);
+    }
+  }
+
+  #nextOutAt(conn: ClientConnection): number {
+    const sent = Math.floor(conn.lastSent / 1000) + this.#keepalive;
+    return Math.max(this.#nextOut, sent);
+  }
+
+  /** net__socket_close() without do_disconnect(): no log line, no will. */
+  #closeQuietly(conn: ClientConnection): void {
+    conn.close(CloseReason.Shutdown);
+  }
+
+  /** A bridge on a secondary address goes back to the primary once it answers. */
+  #tryPrimary(): void {
+    if (this.#probing) return;
+    this.#probing = true;
+    const primary = this.config.addresses[0];
+    if (primary === undefined) return;
+    void probeTcp(primary.host, primary.port, this.config.bindAddress).then((reachable) => {
+      this.#probing = false;
+      if (this.#state === LinkState.Stopped) return;
+      if (!reachable) {
+        this.#primaryRetryAt = this.#nowSeconds() + PRIMARY_RETRY_SECONDS;
+        return;
+      }
+      this.#primaryRetryAt = 0;
+      // The restart step moves on to the next address: from the last one, the first.
+      this.#addressIndex = this.config.addresses.length - 1;
+      const conn = this.#conn;
+      if (conn !== null) this.#closeQuietly(conn);
+    });
+  }
+
+  // ---- Connecting --------------------------------------------------------------------
+
+  /** bridge__connect(): local subscriptions, the state will, then the socket and CONNECT. */
+  #connect(): void {
+    if (this.#pendingConfig !== null) this.#apply(this.#pendingConfig);
+    const broker = this.broker;
+    const config = this.config;
+    const session = this.session;
+    this.#state = LinkState.Connecting;
+    this.#restartAt = 0;
+    this.#lazyReconnect = false;
+    this.#pingOutstanding = false;
+    this.#keepalive = config.keepaliveInterval;
+    const now = this.#nowSeconds();
+    this.#lastIn = now;
+    this.#nextOut = now + this.#keepalive;
+    this.#dropForCleanStart();
+    // Every local subscription is made again (unwanted ones go), as sub__clean_session().
+    for (const filter of [...session.subscriptions.keys()]) broker.unsubscribe(session, filter);
+    for (const topic of this.topics.topics) {
+      if (topic.direction === 'in') continue;
+      if (broker.debugLog) {
+        broker.log.debug(
+          `Bridge ${session.clientId} doing local SUBSCRIBE on topic ${topic.localTopic}`,
+        );
+      }
+      broker.subscribe(session, topic.localTopic, {
+        qos: topic.qos > this.#maxQos ? this.#maxQos : topic.qos,
+        noLocal: true,
+        retainAsPublished: true,
+        retainHandling: 0,
+        subscriptionId: 0,
+      });
+    }
+    this.#stepBackoff();
+    if (config.notifications && !this.#initialNotificationDone) {
+      this.#initialNotificationDone = true;
+      this.#publishLocalState('0');
+    }
+    const address = config.addresses[this.#addressIndex] ?? config.addresses[0];
+    if (address === undefined) return;
+    broker.log.notice(`Connecting bridge ${config.name} (${address.host}:${address.port})`);
+    const endpoint = bridgeEndpoint(config, address);
+    const opening = new AbortController();
+    this.#opening = opening;
+    openStream(endpoint, this.#protocolVersion, opening.signal).then(
+      (stream) => {
+        if (this.#opening !== opening) {
+          stream.destroy();
+          return;
+        }
+        this.#opening = null;
+        this.#opened(stream);
+      },
+      (error: unknown) => {
+        if (this.#opening !== opening) return;
+        this.#opening = null;
+        const line = connectFailureLine(session.clientId, error);
+        if (line.level === 'error') broker.log.error(line.text);
+        else if (broker.config.log.connectionMessages) broker.log.notice(line.text);
+        this.#linkDown();
+      },
+    );
+  }
+
+  /** db__messages_delete() at a connection attempt: what a clean start forgets. */
+  #dropForCleanStart(): void {
+    const session = this.session;
+    if (this.config.cleansession) {
+      session.incoming.clear();
+      session.incomingResent.clear();
+    }
+    if (this.cleanStartLocal) {
+      session.inflight.clear();
+      session.inflightBytes = 0;
+      session.queue.clear();
+    }
+  }
+
+  /** "Decorrelated jitter" between the base and three times the last delay, capped. */
+  #stepBackoff(): void {
+    const { backoffBase, backoffCap } = this.config;
+    if (backoffCap === 0) return;
+    const high = this.#restartTimeout * 3;
+    const next =
+      high > backoffBase
+        ? backoffBase + Math.floor(Math.random() * (high - backoffBase))
+        : backoffBase;
+    this.#restartTimeout = Math.min(next, backoffCap);
+  }
+
+  #opened(socket: Duplex): void {
+    const broker = this.broker;
+    // TCP or TLS (bridgeEndpoint never asks for WebSockets or a proxy).
+    if (!(socket instanceof net.Socket)) throw new TypeError('bridge stream is not a socket');
+    if (this.config.tcpKeepalive !== null) {
+      socket.setKeepAlive(true, this.config.tcpKeepalive.idle * 1000);
+    }
+    const transport = new StreamConnection(socket, socket.localPort ?? 0, null);
+    const conn = new ClientConnection(broker, transport, this.#listener, {
+      endpoint: this,
+      protocolVersion: this.#protocolVersion,
+    });
+    conn.clientId = this.session.clientId;
+    conn.username = this.config.localUsername;
+    if (this.config.maxPacketSize > 0) conn.clientMaximumPacketSize = this.config.maxPacketSize;
+    broker.connections.add(conn);
+    this.#listener.connectionCount++;
+    this.#conn = conn;
+    socket.resume();
+    if (broker.debugLog) broker.log.debug(`Bridge ${this.config.remoteClientid} sending CONNECT`);
+    conn.out.append(encodePacket(this.#connectPacket(), this.#protocolVersion));
+    conn.packetQueued();
+  }
+
+  #connectPacket(): ConnectPacket {
+    return bridgeConnectPacket(this.config, {
+      protocolVersion: this.#protocolVersion,
+      bridgeBit: this.config.tryPrivate && this.#tryPrivateAccepted,
+      will:
+        this.config.notifications && !this.config.notificationsLocalOnly
+          ? {
+              topic: this.#notificationTopic(),
+              qos: this.#notificationQos(),
+              retain: this.retainAvailable,
+            }
+          : null,
+      receiveMaximum: this.broker.config.maxInflightMessages,
+    });
+  }
+
+  // ---- BridgeEndpoint: packets from the remote ---------------------------------------
+
+  topicIn(topic: string): string {
+    return this.topics.remapping ? this.topics.toLocal(topic) : topic;
+  }
+
+  topicOut(topic: string): string {
+    return this.topics.remapping ? this.topics.toRemote(topic) : topic;
+  }
+
+  onConnack(conn: ClientConnection, packet: ConnackPacket): void {
+    const broker = this.broker;
+    if (conn.state !== ConnectionState.AwaitingConnect) {
+      throw new MqttError(ReasonCode.ProtocolError, 'second CONNACK', 'MQTT-3.2.0-1');
+    }
+    if (broker.debugLog) {
+      broker.log.debug(`Received CONNACK on connection ${this.session.clientId}.`);
+    }
+    const v5 = this.#protocolVersion === Versions.V5;
+    let maxQos: QoS | null = null;
+    if (v5) {
+      if (packet.reasonCode === 1 && packet.properties === EMPTY_PROPERTIES) {
+        // A v3 broker's "unacceptable protocol version": try again with 3.1.1.
+        broker.log.notice(
+          `Warning: Remote bridge ${this.config.name} does not support MQTT v5.0, reconnecting using MQTT v3.1.1.`,
+        );
+        this.#protocolVersion = Versions.V311;
+        throw new MqttError(ReasonCode.ProtocolError, 'remote is MQTT v3', 'MQTT-3.1.2-2');
+      }
+      maxQos = this.#readConnackProperties(conn, packet.properties);
+    }
+    if (packet.reasonCode !== 0) {
+      this.#refused(packet.reasonCode, v5, maxQos);
+      conn.close(CloseReason.ConnectionLost);
+      return;
+    }
+    conn.state = ConnectionState.Connected;
+    conn.wasConnected = true;
+    this.#state = LinkState.Up;
+    this.#onConnect(conn);
+    if (maxQos !== null) this.#maxQos = maxQos;
+    // Attached last, so that the retained messages queued above follow what was in flight.
+    const session = this.session;
+    session.connection = conn;
+    conn.session = session;
+    resumeSession(broker, session);
+  }
+
+  /** The v5 CONNACK's limits: Maximum QoS (returned), packet size, Receive Maximum, ... */
+  #readConnackProperties(conn: ClientConnection, properties: Properties): QoS | null {
+    const maximumPacketSize = properties.maximumPacketSize;
+    if (
+      maximumPacketSize !== undefined &&
+      (conn.clientMaximumPacketSize === 0 || conn.clientMaximumPacketSize > maximumPacketSize)
+    ) {
+      conn.clientMaximumPacketSize = maximumPacketSize;
+    }
+    const receiveMaximum = properties.receiveMaximum;
+    this.session.inflightMaximum = receiveMaximum ?? this.broker.config.maxInflightMessages;
+    if (properties.retainAvailable !== undefined && this.retainAvailable) {
+      this.retainAvailable = properties.retainAvailable === 1;
+    }
+    if (properties.serverKeepAlive !== undefined) this.#keepalive = properties.serverKeepAlive;
+    const maximumQos = properties.maximumQoS;
+    return maximumQos === undefined ? null : maximumQos === 0 ? 0 : maximumQos === 1 ? 1 : 2;
+  }
+
+  /** A refusing CONNACK: what to change for the next attempt, and the log line. */
+  #refused(code: number, v5: boolean, maxQos: QoS | null): void {
+    const log = this.broker.log;
+    if (v5) {
+      if (code === ReasonCode.RetainNotSupported) {
+        this.retainAvailable = false;
+        log.error('Connection Refused: retain not available (will retry)');
+      } else if (code === ReasonCode.QoSNotSupported) {
+        if (maxQos === null) {
+          if (this.#maxQos !== 0) this.#maxQos = this.#maxQos === 2 ? 1 : 0;
+        } else {
+          this.#maxQos = maxQos;
+        }
+        log.error('Connection Refused: QoS not supported (will retry)');
+      } else {
+        log.error(`Connection Refused: ${reasonString(code)}`);
+      }
+      return;
+    }
+    if (code === 1) this.#tryPrivateAccepted = false;
+    log.error(`Connection Refused: ${V3_REFUSALS[code] ?? 'unknown reason'}`);
+  }
+
+  /** bridge__on_connect(): the "1" state, the remote subscriptions, the retained messages. */
+  #onConnect(conn: ClientConnection): void {
+    const broker = this.broker;
+    const config = this.config;
+    const session = this.session;
+    const v5 = this.#protocolVersion === Versions.V5;
+    if (config.notifications) {
+      if (!config.notificationsLocalOnly) {
+        const qos = this.#notificationQos();
+        this.#notificationPacketId = session.packetIds.next(session.inflight);
+        conn.out.append(
+          encodePacket(
+            {
+              type: PacketType.Publish,
+              dup: false,
+              qos,
+              retain: this.retainAvailable,
+              topic: this.#notificationTopic(),
+              packetId: qos === 0 ? 0 : this.#notificationPacketId,
+              payload: Buffer.from('1'),
+              properties: EMPTY_PROPERTIES,
+            },
+            this.#protocolVersion,
+          ),
+        );
+        conn.packetQueued();
+      }
+      this.#publishLocalState('1');
+    }
+    for (const topic of this.topics.topics) {
+      if (topic.direction === 'out') {
+        if (config.attemptUnsubscribe) this.#sendUnsubscribe(conn, topic.remoteTopic);
+        continue;
+      }
+      const qos = topic.qos > this.#maxQos ? this.#maxQos : topic.qos;
+      const packetId = session.packetIds.next(session.inflight);
+      if (broker.debugLog) {
+        const options = v5 ? qos | 0x0c : qos;
+        broker.log.debug(
+          `Bridge ${session.clientId} sending SUBSCRIBE (Mid: ${packetId}, Topic: ${topic.remoteTopic}, QoS: ${qos}, Options: 0x${options.toString(16).padStart(2, '0')})`,
+        );
+      }
+      conn.out.append(
+        encodePacket(
+          {
+            type: PacketType.Subscribe,
+            packetId,
+            subscriptions: [
+              {
+                topicFilter: topic.remoteTopic,
+                qos,
+                // Loops are prevented by the remote not sending our own messages back.
+                noLocal: v5,
+                retainAsPublished: v5,
+                retainHandling: 0,
+              },
+            ],
+            properties: EMPTY_PROPERTIES,
+          },
+          this.#protocolVersion,
+        ),
+      );
+      conn.packetQueued();
+    }
+    this.#queueRetained();
+    this.#restartTimeout = config.backoffCap === 0 ? config.restartTimeout : config.backoffBase;
+  }
+
+  #sendUnsubscribe(conn: ClientConnection, filter: string): void {
+    const session = this.session;
+    const packetId = session.packetIds.next(session.inflight);
+    if (this.broker.debugLog) {
+      this.broker.log.debug(
+        `Bridge ${session.clientId} sending UNSUBSCRIBE (Mid: ${packetId}, Topic: ${filter})`,
+      );
+    }
+    conn.out.append(
+      encodePacket(
+        {
+          type: PacketType.Unsubscribe,
+          packetId,
+          topicFilters: [filter],
+          properties: EMPTY_PROPERTIES,
+        },
+        this.#protocolVersion,
+      ),
+    );
+    conn.packetQueued();
+  }
+
+  /** retain__queue() for each `out` topic: the retained messages go to the remote too. */
+  #queueRetained(): void {
+    const broker = this.broker;
+    if (broker.retained.size === 0) return;
+    const now = broker.clock.now();
+    for (const topic of this.topics.topics) {
+      if (topic.direction === 'in') continue;
+      const qos = topic.qos > this.#maxQos ? this.#maxQos : topic.qos;
+      const found: StoredMessage[] = [];
+      broker.retained.match(
+        topic.localTopic,
+        (_topic, message, into: StoredMessage[]) => {
+          if (!message.isExpired(now)) into.push(message);
+        },
+        found,
+      );
+      for (const message of found) {
+        deliverToSession(
+          broker,
+          this.session,
+          message,
+          message.qos < qos ? message.qos : qos,
+          true,
+          0,
+        );
+      }
+    }
+  }
+
+  onSuback(_conn: ClientConnection, _packet: SubackPacket): void {
+    if (this.broker.debugLog) {
+      this.broker.log.debug(`Received SUBACK from ${this.session.clientId}`);
+    }
+  }
+
+  onUnsuback(_conn: ClientConnection, _packet: UnsubackPacket): void {
+    if (this.broker.debugLog) {
+      this.broker.log.debug(`Received UNSUBACK from ${this.session.clientId}`);
+    }
+  }
+
+  onPingresp(_conn: ClientConnection): void {
+    if (this.broker.debugLog) {
+      this.broker.log.debug(`Received PINGRESP from ${this.session.clientId}`);
+    }
+    this.#pingOutstanding = false;
+  }
+
+  /** Whether a PUBACK/PUBCOMP for this id answers the untracked notification. */
+  isNotificationAck(packetId: number): boolean {
+    if (packetId !== this.#notificationPacketId || packetId === 0) return false;
+    this.#notificationPacketId = 0;
+    return true;
+  }
+
+  onClosed(conn: ClientConnection): void {
+    if (conn !== this.#conn) return;
+    this.#conn = null;
+    this.#listener.connectionCount--;
+    // A connection that ends publishes the state will locally (context__send_will).
+    if (this.#state === LinkState.Stopped) return;
+    if (conn.closeReason !== CloseReason.Shutdown) this.#publishLocalState('0');
+    this.#linkDown();
+  }
+
+  #linkDown(): void {
+    if (this.#state === LinkState.Stopped) return;
+    this.#state = this.config.startType === 'once' ? LinkState.Stopped : LinkState.Down;
+    this.#restartAt = 0;
+    this.#primaryRetryAt = 0;
+  }
+
+  // ---- Notifications -----------------------------------------------------------------
+
+  #notificationTopic(): string {
+    return (
+      this.config.notificationTopic ?? `$SYS/broker/connection/${this.config.remoteClientid}/state`
+    );
+  }
+
+  #notificationQos(): QoS {
+    return this.#maxQos === 0 ? 0 : 1;
+  }
+
+  /** The connection state, retained, as published by the bridge's session. */
+  #publishLocalState(state: '0' | '1'): void {
+    if (!this.config.notifications) return;
+    this.broker.publish(
+      new StoredMessage(
+        this.#notificationTopic(),
+        Buffer.from(state),
+        this.#notificationQos(),
+        true,
+        EMPTY_PROPERTIES,
+        0,
+        this.session.clientId,
+        this.config.localUsername,
+      ),
+    );
+  }
+
+  /** The connection being made or up, for tests and $SYS. */
+  get isConnected(): boolean {
+    return this.#state === LinkState.Up;
+  }
+}
+
+const V3_REFUSALS: Readonly<Record<number, string>> = {
+  1: 'unacceptable protocol version',
+  2: 'identifier rejected',
+  3: 'broker unavailable',
+  4: 'bad user name or password',
+  5: 'not authorised',
+};
+
+function versionOf(config: BridgeConfig): ProtocolVersion {
+  switch (config.protocolVersion) {
+    case 'mqttv31':
+      return Versions.V31;
+    case 'mqttv50':
+      return Versions.V5;
+    default:
+      return Versions.V311;
+  }
+}
+
+/**
+ * What the handlers read of a listener, for a bridge's connection (Mosquitto's bridge
+ * contexts have none): no mount point, every QoS, and the topic aliases offered to the
+ * remote (any, as 2.0, when bridge_max_topic_alias is not given).
+ */
+function syntheticListener(broker: Broker, config: BridgeConfig): BrokerListener {
+  return {
+    config: {
+      ...defaultListener(0, broker.config.security),
+      maxTopicAlias: config.maxTopicAlias ?? 65535,
+    },
+    server: new ListenerSockets(),
+    port: 0,
+    connectionCount: 0,
+  };
+}
