@@ -29,12 +29,18 @@ function tlsOptions(config: BridgeConfig): TlsOptions {
     ...(config.tlsUseOsCerts ? { useOsCerts: true } : {}),
     insecure: config.insecure,
     ...(version === 'tlsv1.3' || version === 'tlsv1.2' || version === 'tlsv1.1' ? { version } : {}),
-    ...(config.ciphers === null ? {} : { ciphers: config.ciphers }),
+    ...cipherList(config),
     ...(config.alpn === null ? {} : { alpn: [config.alpn] }),
     ...(config.psk !== null && config.identity !== null
       ? { psk: { identity: config.identity, hexKey: config.psk } }
       : {}),
   };
+}
+
+/** Node takes TLS 1.2 ciphers and TLS 1.3 suites in one list (OpenSSL takes two). */
+function cipherList(config: BridgeConfig): { ciphers?: string } {
+  const lists = [config.ciphers, config.ciphersTls13].filter((list) => list !== null);
+  return lists.length === 0 ? {} : { ciphers: lists.join(':') };
 }
 
 export function bridgeEndpoint(config: BridgeConfig, address: BridgeAddress): Endpoint {

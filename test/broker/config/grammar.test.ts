@@ -281,12 +281,15 @@ describe('unknown options', () => {
         'connection b\naddress 10.0.0.1:1884\ntopic # both 0\nwebsockets_log_level 1\n',
     );
     assert.ok(config.listeners[0]?.tls?.certfile === '/c');
-    for (const name of ['plugin', 'plugin_opt_*', 'connection', 'topic']) {
+    for (const name of ['plugin', 'plugin_opt_*']) {
       assert.ok(
         warnings.some((w) => w.includes(`'${name}' option`)),
         `a warning names ${name}`,
       );
     }
+    // Bridges run (broker/bridge/): no warning for their options.
+    assert.ok(!warnings.some((w) => w.includes("'connection' option")));
+    assert.equal(config.bridges?.[0]?.name, 'b');
     assert.ok(config.unimplementedOptions?.includes('websockets_log_level'));
   });
 
