@@ -138,12 +138,9 @@ export class Bridge implements BridgeEndpoint, BridgeSessionPolicy {
 
   start(): void {
     this.#scheduleCheck();
-    // Lazy bridges wait for their threshold; the others connect at once (bridge__new).
-    if (this.lazy) {
-      this.#restartAt = this.#nowSeconds();
-    } else {
-      this.#connect();
-    }
+    // Every bridge connects at once, lazy ones too (bridge__new()); a lazy bridge then
+    // waits for its threshold after an idle timeout.
+    this.#connect();
   }
 
   /** Shutdown: the local "0" state goes out, the connection closes, nothing restarts. */
