@@ -40,6 +40,7 @@ import { defaultListener } from '../config/types.ts';
 import { StoredMessage } from '../messages/stored-message.ts';
 import { deliverToSession, resumeSession } from '../outgoing.ts';
 import { Session, SESSION_NEVER_EXPIRES } from '../session.ts';
+import { cancelSessionExpiry } from '../session-expiry.ts';
 import { BridgeTopicMap } from './topic-map.ts';
 import { bridgeConnectPacket } from './connect-packet.ts';
 import { bridgeEndpoint, connectFailureLine } from './remote-endpoint.ts';
@@ -185,6 +186,8 @@ export class Bridge implements BridgeEndpoint, BridgeSessionPolicy {
 
   #configureSession(): void {
     const session = this.session;
+    // A restored bridge session never expires (Mosquitto 2.0.15's #2634 expired it).
+    cancelSessionExpiry(this.broker, session);
     session.bridge = this;
     session.protocolVersion = this.#protocolVersion;
     session.cleanStart = this.config.cleansession;
@@ -282,10 +285,9 @@ export class Bridge implements BridgeEndpoint, BridgeSessionPolicy {
 
   /** A bridge on a secondary address goes back to the primary once it answers. */
   #tryPrimary(): void {
-    if (this.#probing) return;
-    this.#probing = true;
     const primary = this.config.addresses[0];
-    if (primary === undefined) return;
+    if (this.#probing || primary === undefined) return;
+    this.#probing = true;
     void probeTcp(primary.host, primary.port, this.config.bindAddress).then((reachable) => {
       this.#probing = false;
       if (this.#state === LinkState.Stopped) return;
@@ -342,6 +344,9 @@ export class Bridge implements BridgeEndpoint, BridgeSessionPolicy {
     }
     const address = config.addresses[this.#addressIndex] ?? config.addresses[0];
     if (address === undefined) return;
+    // Not on the primary address: try it again from time to time (round_robin false).
+    this.#primaryRetryAt =
+      !config.roundRobin && this.#addressIndex !== 0 ? now + PRIMARY_RETRY_SECONDS : 0;
     broker.log.notice(`Connecting bridge ${config.name} (${address.host}:${address.port})`);
     const endpoint = bridgeEndpoint(config, address);
     const opening = new AbortController();
@@ -681,7 +686,6 @@ export class Bridge implements BridgeEndpoint, BridgeSessionPolicy {
     if (this.#state === LinkState.Stopped) return;
     this.#state = this.config.startType === 'once' ? LinkState.Stopped : LinkState.Down;
     this.#restartAt = 0;
-    this.#primaryRetryAt = 0;
   }
 
   // ---- Notifications -----------------------------------------------------------------

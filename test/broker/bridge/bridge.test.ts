@@ -69,7 +69,7 @@ async function bridged(text: string, remote?: FakeRemote): Promise<Bridged> {
     async tick(seconds) {
       for (let i = 0; i < seconds; i++) {
         clock.advance(1000);
-        await settle(15);
+        await settle(20);
       }
     },
     async accept(index, connack = '20020000') {
@@ -382,6 +382,73 @@ describe('start types, timeouts and notifications', () => {
     await watcher.waitForMessages(1);
     assert.equal(watcher.received[0]?.payload, '1');
     await watcher.end();
+  });
+});
+
+describe('addresses', () => {
+  test('round_robin false: on the secondary, the primary is tried again and taken back', async () => {
+    const primary = await FakeRemote.listen();
+    const primaryPort = primary.port;
+    await primary.close();
+    const secondary = await FakeRemote.listen();
+    const b = await bridged(
+      `connection br\naddress 127.0.0.1:${primaryPort} 127.0.0.1:${secondary.port}\n` +
+        'remote_clientid rid\ntopic a/# both 0\nnotifications false\nrestart_timeout 1\n',
+      secondary,
+    );
+    // The primary refuses, so the next attempt goes to the secondary.
+    await b.tick(5);
+    await b.accept(0);
+    // The primary comes back: within the retry period (5 s) the bridge leaves the
+    // secondary and connects to the primary.
+    const back = await FakeRemote.listen(primaryPort);
+    try {
+      await b.tick(10);
+      // Connection #1 is the probe (closed at once), #2 the bridge's.
+      const link = await back.link(1);
+      const connect = await link.next();
+      assert.equal(connect.type, PacketType.Connect);
+      assert.ok(secondary.links[0]?.closed, 'the secondary connection was closed');
+    } finally {
+      await back.close();
+    }
+  });
+
+  test('round_robin true: stays on the address that works', async () => {
+    const first = await FakeRemote.listen();
+    const second = await FakeRemote.listen();
+    const b = await bridged(
+      `connection br\naddress 127.0.0.1:${first.port} 127.0.0.1:${second.port}\n` +
+        'remote_clientid rid\ntopic a/# both 0\nnotifications false\nrestart_timeout 1\nround_robin true\n',
+      first,
+    );
+    const one = await b.accept(0);
+    one.link.close();
+    await one.link.waitClosed();
+    await b.tick(4);
+    // The next address in turn.
+    const link = await second.link(0);
+    assert.equal((await link.next()).type, PacketType.Connect);
+    link.send('20020000');
+    await b.tick(12);
+    assert.equal(first.links.length, 1, 'no return to the first address');
+    await second.close();
+  });
+});
+
+describe('limits', () => {
+  test('bridge_max_packet_size: larger messages are not sent to the remote', async () => {
+    const b = await bridged(
+      `${BASE}topic m/# out 0\nnotifications false\nbridge_attempt_unsubscribe false\nbridge_max_packet_size 100\n`,
+    );
+    const { link } = await b.accept(0);
+    await settle(30);
+    const pub = await mqttConnect(b.url);
+    await pub.client.publishAsync('m/big', 'x'.repeat(200));
+    await pub.client.publishAsync('m/small', 'y');
+    const out = isPublish(await link.next());
+    assert.equal(out.topic, 'm/small');
+    await pub.end();
   });
 });
 
