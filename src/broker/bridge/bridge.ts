@@ -366,6 +366,8 @@ export class Bridge implements BridgeEndpoint, BridgeSessionPolicy {
         const line = connectFailureLine(session.clientId, error);
         if (line.level === 'error') broker.log.error(line.text);
         else if (broker.config.log.connectionMessages) broker.log.notice(line.text);
+        // The attempt had a socket in Mosquitto, whose close publishes the state will.
+        this.#publishLocalState('0');
         this.#linkDown();
       },
     );
