@@ -82,6 +82,7 @@ export class Bridge implements BridgeEndpoint, BridgeSessionPolicy {
   #primaryRetryAt = 0;
   #probing = false;
   #lazyReconnect = false;
+  #attempted = false;
   #initialNotificationDone = false;
   #tryPrivateAccepted = true;
   #protocolVersion: ProtocolVersion;
@@ -351,6 +352,8 @@ export class Bridge implements BridgeEndpoint, BridgeSessionPolicy {
     const endpoint = bridgeEndpoint(config, address);
     const opening = new AbortController();
     this.#opening = opening;
+    const firstAttempt = !this.#attempted;
+    this.#attempted = true;
     openStream(endpoint, this.#protocolVersion, opening.signal).then(
       (stream) => {
         if (this.#opening !== opening) {
@@ -364,8 +367,14 @@ export class Bridge implements BridgeEndpoint, BridgeSessionPolicy {
         if (this.#opening !== opening) return;
         this.#opening = null;
         const line = connectFailureLine(session.clientId, error);
-        if (line.level === 'error') broker.log.error(line.text);
-        else if (broker.config.log.connectionMessages) broker.log.notice(line.text);
+        if (line.level === 'error') {
+          broker.log.error(line.text);
+          // What bridge__start_all() adds when the first attempt fails before any socket.
+          if (firstAttempt)
+            broker.log.warning(`Warning: Unable to connect to bridge ${config.name}.`);
+        } else if (broker.config.log.connectionMessages) {
+          broker.log.notice(line.text);
+        }
         // The attempt had a socket in Mosquitto, whose close publishes the state will.
         this.#publishLocalState('0');
         this.#linkDown();

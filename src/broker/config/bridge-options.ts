@@ -169,6 +169,11 @@ function parseBridgeTopic(bridge: BridgeDraft, ctx: Parameters<OptionSpec['run']
       );
     }
   }
+  // Mosquitto takes a bad pattern without prefixes and then subscribes with it; we refuse
+  // it here (DEVIATIONS row 55).
+  if (!empty && localPrefix === null && remotePrefix === null && !isValidSubscribeTopic(pattern)) {
+    throw new OptionError(`Error: Invalid bridge topic pattern '${decodeBytes(pattern)}'.`);
+  }
   bridge.topics.push({
     pattern: empty ? null : decodeBytes(pattern),
     direction,

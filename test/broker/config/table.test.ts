@@ -109,6 +109,12 @@ describe('TLS and bridges (stored)', () => {
       "Error: Invalid bridge topic direction 'sideways'.",
     );
     assert.equal(error('connection a\ntopic a in 3\n'), "Error: Invalid bridge QoS level '3'.");
+    // Ours (DEVIATIONS row 55): Mosquitto takes these and bridges nothing.
+    assert.equal(
+      error('connection a\ntopic a/#/b both 1\n'),
+      "Error: Invalid bridge topic pattern 'a/#/b'.",
+    );
+    assert.equal(error('connection a\ntopic a+ in\n'), "Error: Invalid bridge topic pattern 'a+'.");
     assert.equal(error('connection a\ntopic "" in 0 a/\n'), 'Error: Invalid bridge remapping.');
     assert.equal(
       error('connection a\nstart_type manual\n'),
