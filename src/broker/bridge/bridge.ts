@@ -468,6 +468,8 @@ export class Bridge implements BridgeEndpoint, BridgeSessionPolicy {
     }
     const v5 = this.#protocolVersion === Versions.V5;
     let maxQos: QoS | null = null;
+    // The window towards the remote: max_inflight_messages, or the remote's Receive Maximum.
+    this.session.inflightMaximum = broker.config.maxInflightMessages;
     if (v5) {
       if (packet.reasonCode === 1 && packet.properties === EMPTY_PROPERTIES) {
         // A v3 broker's "unacceptable protocol version": try again with 3.1.1.
@@ -506,7 +508,7 @@ export class Bridge implements BridgeEndpoint, BridgeSessionPolicy {
       conn.clientMaximumPacketSize = maximumPacketSize;
     }
     const receiveMaximum = properties.receiveMaximum;
-    this.session.inflightMaximum = receiveMaximum ?? this.broker.config.maxInflightMessages;
+    if (receiveMaximum !== undefined) this.session.inflightMaximum = receiveMaximum;
     if (properties.retainAvailable !== undefined && this.retainAvailable) {
       this.retainAvailable = properties.retainAvailable === 1;
     }

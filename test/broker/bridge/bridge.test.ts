@@ -450,6 +450,21 @@ describe('limits', () => {
     assert.equal(out.topic, 'm/small');
     await pub.end();
   });
+
+  test('max_inflight_messages bounds what is in flight to the remote', async () => {
+    const b = await bridged(
+      `${BASE}topic w/# out 1\nnotifications false\nbridge_attempt_unsubscribe false\nmax_inflight_messages 2\n`,
+    );
+    const { link } = await b.accept(0);
+    await settle(30);
+    const pub = await mqttConnect(b.url);
+    for (const n of [1, 2, 3, 4]) await pub.client.publishAsync(`w/${n}`, String(n), { qos: 1 });
+    const first = [isPublish(await link.next()), isPublish(await link.next())];
+    await assert.rejects(link.next(300), /no packet/);
+    link.send(puback(first[0]?.packetId ?? 0));
+    assert.equal(isPublish(await link.next()).topic, 'w/3');
+    await pub.end();
+  });
 });
 
 describe('SIGHUP', () => {
