@@ -14,8 +14,7 @@ import type { Duplex } from 'node:stream';
 import net from 'node:net';
 import type { TimerHandle } from '../../common/clock.ts';
 import type { ProtocolVersion, QoS } from '../../protocol/constants.ts';
-import { PacketType, ProtocolVersion as Versions } from '../../protocol/constants.ts';
-import { encodePacket } from '../../protocol/encoder.ts';
+import { ProtocolVersion as Versions } from '../../protocol/constants.ts';
 import { MqttError } from '../../protocol/errors.ts';
 import { ReasonCode } from '../../protocol/constants.ts';
 import type {
@@ -28,7 +27,6 @@ import type {
 import { EMPTY_PROPERTIES } from '../../protocol/packets.ts';
 import { StreamConnection } from '../../transport/tcp.ts';
 import { openStream } from '../../client/endpoint.ts';
-import { reasonString } from '../../client/errors.ts';
 import type { Broker } from '../broker.ts';
 import type { BridgeEndpoint, BridgeSessionPolicy } from '../bridge-hooks.ts';
 import { ClientConnection, ConnectionState } from '../client-connection.ts';
@@ -45,10 +43,18 @@ import { BridgeTopicMap } from './topic-map.ts';
 import { bridgeConnectPacket } from './connect-packet.ts';
 import { bridgeEndpoint, connectFailureLine } from './remote-endpoint.ts';
 import { probeTcp } from './probe.ts';
+import { RestartSchedule } from './restart-schedule.ts';
+import {
+  PINGREQ_PACKET,
+  refusalLine,
+  sendToRemote,
+  statePacket,
+  subscribeLine,
+  subscribePacket,
+  unsubscribePacket,
+} from './remote-packets.ts';
 
 const CHECK_INTERVAL_MS = 1000;
-/** A bridge on a secondary address tries the primary again this often (bridge.c). */
-const PRIMARY_RETRY_SECONDS = 5;
 
 const enum LinkState {
   /** No connection; waiting for the restart time (or, lazy, for the threshold). */
@@ -74,12 +80,7 @@ export class Bridge implements BridgeEndpoint, BridgeSessionPolicy {
   #opening: AbortController | null = null;
   #timer: TimerHandle | null = null;
 
-  // bridge.c state
-  #addressIndex = 0;
-  /** Seconds (clock) when the next attempt may start; 0: not scheduled yet. */
-  #restartAt = 0;
-  #restartTimeout: number;
-  #primaryRetryAt = 0;
+  readonly #schedule: RestartSchedule;
   #probing = false;
   #lazyReconnect = false;
   #attempted = false;
@@ -93,14 +94,12 @@ export class Bridge implements BridgeEndpoint, BridgeSessionPolicy {
   #lastIn = 0;
   #nextOut = 0;
   #pingOutstanding = false;
-  /** The notification "1" goes out untracked; its acknowledgement is expected, not an error. */
-  #notificationPacketId = 0;
 
   constructor(broker: Broker, config: BridgeConfig) {
     this.broker = broker;
     this.config = config;
     this.topics = new BridgeTopicMap(config.topics);
-    this.#restartTimeout = config.restartTimeout;
+    this.#schedule = new RestartSchedule(config);
     this.#protocolVersion = versionOf(config);
     this.retainAvailable = config.outgoingRetain;
     this.#keepalive = config.keepaliveInterval;
@@ -167,7 +166,7 @@ export class Bridge implements BridgeEndpoint, BridgeSessionPolicy {
     if (config.reloadType === 'immediate') {
       this.#apply(config);
       if (this.#conn !== null) this.#conn.close(CloseReason.Disconnected);
-      else if (this.#state === LinkState.Down) this.#restartAt = this.#nowSeconds();
+      else if (this.#state === LinkState.Down) this.#schedule.restartSoon(this.#nowSeconds());
     } else {
       this.#pendingConfig = config;
     }
@@ -177,7 +176,7 @@ export class Bridge implements BridgeEndpoint, BridgeSessionPolicy {
     this.config = config;
     this.#pendingConfig = null;
     this.topics = new BridgeTopicMap(config.topics);
-    this.#restartTimeout = config.restartTimeout;
+    this.#schedule.reconfigure(config);
     this.#protocolVersion = versionOf(config);
     this.retainAvailable = config.outgoingRetain;
     this.#keepalive = config.keepaliveInterval;
@@ -217,28 +216,13 @@ export class Bridge implements BridgeEndpoint, BridgeSessionPolicy {
     const conn = this.#conn;
     if (conn !== null) {
       this.#checkKeepalive(conn, now);
-      if (
-        this.#conn !== null &&
-        !this.config.roundRobin &&
-        this.#addressIndex !== 0 &&
-        this.#primaryRetryAt !== 0 &&
-        now > this.#primaryRetryAt
-      ) {
-        this.#tryPrimary();
-      }
+      if (this.#conn !== null && this.#schedule.primaryProbeDue(now)) this.#tryPrimary();
       return;
     }
     if (this.#state !== LinkState.Down) return;
-    if (this.#restartAt === 0) {
-      this.#restartAt = now + this.#restartTimeout;
-      this.#addressIndex = (this.#addressIndex + 1) % this.config.addresses.length;
-      return;
-    }
+    const due = this.#schedule.due(now);
     const type = this.config.startType;
-    if (
-      (type === 'lazy' && this.#lazyReconnect) ||
-      (type === 'automatic' && now > this.#restartAt)
-    ) {
+    if ((type === 'lazy' && this.#lazyReconnect) || (type === 'automatic' && due)) {
       this.#connect();
     }
   }
@@ -261,10 +245,7 @@ export class Bridge implements BridgeEndpoint, BridgeSessionPolicy {
       if (this.broker.debugLog) {
         this.broker.log.debug(`Sending PINGREQ to ${this.session.clientId}`);
       }
-      const at = conn.out.reserve(2);
-      conn.out.bytes[at] = 0xc0;
-      conn.out.bytes[at + 1] = 0;
-      conn.packetQueued();
+      sendToRemote(conn, PINGREQ_PACKET);
       this.#lastIn = now;
       this.#nextOut = now + keepalive;
     } else {
@@ -286,19 +267,17 @@ export class Bridge implements BridgeEndpoint, BridgeSessionPolicy {
 
   /** A bridge on a secondary address goes back to the primary once it answers. */
   #tryPrimary(): void {
-    const primary = this.config.addresses[0];
+    const primary = this.#schedule.primary;
     if (this.#probing || primary === undefined) return;
     this.#probing = true;
     void probeTcp(primary.host, primary.port, this.config.bindAddress).then((reachable) => {
       this.#probing = false;
       if (this.#state === LinkState.Stopped) return;
       if (!reachable) {
-        this.#primaryRetryAt = this.#nowSeconds() + PRIMARY_RETRY_SECONDS;
+        this.#schedule.primaryUnreachable(this.#nowSeconds());
         return;
       }
-      this.#primaryRetryAt = 0;
-      // The restart step moves on to the next address: from the last one, the first.
-      this.#addressIndex = this.config.addresses.length - 1;
+      this.#schedule.primaryBack();
       const conn = this.#conn;
       if (conn !== null) this.#closeQuietly(conn);
     });
@@ -313,7 +292,6 @@ export class Bridge implements BridgeEndpoint, BridgeSessionPolicy {
     const config = this.config;
     const session = this.session;
     this.#state = LinkState.Connecting;
-    this.#restartAt = 0;
     this.#lazyReconnect = false;
     this.#pingOutstanding = false;
     this.#keepalive = config.keepaliveInterval;
@@ -338,16 +316,13 @@ export class Bridge implements BridgeEndpoint, BridgeSessionPolicy {
         subscriptionId: 0,
       });
     }
-    this.#stepBackoff();
+    this.#schedule.attempting(now);
     if (config.notifications && !this.#initialNotificationDone) {
       this.#initialNotificationDone = true;
       this.#publishLocalState('0');
     }
-    const address = config.addresses[this.#addressIndex] ?? config.addresses[0];
+    const address = this.#schedule.address;
     if (address === undefined) return;
-    // Not on the primary address: try it again from time to time (round_robin false).
-    this.#primaryRetryAt =
-      !config.roundRobin && this.#addressIndex !== 0 ? now + PRIMARY_RETRY_SECONDS : 0;
     broker.log.notice(`Connecting bridge ${config.name} (${address.host}:${address.port})`);
     const endpoint = bridgeEndpoint(config, address);
     const opening = new AbortController();
@@ -396,18 +371,6 @@ export class Bridge implements BridgeEndpoint, BridgeSessionPolicy {
     }
   }
 
-  /** "Decorrelated jitter" between the base and three times the last delay, capped. */
-  #stepBackoff(): void {
-    const { backoffBase, backoffCap } = this.config;
-    if (backoffCap === 0) return;
-    const high = this.#restartTimeout * 3;
-    const next =
-      high > backoffBase
-        ? backoffBase + Math.floor(Math.random() * (high - backoffBase))
-        : backoffBase;
-    this.#restartTimeout = Math.min(next, backoffCap);
-  }
-
   #opened(socket: Duplex): void {
     const broker = this.broker;
     // TCP or TLS (bridgeEndpoint never asks for WebSockets or a proxy).
@@ -428,8 +391,7 @@ export class Bridge implements BridgeEndpoint, BridgeSessionPolicy {
     this.#conn = conn;
     socket.resume();
     if (broker.debugLog) broker.log.debug(`Bridge ${this.config.remoteClientid} sending CONNECT`);
-    conn.out.append(encodePacket(this.#connectPacket(), this.#protocolVersion));
-    conn.packetQueued();
+    sendToRemote(conn, this.#connectPacket());
   }
 
   #connectPacket(): ConnectPacket {
@@ -520,24 +482,17 @@ export class Bridge implements BridgeEndpoint, BridgeSessionPolicy {
   /** A refusing CONNACK: what to change for the next attempt, and the log line. */
   #refused(code: number, v5: boolean, maxQos: QoS | null): void {
     const log = this.broker.log;
-    if (v5) {
-      if (code === ReasonCode.RetainNotSupported) {
-        this.retainAvailable = false;
-        log.error('Connection Refused: retain not available (will retry)');
-      } else if (code === ReasonCode.QoSNotSupported) {
-        if (maxQos === null) {
-          if (this.#maxQos !== 0) this.#maxQos = this.#maxQos === 2 ? 1 : 0;
-        } else {
-          this.#maxQos = maxQos;
-        }
-        log.error('Connection Refused: QoS not supported (will retry)');
-      } else {
-        log.error(`Connection Refused: ${reasonString(code)}`);
-      }
-      return;
+    if (v5 && code === ReasonCode.RetainNotSupported) {
+      this.retainAvailable = false;
+      log.error('Connection Refused: retain not available (will retry)');
+    } else if (v5 && code === ReasonCode.QoSNotSupported) {
+      if (maxQos !== null) this.#maxQos = maxQos;
+      else if (this.#maxQos !== 0) this.#maxQos = this.#maxQos === 2 ? 1 : 0;
+      log.error('Connection Refused: QoS not supported (will retry)');
+    } else {
+      if (!v5 && code === 1) this.#tryPrivateAccepted = false;
+      log.error(refusalLine(code, v5));
     }
-    if (code === 1) this.#tryPrivateAccepted = false;
-    log.error(`Connection Refused: ${V3_REFUSALS[code] ?? 'unknown reason'}`);
   }
 
   /** bridge__on_connect(): the "1" state, the remote subscriptions, the retained messages. */
@@ -548,86 +503,42 @@ export class Bridge implements BridgeEndpoint, BridgeSessionPolicy {
     const v5 = this.#protocolVersion === Versions.V5;
     if (config.notifications) {
       if (!config.notificationsLocalOnly) {
-        const qos = this.#notificationQos();
-        this.#notificationPacketId = session.packetIds.next(session.inflight);
-        conn.out.append(
-          encodePacket(
-            {
-              type: PacketType.Publish,
-              dup: false,
-              qos,
-              retain: this.retainAvailable,
-              topic: this.#notificationTopic(),
-              packetId: qos === 0 ? 0 : this.#notificationPacketId,
-              payload: Buffer.from('1'),
-              properties: EMPTY_PROPERTIES,
-            },
-            this.#protocolVersion,
+        // Numbered like everything the session sends, but never tracked: Mosquitto
+        // ignores its acknowledgement too.
+        const packetId = session.packetIds.next(session.inflight);
+        sendToRemote(
+          conn,
+          statePacket(
+            this.#notificationTopic(),
+            this.#notificationQos(),
+            this.retainAvailable,
+            packetId,
           ),
         );
-        conn.packetQueued();
       }
       this.#publishLocalState('1');
     }
     for (const topic of this.topics.topics) {
+      if (topic.direction === 'out' && !config.attemptUnsubscribe) continue;
+      const packetId = session.packetIds.next(session.inflight);
       if (topic.direction === 'out') {
-        if (config.attemptUnsubscribe) this.#sendUnsubscribe(conn, topic.remoteTopic);
+        // Undoes an `in` subscription an earlier configuration may have left on the remote.
+        if (broker.debugLog) {
+          broker.log.debug(
+            `Bridge ${session.clientId} sending UNSUBSCRIBE (Mid: ${packetId}, Topic: ${topic.remoteTopic})`,
+          );
+        }
+        sendToRemote(conn, unsubscribePacket(packetId, topic.remoteTopic));
         continue;
       }
       const qos = topic.qos > this.#maxQos ? this.#maxQos : topic.qos;
-      const packetId = session.packetIds.next(session.inflight);
       if (broker.debugLog) {
-        const options = v5 ? qos | 0x0c : qos;
-        broker.log.debug(
-          `Bridge ${session.clientId} sending SUBSCRIBE (Mid: ${packetId}, Topic: ${topic.remoteTopic}, QoS: ${qos}, Options: 0x${options.toString(16).padStart(2, '0')})`,
-        );
+        broker.log.debug(subscribeLine(session.clientId, packetId, topic.remoteTopic, qos, v5));
       }
-      conn.out.append(
-        encodePacket(
-          {
-            type: PacketType.Subscribe,
-            packetId,
-            subscriptions: [
-              {
-                topicFilter: topic.remoteTopic,
-                qos,
-                // Loops are prevented by the remote not sending our own messages back.
-                noLocal: v5,
-                retainAsPublished: v5,
-                retainHandling: 0,
-              },
-            ],
-            properties: EMPTY_PROPERTIES,
-          },
-          this.#protocolVersion,
-        ),
-      );
-      conn.packetQueued();
+      sendToRemote(conn, subscribePacket(packetId, topic.remoteTopic, qos, v5));
     }
     this.#queueRetained();
-    this.#restartTimeout = config.backoffCap === 0 ? config.restartTimeout : config.backoffBase;
-  }
-
-  #sendUnsubscribe(conn: ClientConnection, filter: string): void {
-    const session = this.session;
-    const packetId = session.packetIds.next(session.inflight);
-    if (this.broker.debugLog) {
-      this.broker.log.debug(
-        `Bridge ${session.clientId} sending UNSUBSCRIBE (Mid: ${packetId}, Topic: ${filter})`,
-      );
-    }
-    conn.out.append(
-      encodePacket(
-        {
-          type: PacketType.Unsubscribe,
-          packetId,
-          topicFilters: [filter],
-          properties: EMPTY_PROPERTIES,
-        },
-        this.#protocolVersion,
-      ),
-    );
-    conn.packetQueued();
+    this.#schedule.connected();
   }
 
   /** retain__queue() for each `out` topic: the retained messages go to the remote too. */
@@ -678,13 +589,6 @@ export class Bridge implements BridgeEndpoint, BridgeSessionPolicy {
     this.#pingOutstanding = false;
   }
 
-  /** Whether a PUBACK/PUBCOMP for this id answers the untracked notification. */
-  isNotificationAck(packetId: number): boolean {
-    if (packetId !== this.#notificationPacketId || packetId === 0) return false;
-    this.#notificationPacketId = 0;
-    return true;
-  }
-
   onClosed(conn: ClientConnection): void {
     if (conn !== this.#conn) return;
     this.#conn = null;
@@ -698,7 +602,7 @@ export class Bridge implements BridgeEndpoint, BridgeSessionPolicy {
   #linkDown(): void {
     if (this.#state === LinkState.Stopped) return;
     this.#state = this.config.startType === 'once' ? LinkState.Stopped : LinkState.Down;
-    this.#restartAt = 0;
+    this.#schedule.down();
   }
 
   // ---- Notifications -----------------------------------------------------------------
@@ -729,20 +633,7 @@ export class Bridge implements BridgeEndpoint, BridgeSessionPolicy {
       ),
     );
   }
-
-  /** The connection being made or up, for tests and $SYS. */
-  get isConnected(): boolean {
-    return this.#state === LinkState.Up;
-  }
 }
-
-const V3_REFUSALS: Readonly<Record<number, string>> = {
-  1: 'unacceptable protocol version',
-  2: 'identifier rejected',
-  3: 'broker unavailable',
-  4: 'bad user name or password',
-  5: 'not authorised',
-};
 
 function versionOf(config: BridgeConfig): ProtocolVersion {
   switch (config.protocolVersion) {
