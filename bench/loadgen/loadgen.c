@@ -21,6 +21,11 @@
  * more with clean session 1, which discards the session, so runs do not pile up state.
  * Mode puback always makes its subscriber durable.
  *
+ * Two brokers (bench/bridge.ts): with `--sub-port P` subscribers connect to 127.0.0.1:P and
+ * publishers to --port, so messages must cross whatever links the two (a bridge);
+ * `--broker2-pid` samples the second broker's CPU too (broker2_cpu, else 0). `--qos 0` makes
+ * the qos1 mode's pairs QoS 0 (publish, subscribe; the pair window still applies).
+ *
  * Why C and one thread: on a 2-core machine the generator shares the CPU with the broker it
  * measures. One epoll loop over non-blocking sockets costs a few percent of a core at
  * 300k msg/s, so the table shows the broker's limit, not ours. To stay cheap:
@@ -75,7 +80,7 @@ enum { MODE_FANIN, MODE_FANOUT, MODE_QOS1, MODE_LATENCY, MODE_CONNECTIONS, MODE_
 enum { PH_SETUP, PH_WARMUP, PH_MEASURE, PH_DRAIN, PH_DONE };
 
 typedef struct {
-  int fd;
+  int fd, port;
   uint8_t role, state, qos, write_blocked;
   uint8_t durable;       /* CONNECT with clean session 0 */
   uint8_t offline_after; /* subscriber: DISCONNECT and close once its SUBACK arrived */
@@ -101,19 +106,19 @@ typedef struct {
 } group_t;
 
 typedef struct {
-  double wall, self_cpu, broker_cpu, machine_busy;
+  double wall, self_cpu, broker_cpu, broker2_cpu, machine_busy;
   uint64_t delivered, acked, sent;
 } snapshot_t;
 
 static struct {
   const char *host;
   int port, mode, broker_pid, batch, clients, payload, rate, qos_window, refill, keepalive, tick_us;
-  int durable;
+  int durable, sub_port, broker2_pid, pair_qos;
   long window;
   double warmup, duration, drain, setup_timeout;
 } opt = {.host = "127.0.0.1", .port = 1883, .mode = MODE_FANIN, .batch = 32, .clients = 100,
          .payload = 64, .rate = 10000, .qos_window = 16, .keepalive = 60, .tick_us = 1000,
-         .warmup = 1.0, .duration = 3.0, .drain = 3.0, .setup_timeout = 30.0};
+         .pair_qos = 1, .warmup = 1.0, .duration = 3.0, .drain = 3.0, .setup_timeout = 30.0};
 
 static conn_t *conns;
 static int nconns;
@@ -292,10 +297,10 @@ static void start_connect(conn_t *c) {
   if (c->fd < 0) fatal("socket: %s (raise ulimit -n)", strerror(errno));
   int one = 1;
   setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)opt.port)};
+  struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)c->port)};
   inet_pton(AF_INET, opt.host, &sa.sin_addr);
   if (connect(c->fd, (struct sockaddr *)&sa, sizeof sa) < 0 && errno != EINPROGRESS)
-    fatal("connect to %s:%d: %s", opt.host, opt.port, strerror(errno));
+    fatal("connect to %s:%d: %s", opt.host, c->port, strerror(errno));
   c->state = ST_TCP;
   pending_connects++;
   watch(c, EPOLLOUT, EPOLL_CTL_ADD);
@@ -550,7 +555,7 @@ static void on_connected(conn_t *c) {
   int err = 0;
   socklen_t len = sizeof err;
   getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len);
-  if (err) fatal("connect to %s:%d: %s", opt.host, opt.port, strerror(err));
+  if (err) fatal("connect to %s:%d: %s", opt.host, c->port, strerror(err));
   char id[48];
   uint8_t p[192];
   client_id(c, id, sizeof id);
@@ -582,6 +587,7 @@ static conn_t *add_conn(int role, int group, int qos, const char *topic) {
   conn_t *c = &conns[nconns++];
   memset(c, 0, sizeof *c);
   c->fd = -1;
+  c->port = role == ROLE_SUB && opt.sub_port ? opt.sub_port : opt.port;
   c->role = (uint8_t)role;
   c->group = group;
   c->qos = (uint8_t)qos;
@@ -626,7 +632,8 @@ static void build(void) {
     add_conn(ROLE_PUB, 0, 0, "bench/out");
     break;
   }
-  case MODE_QOS1: /* n pairs: publisher i -> bench/q1/<i> -> subscriber i, QoS 1 both ways */
+  case MODE_QOS1: /* n pairs: publisher i -> bench/q1/<i> -> subscriber i, QoS 1 both ways
+                     (or --qos 0) */
     for (int i = 0; i < n; i++) {
       group_t *g = add_group(1, 1);
       if (opt.durable)
@@ -634,9 +641,9 @@ static void build(void) {
       else
         snprintf(topic, sizeof topic, "bench/q1/%d", i);
       g->subs[g->nsubs++] = nconns;
-      add_conn(ROLE_SUB, i, 1, topic)->durable = (uint8_t)opt.durable;
+      add_conn(ROLE_SUB, i, opt.pair_qos, topic)->durable = (uint8_t)opt.durable;
       g->pubs[g->npubs++] = nconns;
-      add_conn(ROLE_PUB, i, 1, topic);
+      add_conn(ROLE_PUB, i, opt.pair_qos, topic);
     }
     break;
   case MODE_LATENCY: {
@@ -688,6 +695,7 @@ static void run_setup(void) {
 static snapshot_t snapshot(void) {
   snapshot_t s = {.wall = now_s(), .self_cpu = self_cpu_seconds(),
                   .broker_cpu = opt.broker_pid ? proc_cpu_seconds(opt.broker_pid) : 0,
+                  .broker2_cpu = opt.broker2_pid ? proc_cpu_seconds(opt.broker2_pid) : 0,
                   .machine_busy = machine_busy_seconds()};
   for (int i = 0; i < nconns; i++) {
     s.delivered += conns[i].delivered;
@@ -734,7 +742,7 @@ static void forget_durable_sessions(void) {
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     struct timeval tv = {.tv_sec = 10};
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)opt.port)};
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)c->port)};
     inet_pton(AF_INET, opt.host, &sa.sin_addr);
     uint32_t n = encode_connect(p, id, 1);
     ssize_t got = 0;
@@ -861,13 +869,15 @@ static void run_traffic(void) {
     max = latencies[nlat - 1];
   }
   printf("{\"ok\":true,\"elapsed\":%.4f,\"delivered\":%llu,\"acked\":%llu,\"sent\":%llu,"
-         "\"lost\":%lld,\"broker_cpu\":%.3f,\"gen_cpu\":%.3f,\"machine_busy\":%.3f,"
+         "\"lost\":%lld,\"broker_cpu\":%.3f,\"broker2_cpu\":%.3f,\"gen_cpu\":%.3f,"
+         "\"machine_busy\":%.3f,"
          "\"lat_count\":%zu,\"lat_p50_us\":%.1f,\"lat_p99_us\":%.1f,\"lat_p999_us\":%.1f,"
          "\"lat_max_us\":%.1f}\n",
          elapsed, (unsigned long long)(end.delivered - start.delivered),
          (unsigned long long)(end.acked - start.acked),
          (unsigned long long)(end.sent - start.sent), (long long)(expected - delivered),
-         end.broker_cpu - start.broker_cpu, end.self_cpu - start.self_cpu,
+         end.broker_cpu - start.broker_cpu, end.broker2_cpu - start.broker2_cpu,
+         end.self_cpu - start.self_cpu,
          end.machine_busy - start.machine_busy, nlat, p50, p99, p999, max);
   fflush(stdout);
   close_all();
@@ -877,7 +887,7 @@ static void run_traffic(void) {
 static void usage(void) {
   fprintf(stderr,
           "usage: loadgen --mode fanin|fanout|qos1|latency|connections|puback --port P\n"
-          "  --broker-pid PID [--durable 0|1]\n"
+          "  --broker-pid PID [--durable 0|1] [--sub-port P] [--broker2-pid PID] [--qos 0|1]\n"
           "  [--host 127.0.0.1] [--clients N] [--window W] [--refill R] [--qos-window Q]\n"
           "  [--rate MSG_PER_S] [--payload BYTES] [--warmup S] [--duration S] [--drain S]\n"
           "  [--setup-timeout S] [--keepalive S] [--batch MSGS_PER_WRITE] [--tick-us US]\n");
@@ -912,6 +922,9 @@ int main(int argc, char **argv) {
     else if (!strcmp(a, "--keepalive")) opt.keepalive = atoi(v);
     else if (!strcmp(a, "--tick-us")) opt.tick_us = atoi(v);
     else if (!strcmp(a, "--durable")) opt.durable = atoi(v) != 0;
+    else if (!strcmp(a, "--sub-port")) opt.sub_port = atoi(v);
+    else if (!strcmp(a, "--broker2-pid")) opt.broker2_pid = atoi(v);
+    else if (!strcmp(a, "--qos")) opt.pair_qos = atoi(v) != 0;
     else usage();
   }
   if (opt.clients < 1 || opt.payload < 8 || opt.payload > 256 || opt.rate < 1 || !opt.broker_pid ||

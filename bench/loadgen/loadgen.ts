@@ -50,6 +50,8 @@ export interface TrafficResult {
   readonly lost: number;
   /** CPU seconds (user + sys) in the window: broker, generator, whole machine. */
   readonly brokerCpu: number;
+  /** The second broker's (bench/bridge.ts: the subscribers'), 0 without --broker2-pid. */
+  readonly broker2Cpu: number;
   readonly generatorCpu: number;
   readonly machineCpu: number;
   /** End-to-end latency in microseconds (latency mode only, else -1). */
@@ -108,6 +110,7 @@ function parseResult(line: string, connections: boolean): LoadgenResult {
     sent: field(record, 'sent'),
     lost: field(record, 'lost'),
     brokerCpu: field(record, 'broker_cpu'),
+    broker2Cpu: field(record, 'broker2_cpu'),
     generatorCpu: field(record, 'gen_cpu'),
     machineCpu: field(record, 'machine_busy'),
     latencyP50: field(record, 'lat_p50_us'),
