@@ -106,6 +106,15 @@ export async function openStream(
       : tlsModule.loadTlsMaterial(endpoint.tls, endpoint.host);
 
   if (endpoint.transport === 'ws' || endpoint.transport === 'wss') {
+    // The WebSocket client has no hook for the stapled response; refusing is safer than
+    // connecting without the check that was asked for.
+    if (material?.requireOcsp === true) {
+      throw new MqttClientError(
+        ClientErrorCode.InvalidArgument,
+        MosqErr.NotSupported,
+        'OCSP stapling is not supported over WebSockets',
+      );
+    }
     const { connectWebSocket } = await import('../transport/ws-client.ts');
     const scheme = endpoint.transport;
     const host = endpoint.host.includes(':') ? `[${endpoint.host}]` : endpoint.host;

@@ -35,6 +35,12 @@ export interface TlsOptions {
   readonly psk?: { readonly identity: string; readonly hexKey: string };
   /** The name to verify and send as SNI; default the host. */
   readonly servername?: string;
+  /**
+   * Ask for a stapled OCSP response and refuse the connection unless it is there, signed
+   * for the server certificate's issuer, and says the certificate is good (as
+   * MOSQ_OPT_TLS_OCSP_REQUIRED; a bridge's `bridge_require_ocsp`). TLS over TCP only.
+   */
+  readonly requireOcsp?: boolean;
 }
 
 export interface ProxyOptions {

@@ -22,6 +22,7 @@ export interface TlsMaterial {
   readonly alpn?: readonly string[];
   readonly psk?: TlsPsk;
   readonly servername: string;
+  readonly requireOcsp?: boolean;
 }
 
 /** Where Linux distributions keep the system CA bundle. */
@@ -104,6 +105,7 @@ export function loadTlsMaterial(options: TlsOptions, host: string): TlsMaterial 
     servername: options.servername ?? host,
     ...(options.ciphers === undefined ? {} : { ciphers: options.ciphers }),
     ...(options.alpn === undefined ? {} : { alpn: options.alpn }),
+    ...(options.requireOcsp === true ? { requireOcsp: true } : {}),
   };
   if (options.psk !== undefined) {
     if (!/^[0-9a-fA-F]*$/.test(options.psk.hexKey) || options.psk.hexKey.length % 2 !== 0) {

@@ -8,7 +8,14 @@
  *   const alice = pki.client('/O=Org/CN=alice');
  *   pki.revoke(alice);
  *   const crl = pki.crl();
+ *
+ * and OCSP responses from the CA database (index.txt) with `openssl ocsp`:
+ *
+ *   pki.markValid(server);
+ *   const der = pki.ocspResponse(server);                      // signed by the CA
+ *   const der2 = pki.ocspResponse(server, { signer: pki.ocspResponder() });
  */
+import type { Buffer } from 'node:buffer';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -19,6 +26,19 @@ import { findOnPath, removeTempDir, trackTempDir } from './children.ts';
 export interface CertificatePair {
   readonly cert: string;
   readonly key: string;
+}
+
+export interface OcspResponseOptions {
+  /** Who signs (`-rsigner`/`-rkey`); default the CA. */
+  readonly signer?: CertificatePair;
+  /** Validity: nextUpdate this many days after thisUpdate (`-ndays`); default 1. */
+  readonly days?: number;
+  /** Identify the responder by key hash instead of by name (`-resp_key_id`). */
+  readonly byKey?: boolean;
+  /** CertID hash: sha1 (OpenSSL's default) or sha256. */
+  readonly certIdHash?: 'sha1' | 'sha256';
+  /** Leave the signer's certificate out of the response (`-resp_no_certs`). */
+  readonly noCerts?: boolean;
 }
 
 export const OPENSSL_SKIP_MESSAGE = 'needs the openssl command: apt-get install -y openssl';
@@ -44,6 +64,7 @@ export class TestPki {
   readonly caCert: string;
   readonly caKey: string;
   #serial = 0;
+  #responses = 0;
 
   private constructor(dir: string) {
     this.dir = dir;
@@ -85,9 +106,17 @@ export class TestPki {
         `database = ${join(pki.dir, 'index.txt')}`,
         `crlnumber = ${join(pki.dir, 'crlnumber')}`,
         'default_md = sha256',
+        // Several test servers share CN=localhost.
+        'unique_subject = no',
+        // For `openssl ca` issuing (certificates with chosen dates).
+        `new_certs_dir = ${pki.dir}`,
+        `serial = ${join(pki.dir, 'ca-serial')}`,
+        'policy = policy_any',
         'default_crl_days = 30',
         `certificate = ${pki.caCert}`,
         `private_key = ${pki.caKey}`,
+        '[ policy_any ]',
+        'commonName = supplied',
         '',
       ].join('\n'),
     );
@@ -138,9 +167,109 @@ export class TestPki {
     return pair;
   }
 
-  /** Marks a certificate revoked; crl() then lists it. */
-  revoke(pair: CertificatePair): void {
-    openssl(['ca', '-config', 'ca.cnf', '-revoke', pair.cert], this.dir);
+  /**
+   * A delegated OCSP responder certificate issued by this CA: with the OCSP Signing
+   * extended key usage unless `ocspSigning` is false; valid for 30 days from now, or in
+   * January 2020 when `expired`.
+   */
+  ocspResponder(
+    name = 'ocsp-responder',
+    options: { readonly ocspSigning?: boolean; readonly expired?: boolean } = {},
+  ): CertificatePair {
+    const extensions = [
+      options.ocspSigning === false
+        ? 'extendedKeyUsage=serverAuth'
+        : 'extendedKeyUsage=OCSPSigning',
+    ];
+    if (options.expired !== true) return this.#issue(name, `/CN=${name}`, extensions);
+    // `openssl x509 -req` (3.0) cannot backdate; `openssl ca` can.
+    this.#serial++;
+    const pair = { cert: join(this.dir, `${name}.crt`), key: join(this.dir, `${name}.key`) };
+    const csr = join(this.dir, `${name}.csr`);
+    const ext = join(this.dir, `${name}.ext`);
+    writeFileSync(ext, extensions.join('\n') + '\n');
+    openssl(
+      ['req', ...KEY_ARGS, '-keyout', pair.key, '-out', csr, '-subj', `/CN=${name}`],
+      this.dir,
+    );
+    openssl(
+      [
+        'ca',
+        '-config',
+        'ca.cnf',
+        '-batch',
+        '-notext',
+        '-create_serial',
+        '-in',
+        csr,
+        '-out',
+        pair.cert,
+        '-startdate',
+        '20200101000000Z',
+        '-enddate',
+        '20200201000000Z',
+        '-extfile',
+        ext,
+      ],
+      this.dir,
+    );
+    return pair;
+  }
+
+  /** Marks a certificate valid in the CA database (index.txt): OCSP then says "good". */
+  markValid(pair: CertificatePair): void {
+    openssl(['ca', '-config', 'ca.cnf', '-valid', pair.cert], this.dir);
+  }
+
+  /** Marks a certificate revoked (with a CRL reason if given); crl() then lists it. */
+  revoke(pair: CertificatePair, reason?: string): void {
+    openssl(
+      [
+        'ca',
+        '-config',
+        'ca.cnf',
+        '-revoke',
+        pair.cert,
+        ...(reason === undefined ? [] : ['-crl_reason', reason]),
+      ],
+      this.dir,
+    );
+  }
+
+  /**
+   * The DER OCSP response the CA database gives for `pair` now (`openssl ocsp -index`):
+   * good, revoked, or unknown when the certificate is not in index.txt.
+   */
+  ocspResponse(pair: CertificatePair, options: OcspResponseOptions = {}): Buffer {
+    const signer = options.signer ?? { cert: this.caCert, key: this.caKey };
+    const out = join(this.dir, `ocsp-${String(++this.#responses)}.der`);
+    openssl(
+      [
+        'ocsp',
+        '-index',
+        'index.txt',
+        '-CA',
+        this.caCert,
+        '-rsigner',
+        signer.cert,
+        '-rkey',
+        signer.key,
+        '-issuer',
+        this.caCert,
+        // The CertID digest applies to the -cert options after it.
+        `-${options.certIdHash ?? 'sha1'}`,
+        '-cert',
+        pair.cert,
+        '-ndays',
+        String(options.days ?? 1),
+        ...(options.byKey === true ? ['-resp_key_id'] : []),
+        ...(options.noCerts === true ? ['-resp_no_certs'] : []),
+        '-respout',
+        out,
+      ],
+      this.dir,
+    );
+    return readFileSync(out);
   }
 
   /** Writes the current CRL (every revoked certificate) and returns its path. */

@@ -28,6 +28,7 @@ function tlsOptions(config: BridgeConfig): TlsOptions {
     ...(config.keyfile === null ? {} : { keyFile: config.keyfile }),
     ...(config.tlsUseOsCerts ? { useOsCerts: true } : {}),
     insecure: config.insecure,
+    ...(config.requireOcsp ? { requireOcsp: true } : {}),
     ...(version === 'tlsv1.3' || version === 'tlsv1.2' || version === 'tlsv1.1' ? { version } : {}),
     ...cipherList(config),
     ...(config.alpn === null ? {} : { alpn: [config.alpn] }),

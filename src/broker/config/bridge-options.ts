@@ -13,14 +13,10 @@ import type { BridgeAddress, BridgeTcpKeepalive, BridgeTopic } from './types.ts'
 import { atoi, decodeBytes, isValidPublishTopic, isValidSubscribeTopic } from './values.ts';
 
 /**
- * Bridge options accepted but without effect yet (the parser warns about them):
- * bridge_require_ocsp needs a stapled-response check, and Node.js cannot set
- * TCP_USER_TIMEOUT on a socket.
+ * Bridge options accepted but without effect (the parser warns about them): Node.js
+ * cannot set TCP_USER_TIMEOUT on a socket.
  */
-const NOT_IMPLEMENTED: ReadonlySet<string> = new Set([
-  'bridge_require_ocsp',
-  'bridge_tcp_user_timeout',
-]);
+const NOT_IMPLEMENTED: ReadonlySet<string> = new Set(['bridge_tcp_user_timeout']);
 
 const CERTIFICATE_AND_PSK =
   'Error: Cannot use both certificate and psk encryption in a single bridge.';
