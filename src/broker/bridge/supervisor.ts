@@ -35,7 +35,9 @@ class Bridges implements BridgeSupervisor {
   reload(config: BrokerConfig): void {
     const wanted = new Map((config.bridges ?? []).map((b) => [b.name, b]));
     for (const [name, bridge] of this.#bridges) {
-      if (wanted.has(name)) continue;
+      // A bridge whose local session changes name is another bridge: the old one goes.
+      const next = wanted.get(name);
+      if (next !== undefined && next.localClientid === bridge.config.localClientid) continue;
       bridge.stop();
       this.#broker.removeSession(bridge.session);
       this.#bridges.delete(name);
@@ -49,11 +51,6 @@ class Bridges implements BridgeSupervisor {
 
   close(): void {
     for (const bridge of this.#bridges.values()) bridge.stop();
-  }
-
-  /** For tests and the embedding API. */
-  get(name: string): Bridge | undefined {
-    return this.#bridges.get(name);
   }
 }
 
