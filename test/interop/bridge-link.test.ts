@@ -1,0 +1,288 @@
+/**
+ * Bridges whose link goes away (issue 11): the remote broker killed while QoS 1 messages
+ * are published on the local side and started again (every message arrives, in order);
+ * our broker restarted with `persistence true` while the remote is down (what it queued
+ * for the remote survives); and the `$SYS/broker/connection/<id>/state` notifications on
+ * both sides as the link comes and goes.
+ *
+ * The bridge reaches its remote through a Gate (helpers/bridge.ts): the restarted remote
+ * gets a new port, and the test's subscriber is on it before the bridge is let back in.
+ * Mosquitto bridged to Mosquitto runs every scenario too: it proves the expectations.
+ */
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
+import type { MqttJsClient } from '../helpers/broker.ts';
+import { mqttConnect } from '../helpers/broker.ts';
+import {
+  Gate,
+  bridgeConfig,
+  eventually,
+  probeUntilBridged,
+  targetOf,
+  url,
+} from '../helpers/bridge.ts';
+import { trackTempDir } from '../helpers/children.ts';
+import { mosquittoSkip } from '../helpers/mosquitto.ts';
+import type { BrokerStartOptions, RunningBroker } from '../helpers/process.ts';
+
+type Kind = 'ours' | 'mosquitto';
+
+interface Pair {
+  readonly local: Kind;
+  readonly remote: Kind;
+}
+
+const PAIRS: readonly Pair[] = [
+  { local: 'mosquitto', remote: 'mosquitto' },
+  { local: 'ours', remote: 'mosquitto' },
+  { local: 'mosquitto', remote: 'ours' },
+  { local: 'ours', remote: 'ours' },
+];
+
+function needsMosquitto(...kinds: Kind[]): { skip?: string } {
+  return kinds.includes('mosquitto') ? mosquittoSkip() : {};
+}
+
+const pairName = (pair: Pair): string => `${pair.local} → ${pair.remote}`;
+
+interface TestHooks {
+  after(fn: () => Promise<void>): void;
+}
+
+/** Starts a broker that the test stops at its end (stop() is idempotent). */
+async function started(
+  t: TestHooks,
+  kind: Kind,
+  options: BrokerStartOptions = {},
+): Promise<RunningBroker> {
+  const broker = await targetOf(kind).start(options);
+  t.after(() => broker.stop());
+  return broker;
+}
+
+async function client(t: TestHooks, broker: RunningBroker, filter?: string): Promise<MqttJsClient> {
+  const c = await mqttConnect(url(broker), { protocolVersion: 4 });
+  t.after(() => c.end());
+  if (filter !== undefined) await c.client.subscribeAsync(filter, { qos: 1 });
+  return c;
+}
+
+async function kill(broker: RunningBroker, signal: NodeJS.Signals): Promise<void> {
+  broker.signal(signal);
+  await eventually(
+    () => (broker.exited ? true : undefined),
+    () => `${broker.label} still running after ${signal}`,
+  );
+}
+
+/** The payloads of `x/seq` messages, over several subscribers, in arrival order. */
+function sequence(...clients: MqttJsClient[]): string[] {
+  return clients.flatMap((c) =>
+    c.received.filter((m) => m.topic === 'x/seq').map((m) => m.payload),
+  );
+}
+
+/** Asserts that 1..count all arrived and first arrived in order (QoS 1 may repeat). */
+function assertAllInOrder(got: readonly string[], count: number, what: string): void {
+  const first = [...new Set(got)];
+  const expected = Array.from({ length: count }, (_, i) => String(i + 1));
+  assert.deepEqual(first, expected, `${what}: received ${JSON.stringify(got)}`);
+}
+
+const CUT_CASES: readonly (Pair & { signal: NodeJS.Signals })[] = [
+  { local: 'mosquitto', remote: 'mosquitto', signal: 'SIGKILL' },
+  { local: 'ours', remote: 'mosquitto', signal: 'SIGKILL' },
+  { local: 'ours', remote: 'mosquitto', signal: 'SIGTERM' },
+  { local: 'mosquitto', remote: 'ours', signal: 'SIGKILL' },
+  { local: 'ours', remote: 'ours', signal: 'SIGKILL' },
+];
+
+describe(
+  'bridge link cut and restored: QoS 1 messages published meanwhile',
+  { concurrency: 3 },
+  () => {
+    for (const c of CUT_CASES) {
+      test(
+        `${pairName(c)}, remote ${c.signal}ed mid-stream`,
+        needsMosquitto(c.local, c.remote),
+        async (t) => {
+          const gate = await Gate.open();
+          t.after(() => gate.close());
+          let remote = await started(t, c.remote);
+          gate.forwardTo(remote.port);
+          const local = await started(t, c.local, {
+            config: bridgeConfig({ address: gate.address, topics: ['x/# out 1'] }),
+          });
+          const publisher = await client(t, local);
+          const before = await client(t, remote, 'x/#');
+          await probeUntilBridged(publisher, before, 'x/probe');
+
+          const COUNT = 40;
+          for (let i = 1; i <= COUNT; i++) {
+            if (i === 15) {
+              gate.forwardTo(null);
+              await kill(remote, c.signal);
+            }
+            await publisher.client.publishAsync('x/seq', String(i), { qos: 1 });
+            await delay(10);
+          }
+          const cutAt = sequence(before).length;
+          assert.ok(cutAt < COUNT, 'the remote was gone before the last messages');
+
+          remote = await started(t, c.remote);
+          const after = await client(t, remote, 'x/#');
+          gate.forwardTo(remote.port);
+          await eventually(
+            () => (new Set(sequence(before, after)).size === COUNT ? true : undefined),
+            () => `not all ${COUNT} arrived: ${JSON.stringify(sequence(before, after))}`,
+            8000,
+          );
+          assertAllInOrder(sequence(before, after), COUNT, pairName(c));
+        },
+      );
+    }
+  },
+);
+
+describe(
+  'bridge local side restarted with persistence while the remote is down',
+  { concurrency: true },
+  () => {
+    for (const local of ['mosquitto', 'ours'] as const) {
+      test(
+        `${local} → mosquitto: queued messages survive the restart`,
+        mosquittoSkip(),
+        async (t) => {
+          const store = trackTempDir(mkdtempSync(join(tmpdir(), 'mosquitto-ts-bridge-db-')));
+          const gate = await Gate.open();
+          t.after(() => gate.close());
+          let remote = await started(t, 'mosquitto');
+          gate.forwardTo(remote.port);
+          const localOptions: BrokerStartOptions = {
+            config: [
+              'persistence true',
+              `persistence_location ${store}/`,
+              'autosave_interval 0',
+              ...bridgeConfig({ address: gate.address, topics: ['x/# out 1'] }),
+            ],
+          };
+          let localBroker = await started(t, local, localOptions);
+          const publisher = await client(t, localBroker);
+          const before = await client(t, remote, 'x/#');
+          await probeUntilBridged(publisher, before, 'x/probe');
+
+          gate.forwardTo(null);
+          await kill(remote, 'SIGKILL');
+          const COUNT = 10;
+          for (let i = 1; i <= COUNT; i++) {
+            await publisher.client.publishAsync('x/seq', String(i), { qos: 1 });
+          }
+          await publisher.end();
+          // A clean stop saves the store; then the same configuration again.
+          await localBroker.stop();
+          localBroker = await started(t, local, localOptions);
+          assert.ok(!localBroker.exited);
+
+          remote = await started(t, 'mosquitto');
+          const after = await client(t, remote, 'x/#');
+          gate.forwardTo(remote.port);
+          await eventually(
+            () => (new Set(sequence(after)).size === COUNT ? true : undefined),
+            () =>
+              `not all ${COUNT} arrived: ${JSON.stringify(sequence(after))}\n` +
+              `--- local output ---\n${localBroker.output()}`,
+            8000,
+          );
+          assertAllInOrder(sequence(after), COUNT, `${local} restarted`);
+        },
+      );
+    }
+  },
+);
+
+const STATE = '$SYS/broker/connection/br-remote/state';
+
+/** What a new subscriber to the state topic receives: `payload/retain` lines. */
+async function stateSeenBy(t: TestHooks, broker: RunningBroker): Promise<string[]> {
+  const c = await client(t, broker, '$SYS/broker/connection/#');
+  await delay(300);
+  await c.end();
+  return c.received.map((m) => `${m.topic}=${m.payload}${m.packet.retain ? ' (retained)' : ''}`);
+}
+
+describe('bridge notifications on both sides', { concurrency: 4 }, () => {
+  for (const pair of PAIRS) {
+    test(pairName(pair), needsMosquitto(pair.local, pair.remote), async (t) => {
+      const gate = await Gate.open();
+      t.after(() => gate.close());
+      let remote = await started(t, pair.remote);
+      gate.forwardTo(remote.port);
+      const local = await started(t, pair.local, {
+        config: bridgeConfig({ address: gate.address, topics: ['x/# both 1'] }),
+      });
+      const watcher = await client(t, local, STATE);
+      await eventually(
+        () => (watcher.received.some((m) => m.payload === '1') ? true : undefined),
+        () => `no "1" on the local side: ${JSON.stringify(watcher.received.map((m) => m.payload))}`,
+      );
+      // Connected: "1", retained, on both sides.
+      assert.deepEqual(await stateSeenBy(t, local), [`${STATE}=1 (retained)`], 'local, up');
+      assert.deepEqual(await stateSeenBy(t, remote), [`${STATE}=1 (retained)`], 'remote, up');
+
+      // The remote goes away: "0" on the local side.
+      gate.forwardTo(null);
+      await kill(remote, 'SIGKILL');
+      await eventually(
+        () => (watcher.received.at(-1)?.payload === '0' ? true : undefined),
+        () => `no "0" after "1": ${JSON.stringify(watcher.received.map((m) => m.payload))}`,
+      );
+      assert.deepEqual(await stateSeenBy(t, local), [`${STATE}=0 (retained)`], 'local, down');
+
+      // Back again ("1" on both sides), then our local broker killed: the remote has the
+      // will, "0" retained.
+      remote = await started(t, pair.remote);
+      gate.forwardTo(remote.port);
+      const remoteWatcher = await client(t, remote, STATE);
+      await eventually(
+        () => (remoteWatcher.received.at(-1)?.payload === '1' ? true : undefined),
+        () => `no "1" on the restarted remote`,
+        8000,
+      );
+      assert.deepEqual(await stateSeenBy(t, remote), [`${STATE}=1 (retained)`], 'remote, up');
+      await kill(local, 'SIGKILL');
+      await eventually(
+        () => (remoteWatcher.received.at(-1)?.payload === '0' ? true : undefined),
+        () => `no will "0" on the remote: ${JSON.stringify(remoteWatcher.received)}`,
+      );
+      assert.deepEqual(await stateSeenBy(t, remote), [`${STATE}=0 (retained)`], 'remote, down');
+    });
+
+    test(
+      `${pairName(pair)}: local stopped cleanly (SIGTERM)`,
+      needsMosquitto(pair.local, pair.remote),
+      async (t) => {
+        const remote = await started(t, pair.remote);
+        const local = await started(t, pair.local, {
+          config: bridgeConfig({ address: `127.0.0.1:${remote.port}`, topics: ['x/# both 1'] }),
+        });
+        const remoteWatcher = await client(t, remote, STATE);
+        await eventually(
+          () => (remoteWatcher.received.at(-1)?.payload === '1' ? true : undefined),
+          () => `no "1" on the remote`,
+        );
+        await local.stop();
+        // A clean stop leaves "0" retained on the remote too, as Mosquitto → Mosquitto does.
+        await eventually(
+          () => (remoteWatcher.received.at(-1)?.payload === '0' ? true : undefined),
+          () =>
+            `no "0" on the remote: ${JSON.stringify(remoteWatcher.received.map((m) => m.payload))}`,
+        );
+        assert.deepEqual(await stateSeenBy(t, remote), [`${STATE}=0 (retained)`], 'remote, down');
+      },
+    );
+  }
+});
