@@ -12,7 +12,8 @@
 import net from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { BrokerTarget, RunningBroker } from './process.ts';
-import { ourBroker } from './process.ts';
+import { ourBroker, startBrokerProcess } from './process.ts';
+import { referenceProgram } from './real-db.ts';
 import { realMosquitto } from './mosquitto.ts';
 import type { MqttJsClient, ReceivedMessage } from './broker.ts';
 
@@ -48,6 +49,27 @@ export function bridgeConfig(options: BridgeOptions): string[] {
     'keepalive_interval 5',
     ...(options.extra ?? []),
   ];
+}
+
+/** Mosquitto 2.0.22 where this machine has a build (never in CI). */
+export function reference2022(): BrokerTarget | null {
+  const command = referenceProgram('2.0.22', 'mosquitto');
+  if (command === null) return null;
+  return {
+    kind: 'mosquitto',
+    label: 'mosquitto 2.0.22',
+    start: (options) =>
+      startBrokerProcess(
+        {
+          kind: 'mosquitto',
+          label: 'mosquitto 2.0.22',
+          command,
+          args: (configPath) => ['-c', configPath],
+          preamble: process.getuid?.() === 0 ? ['user root'] : [],
+        },
+        options,
+      ),
+  };
 }
 
 export function url(broker: RunningBroker): string {
@@ -173,6 +195,17 @@ export class Gate {
   /** Forwards new connections to this port (null: refuses them). */
   forwardTo(port: number | null): void {
     this.#target = port;
+  }
+
+  /**
+   * Stops forwarding bytes on the open connections without closing them: a network
+   * partition that only keepalive can detect.
+   */
+  freeze(): void {
+    for (const socket of this.#pairs) {
+      socket.unpipe();
+      socket.pause();
+    }
   }
 
   /** Closes every forwarded connection (both ends). */

@@ -18,6 +18,7 @@ import type { BridgeVersion } from '../helpers/bridge.ts';
 import {
   Gate,
   bridgeConfig,
+  reference2022,
   eventually,
   payloadsUnder,
   probeUntilBridged,
@@ -30,8 +31,8 @@ import { TestPki, opensslSkip } from '../helpers/certs.ts';
 import type { CertificatePair } from '../helpers/certs.ts';
 import { mosquittoSkip } from '../helpers/mosquitto.ts';
 import type { BrokerStartOptions, BrokerTarget, RunningBroker } from '../helpers/process.ts';
-import { freePort, ourBroker, repoRoot, startBrokerProcess } from '../helpers/process.ts';
-import { referenceProgram, referenceSkipMessage } from '../helpers/real-db.ts';
+import { freePort, ourBroker, repoRoot } from '../helpers/process.ts';
+import { referenceSkipMessage } from '../helpers/real-db.ts';
 
 type Kind = 'ours' | 'mosquitto';
 
@@ -253,27 +254,6 @@ describe('bridge over TLS', { ...skipUnless(), concurrency: 3 }, () => {
     },
   );
 });
-
-/** Mosquitto 2.0.22 where this machine has a build (never in CI). */
-function reference2022(): BrokerTarget | null {
-  const command = referenceProgram('2.0.22', 'mosquitto');
-  if (command === null) return null;
-  return {
-    kind: 'mosquitto',
-    label: 'mosquitto 2.0.22',
-    start: (options) =>
-      startBrokerProcess(
-        {
-          kind: 'mosquitto',
-          label: 'mosquitto 2.0.22',
-          command,
-          args: (configPath) => ['-c', configPath],
-          preamble: process.getuid?.() === 0 ? ['user root'] : [],
-        },
-        options,
-      ),
-  };
-}
 
 /** Gaps in ms between the first `count` attempts of a bridge at a closed gate. */
 async function retryGaps(t: TestHooks, target: BrokerTarget, count: number): Promise<number[]> {
