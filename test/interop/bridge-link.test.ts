@@ -318,14 +318,16 @@ async function statesOnBothSides(
 }
 
 /** Seconds until the local side publishes "0" after the link freezes (no FIN, no RST). */
-async function frozenLinkDetected(t: TestHooks, local: Kind): Promise<number> {
+async function frozenLinkDetected(t: TestHooks, target: BrokerTarget): Promise<number> {
   const remote = await started(t, 'mosquitto');
   const gate = await Gate.open();
   t.after(() => gate.close());
   gate.forwardTo(remote.port);
-  const broker = await started(t, local, {
+  const broker = await target.start({
     config: bridgeConfig({ address: gate.address, topics: ['x/# both 1'] }),
   });
+  t.after(() => broker.stop());
+  const local = target.label;
   const watcher = await client(t, broker, STATE);
   await eventually(
     () => (watcher.received.at(-1)?.payload === '1' ? true : undefined),
@@ -383,15 +385,21 @@ async function backToPrimary(t: TestHooks, target: BrokerTarget): Promise<string
 describe('bridge options and failures', { concurrency: true }, () => {
   describe('bridge link frozen (keepalive_interval 5)', () => {
     test(
-      'the local side notices and publishes "0", as Mosquitto does',
+      'the local side notices and publishes "0", as Mosquitto 2.0.22 does',
       mosquittoSkip(),
       async (t) => {
-        const [reference, ours] = await Promise.all([
-          frozenLinkDetected(t, 'mosquitto'),
-          frozenLinkDetected(t, 'ours'),
+        // Debian's 2.0.11 takes 13 to 17 s here, too slow to wait for; 2.0.22 (bridge_check()
+        // on every pass of the loop) 7 to 8 s.
+        const reference = reference2022();
+        const [theirs, ours] = await Promise.all([
+          reference === null ? Promise.resolve(null) : frozenLinkDetected(t, reference),
+          frozenLinkDetected(t, ourBroker),
         ]);
-        t.diagnostic(`"0" after ${ours} s (mosquitto 2.0.11: ${reference} s)`);
+        t.diagnostic(
+          `"0" after ${ours} s (${theirs === null ? referenceSkipMessage('2.0.22', 'mosquitto') : `mosquitto 2.0.22: ${theirs} s`})`,
+        );
         // A PINGREQ after 5 s, unanswered for another keepalive at most (checked once a second).
+        if (theirs !== null) assert.ok(theirs >= 4.5 && theirs <= 12, `2.0.22: ${theirs} s`);
         assert.ok(ours >= 4.5 && ours <= 12, `ours: ${ours} s`);
       },
     );
