@@ -97,29 +97,47 @@ function assertAllInOrder(got: readonly string[], count: number, what: string): 
   assert.deepEqual(first, expected, `${what}: received ${JSON.stringify(got)}`);
 }
 
-const CUT_CASES: readonly (Pair & { signal: NodeJS.Signals })[] = [
-  { local: 'mosquitto', remote: 'mosquitto', signal: 'SIGKILL' },
-  { local: 'ours', remote: 'mosquitto', signal: 'SIGKILL' },
-  { local: 'ours', remote: 'mosquitto', signal: 'SIGTERM' },
-  { local: 'mosquitto', remote: 'ours', signal: 'SIGKILL' },
-  { local: 'ours', remote: 'ours', signal: 'SIGKILL' },
+interface CutCase extends Pair {
+  readonly signal: NodeJS.Signals;
+  readonly qos: 1 | 2;
+  readonly todo?: string;
+}
+
+const CUT_CASES: readonly CutCase[] = [
+  { local: 'mosquitto', remote: 'mosquitto', signal: 'SIGKILL', qos: 1 },
+  { local: 'ours', remote: 'mosquitto', signal: 'SIGKILL', qos: 1 },
+  { local: 'ours', remote: 'mosquitto', signal: 'SIGTERM', qos: 1 },
+  { local: 'mosquitto', remote: 'ours', signal: 'SIGKILL', qos: 1 },
+  { local: 'ours', remote: 'ours', signal: 'SIGKILL', qos: 1 },
+  {
+    local: 'ours',
+    remote: 'mosquitto',
+    signal: 'SIGKILL',
+    qos: 2,
+    // 26 messages wait for the remote here, more than max_inflight_messages (20).
+    todo:
+      'BUG: an MQTT v3.x bridge session keeps inflightMaximum 0 (unlimited; only a v5 ' +
+      'CONNACK sets it), so on reconnection all 26 waiting QoS 2 messages go out at once; ' +
+      'the remote accepts 20 incoming QoS 2 messages in flight and drops the rest after ' +
+      'PUBREC (Mosquitto for v3 clients, and ours as remote alike): 35..40 are lost',
+  },
 ];
 
 describe(
-  'bridge link cut and restored: QoS 1 messages published meanwhile',
+  'bridge link cut and restored: QoS 1 and 2 messages published meanwhile',
   { concurrency: 3 },
   () => {
     for (const c of CUT_CASES) {
       test(
-        `${pairName(c)}, remote ${c.signal}ed mid-stream`,
-        needsMosquitto(c.local, c.remote),
+        `${pairName(c)}, QoS ${c.qos}, remote ${c.signal}ed mid-stream`,
+        { ...needsMosquitto(c.local, c.remote), ...(c.todo === undefined ? {} : { todo: c.todo }) },
         async (t) => {
           const gate = await Gate.open();
           t.after(() => gate.close());
           let remote = await started(t, c.remote);
           gate.forwardTo(remote.port);
           const local = await started(t, c.local, {
-            config: bridgeConfig({ address: gate.address, topics: ['x/# out 1'] }),
+            config: bridgeConfig({ address: gate.address, topics: [`x/# out ${c.qos}`] }),
           });
           const publisher = await client(t, local);
           const before = await client(t, remote, 'x/#');
@@ -131,7 +149,7 @@ describe(
               gate.forwardTo(null);
               await kill(remote, c.signal);
             }
-            await publisher.client.publishAsync('x/seq', String(i), { qos: 1 });
+            await publisher.client.publishAsync('x/seq', String(i), { qos: c.qos });
             await delay(10);
           }
           const cutAt = sequence(before).length;
