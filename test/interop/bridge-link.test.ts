@@ -100,7 +100,6 @@ function assertAllInOrder(got: readonly string[], count: number, what: string): 
 interface CutCase extends Pair {
   readonly signal: NodeJS.Signals;
   readonly qos: 1 | 2;
-  readonly todo?: string;
 }
 
 const CUT_CASES: readonly CutCase[] = [
@@ -115,11 +114,6 @@ const CUT_CASES: readonly CutCase[] = [
     signal: 'SIGKILL',
     qos: 2,
     // 26 messages wait for the remote here, more than max_inflight_messages (20).
-    todo:
-      'BUG: an MQTT v3.x bridge session keeps inflightMaximum 0 (unlimited; only a v5 ' +
-      'CONNACK sets it), so on reconnection all 26 waiting QoS 2 messages go out at once; ' +
-      'the remote accepts 20 incoming QoS 2 messages in flight and drops the rest after ' +
-      'PUBREC (Mosquitto for v3 clients, and ours as remote alike): 35..40 are lost',
   },
 ];
 
@@ -130,7 +124,7 @@ describe(
     for (const c of CUT_CASES) {
       test(
         `${pairName(c)}, QoS ${c.qos}, remote ${c.signal}ed mid-stream`,
-        { ...needsMosquitto(c.local, c.remote), ...(c.todo === undefined ? {} : { todo: c.todo }) },
+        needsMosquitto(c.local, c.remote),
         async (t) => {
           const gate = await Gate.open();
           t.after(() => gate.close());
@@ -445,17 +439,7 @@ describe('bridge options and failures', { concurrency: true }, () => {
     for (const local of ['mosquitto', 'ours'] as const) {
       test(
         `${local} → mosquitto: threshold 3 queued messages start the bridge`,
-        {
-          ...mosquittoSkip(),
-          ...(local === 'ours'
-            ? {
-                todo:
-                  'BUG: a lazy bridge of ours never starts: its local subscriptions are only made ' +
-                  'in #connect(), so nothing is queued for it and the threshold is never reached ' +
-                  "(Mosquitto's bridge__new() subscribes locally at startup, bridge__connect_step1)",
-              }
-            : {}),
-        },
+        mosquittoSkip(),
         async (t) => {
           const gate = await Gate.open();
           t.after(() => gate.close());
@@ -491,10 +475,6 @@ describe('bridge options and failures', { concurrency: true }, () => {
       'back to the primary once it answers, as Mosquitto 2.0.22',
       {
         ...mosquittoSkip(),
-        todo:
-          'BUG: #primaryRetryAt is only set after a failed probe, never when the bridge ' +
-          'connects to a secondary address (bridge_check() sets primary_retry = now + 5 ' +
-          'there), so a bridge of ours never returns to its primary address',
       },
       async (t) => {
         const reference = reference2022();

@@ -229,11 +229,6 @@ describe('bridge over TLS', { ...skipUnless(), concurrency: 3 }, () => {
     'ours logs a TLS failure in the words of Mosquitto',
     {
       ...skipUnless(),
-      todo:
-        'BUG: ours logs "Bridge local.br-remote failed to connect: self-signed certificate in ' +
-        'certificate chain"; Mosquitto 2.0.11 and 2.0.22 log "OpenSSL Error[0]: error:0A000086:' +
-        'SSL routines::certificate verify failed" then "Client local.br-remote disconnected: ' +
-        'Protocol error." or "Bad socket read/write on client local.br-remote: A TLS error occurred."',
     },
     async (t) => {
       const remote = await tlsRemote(t, 'ours');
@@ -282,11 +277,7 @@ describe('bridge retry timing', () => {
    */
   test(
     'restart_timeout 1: the next attempt 1 to 2 s after a failure, as Mosquitto 2.0.22',
-    {
-      todo:
-        'BUG: ours checks its bridges from a 1 s timer, so restart_t is set up to 1 s after ' +
-        'the failure and the next attempt comes 2 to 3 s later (Mosquitto 2.0.22: 1 to 2 s)',
-    },
+    {},
     async (t) => {
       const reference = reference2022();
       const [ours, theirs] = await Promise.all([

@@ -41,7 +41,7 @@ import { Session, SESSION_NEVER_EXPIRES } from '../session.ts';
 import { cancelSessionExpiry } from '../session-expiry.ts';
 import { BridgeTopicMap } from './topic-map.ts';
 import { bridgeConnectPacket } from './connect-packet.ts';
-import { bridgeEndpoint, connectFailureLine } from './remote-endpoint.ts';
+import { bridgeEndpoint, connectFailureLines, isLookupFailure } from './remote-endpoint.ts';
 import { probeTcp } from './probe.ts';
 import { RestartSchedule } from './restart-schedule.ts';
 import {
@@ -341,14 +341,13 @@ export class Bridge implements BridgeEndpoint, BridgeSessionPolicy {
       (error: unknown) => {
         if (this.#opening !== opening) return;
         this.#opening = null;
-        const line = connectFailureLine(session.clientId, error);
-        if (line.level === 'error') {
-          broker.log.error(line.text);
-          // What bridge__start_all() adds when the first attempt fails before any socket.
-          if (firstAttempt)
-            broker.log.warning(`Warning: Unable to connect to bridge ${config.name}.`);
-        } else if (broker.config.log.connectionMessages) {
-          broker.log.notice(line.text);
+        for (const line of connectFailureLines(session.clientId, error)) {
+          if (line.level === 'error') broker.log.error(line.text);
+          else if (broker.config.log.connectionMessages) broker.log.notice(line.text);
+        }
+        // What bridge__start_all() adds when the first attempt fails before any socket.
+        if (firstAttempt && error instanceof Error && isLookupFailure(error)) {
+          broker.log.warning(`Warning: Unable to connect to bridge ${config.name}.`);
         }
         // The attempt had a socket in Mosquitto, whose close publishes the state will.
         this.#publishLocalState('0');
@@ -602,7 +601,7 @@ export class Bridge implements BridgeEndpoint, BridgeSessionPolicy {
   #linkDown(): void {
     if (this.#state === LinkState.Stopped) return;
     this.#state = this.config.startType === 'once' ? LinkState.Stopped : LinkState.Down;
-    this.#schedule.down();
+    this.#schedule.down(this.#nowSeconds());
   }
 
   // ---- Notifications -----------------------------------------------------------------

@@ -1,8 +1,8 @@
 /**
  * When and where a bridge connects next (bridge_check() and the backoff of bridge.c),
  * in whole seconds of the broker's clock:
- * - after a connection ends, the first check sets the restart time `restart_timeout`
- *   ahead and moves to the next address; an automatic bridge connects once it has passed;
+ * - when a connection ends, the restart time is set `restart_timeout` ahead and the next
+ *   address chosen; an automatic bridge connects once that time has passed;
  * - `restart_timeout <base> <cap>` draws each delay between the base and three times the
  *   last one, capped ("decorrelated jitter"), and starts from the base again after a
  *   successful connection;
@@ -16,7 +16,6 @@ const PRIMARY_RETRY_SECONDS = 5;
 export class RestartSchedule {
   #config: BridgeConfig;
   #addressIndex = 0;
-  /** 0: not scheduled yet (the next check schedules it). */
   #restartAt = 0;
   #delay: number;
   #primaryRetryAt = 0;
@@ -40,7 +39,6 @@ export class RestartSchedule {
   /** An attempt starts now: the next delay is drawn, the primary probe is planned. */
   attempting(now: number): void {
     const { backoffBase, backoffCap, roundRobin } = this.#config;
-    this.#restartAt = 0;
     if (backoffCap !== 0) {
       const high = this.#delay * 3;
       const next =
@@ -59,18 +57,18 @@ export class RestartSchedule {
     this.#delay = backoffCap === 0 ? restartTimeout : backoffBase;
   }
 
-  /** The connection ended: the next check schedules the restart. */
-  down(): void {
-    this.#restartAt = 0;
+  /**
+   * The connection ended (or the attempt failed): the restart is due `restart_timeout`
+   * from now, on the next address. (Mosquitto's bridge_check() does this on the next pass
+   * of its loop, at once in effect.)
+   */
+  down(now: number): void {
+    this.#restartAt = now + this.#delay;
+    this.#addressIndex = (this.#addressIndex + 1) % this.#config.addresses.length;
   }
 
-  /** Whether the restart time has passed (the first call after down() only schedules it). */
+  /** Whether the restart time has passed (checked in whole seconds, as Mosquitto). */
   due(now: number): boolean {
-    if (this.#restartAt === 0) {
-      this.#restartAt = now + this.#delay;
-      this.#addressIndex = (this.#addressIndex + 1) % this.#config.addresses.length;
-      return false;
-    }
     return now > this.#restartAt;
   }
 
