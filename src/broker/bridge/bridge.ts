@@ -31,12 +31,9 @@ import type { Broker } from '../broker.ts';
 import type { BridgeEndpoint, BridgeSessionPolicy } from '../bridge-hooks.ts';
 import { ClientConnection, ConnectionState } from '../client-connection.ts';
 import { CloseReason } from '../close-reason.ts';
-import type { BridgeConfig } from '../config/types.ts';
 import type { BrokerListener } from '../listeners.ts';
-import { ListenerSockets } from '../listeners.ts';
-import { defaultListener } from '../config/types.ts';
-import { StoredMessage } from '../messages/stored-message.ts';
-import { deliverToSession, resumeSession } from '../outgoing.ts';
+import type { BridgeConfig } from '../config/types.ts';
+import { resumeSession } from '../outgoing.ts';
 import { Session, SESSION_NEVER_EXPIRES } from '../session.ts';
 import { cancelSessionExpiry } from '../session-expiry.ts';
 import { BridgeTopicMap } from './topic-map.ts';
@@ -44,6 +41,15 @@ import { bridgeConnectPacket } from './connect-packet.ts';
 import { bridgeEndpoint, connectFailureLines, isLookupFailure } from './remote-endpoint.ts';
 import { probeTcp } from './probe.ts';
 import { RestartSchedule } from './restart-schedule.ts';
+import {
+  dropForCleanStart,
+  notificationTopic,
+  publishState,
+  queueRetained,
+  subscribeLocally,
+  syntheticListener,
+  versionOf,
+} from './local-side.ts';
 import {
   PINGREQ_PACKET,
   refusalLine,
@@ -298,24 +304,8 @@ export class Bridge implements BridgeEndpoint, BridgeSessionPolicy {
     const now = this.#nowSeconds();
     this.#lastIn = now;
     this.#nextOut = now + this.#keepalive;
-    this.#dropForCleanStart();
-    // Every local subscription is made again (unwanted ones go), as sub__clean_session().
-    for (const filter of [...session.subscriptions.keys()]) broker.unsubscribe(session, filter);
-    for (const topic of this.topics.topics) {
-      if (topic.direction === 'in') continue;
-      if (broker.debugLog) {
-        broker.log.debug(
-          `Bridge ${session.clientId} doing local SUBSCRIBE on topic ${topic.localTopic}`,
-        );
-      }
-      broker.subscribe(session, topic.localTopic, {
-        qos: topic.qos > this.#maxQos ? this.#maxQos : topic.qos,
-        noLocal: true,
-        retainAsPublished: true,
-        retainHandling: 0,
-        subscriptionId: 0,
-      });
-    }
+    dropForCleanStart(session, config, this.cleanStartLocal);
+    subscribeLocally(broker, session, this.topics.topics, this.#maxQos);
     this.#schedule.attempting(now);
     if (config.notifications && !this.#initialNotificationDone) {
       this.#initialNotificationDone = true;
@@ -356,20 +346,6 @@ export class Bridge implements BridgeEndpoint, BridgeSessionPolicy {
     );
   }
 
-  /** db__messages_delete() at a connection attempt: what a clean start forgets. */
-  #dropForCleanStart(): void {
-    const session = this.session;
-    if (this.config.cleansession) {
-      session.incoming.clear();
-      session.incomingResent.clear();
-    }
-    if (this.cleanStartLocal) {
-      session.inflight.clear();
-      session.inflightBytes = 0;
-      session.queue.clear();
-    }
-  }
-
   #opened(socket: Duplex): void {
     const broker = this.broker;
     // TCP or TLS (bridgeEndpoint never asks for WebSockets or a proxy).
@@ -400,7 +376,7 @@ export class Bridge implements BridgeEndpoint, BridgeSessionPolicy {
       will:
         this.config.notifications && !this.config.notificationsLocalOnly
           ? {
-              topic: this.#notificationTopic(),
+              topic: notificationTopic(this.config),
               qos: this.#notificationQos(),
               retain: this.retainAvailable,
             }
@@ -508,7 +484,7 @@ export class Bridge implements BridgeEndpoint, BridgeSessionPolicy {
         sendToRemote(
           conn,
           statePacket(
-            this.#notificationTopic(),
+            notificationTopic(this.config),
             this.#notificationQos(),
             this.retainAvailable,
             packetId,
@@ -536,37 +512,8 @@ export class Bridge implements BridgeEndpoint, BridgeSessionPolicy {
       }
       sendToRemote(conn, subscribePacket(packetId, topic.remoteTopic, qos, v5));
     }
-    this.#queueRetained();
+    queueRetained(this.broker, session, this.topics.topics, this.#maxQos);
     this.#schedule.connected();
-  }
-
-  /** retain__queue() for each `out` topic: the retained messages go to the remote too. */
-  #queueRetained(): void {
-    const broker = this.broker;
-    if (broker.retained.size === 0) return;
-    const now = broker.clock.now();
-    for (const topic of this.topics.topics) {
-      if (topic.direction === 'in') continue;
-      const qos = topic.qos > this.#maxQos ? this.#maxQos : topic.qos;
-      const found: StoredMessage[] = [];
-      broker.retained.match(
-        topic.localTopic,
-        (_topic, message, into: StoredMessage[]) => {
-          if (!message.isExpired(now)) into.push(message);
-        },
-        found,
-      );
-      for (const message of found) {
-        deliverToSession(
-          broker,
-          this.session,
-          message,
-          message.qos < qos ? message.qos : qos,
-          true,
-          0,
-        );
-      }
-    }
   }
 
   onSuback(_conn: ClientConnection, _packet: SubackPacket): void {
@@ -606,58 +553,13 @@ export class Bridge implements BridgeEndpoint, BridgeSessionPolicy {
 
   // ---- Notifications -----------------------------------------------------------------
 
-  #notificationTopic(): string {
-    return (
-      this.config.notificationTopic ?? `$SYS/broker/connection/${this.config.remoteClientid}/state`
-    );
-  }
-
   #notificationQos(): QoS {
     return this.#maxQos === 0 ? 0 : 1;
   }
 
-  /** The connection state, retained, as published by the bridge's session. */
   #publishLocalState(state: '0' | '1'): void {
-    if (!this.config.notifications) return;
-    this.broker.publish(
-      new StoredMessage(
-        this.#notificationTopic(),
-        Buffer.from(state),
-        this.#notificationQos(),
-        true,
-        EMPTY_PROPERTIES,
-        0,
-        this.session.clientId,
-        this.config.localUsername,
-      ),
-    );
+    if (this.config.notifications) {
+      publishState(this.broker, this.session, this.config, this.#notificationQos(), state);
+    }
   }
-}
-
-function versionOf(config: BridgeConfig): ProtocolVersion {
-  switch (config.protocolVersion) {
-    case 'mqttv31':
-      return Versions.V31;
-    case 'mqttv50':
-      return Versions.V5;
-    default:
-      return Versions.V311;
-  }
-}
-
-/**
- * What the handlers read of a listener, for a bridge's connection (Mosquitto's bridge
- * contexts have none): no mount point, every QoS, and the topic aliases offered to the
- * remote (any, as 2.0, when bridge_max_topic_alias is not given).
- */
-function syntheticListener(broker: Broker, config: BridgeConfig): BrokerListener {
-  return {
-    config: {
-      ...defaultListener(0, broker.config.security),
-      maxTopicAlias: config.maxTopicAlias ?? 65535,
-    },
-    server: new ListenerSockets(),
-    port: 0,
-    connectionCount: 0,
-  };
 }
