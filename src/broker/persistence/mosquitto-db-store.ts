@@ -26,14 +26,14 @@ import {
 import type {
   BaseMessageRecord,
   ClientMessageRecord,
-  ClientRecord,
   DurableState,
-  SubscriptionRecord,
+  DurableStateSink,
 } from './records.ts';
-import { emptyDurableState } from './records.ts';
+import { MessageDirection, MessageState } from './records.ts';
 import type { PersistenceStore } from './store.ts';
 import { StoreError } from './store.ts';
-import { StoreIdIndex } from './store-id-index.ts';
+
+const EMPTY_PAYLOAD = Buffer.alloc(0);
 
 /** The property list of a message, without its length prefix (as the codec keeps it). */
 function encodePropertyList(properties: Properties): Buffer | null {
@@ -150,47 +150,71 @@ function safeNumber(value: bigint, what: string, path: string): number {
   return Number(value);
 }
 
-/**
- * The records of a mosquitto.db file, chunk by chunk as the reader hands them over (the
- * retain chunk's topic is its message's), so no chunk outlives its conversion.
- */
-export class DbStateBuilder {
-  readonly state: DurableState = emptyDurableState();
-  readonly #path: string;
-  readonly #topics: StoreIdIndex<string>;
-  #cmsgId = 1;
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
-  /** `expectedMessages`: about how many stored messages the file holds. */
-  constructor(path: string, expectedMessages: number) {
+/**
+ * The records of a mosquitto.db file, chunk by chunk as the reader hands them over, into a
+ * sink. One record object per kind serves every chunk (the sink copies what it keeps), so
+ * a large store costs no object per chunk on the way.
+ */
+export class DbRecordFeeder {
+  readonly #sink: DurableStateSink;
+  readonly #path: string;
+  #cmsgId = 1;
+  readonly #message: Mutable<BaseMessageRecord> = {
+    storeId: 0,
+    expiryTime: 0,
+    topic: '',
+    payload: EMPTY_PAYLOAD,
+    sourceId: '',
+    sourceUsername: null,
+    sourceMid: 0,
+    sourcePort: 0,
+    qos: 0,
+    retain: false,
+    properties: EMPTY_PROPERTIES,
+  };
+  readonly #clientMessage: Mutable<ClientMessageRecord> = {
+    clientId: '',
+    cmsgId: 0,
+    storeId: 0,
+    mid: 0,
+    qos: 0,
+    retain: false,
+    dup: false,
+    direction: MessageDirection.Out,
+    state: MessageState.Queued,
+    subscriptionId: 0,
+  };
+
+  constructor(sink: DurableStateSink, path: string) {
+    this.#sink = sink;
     this.#path = path;
-    this.#topics = new StoreIdIndex<string>(expectedMessages);
   }
 
   add(chunk: DbChunk): void {
     switch (chunk.type) {
       case 'cfg':
-        this.state.lastStoreId = safeNumber(chunk.lastDbId, 'last db id', this.#path);
+        this.#sink.lastStoreId(safeNumber(chunk.lastDbId, 'last db id', this.#path));
         break;
       case 'msgStore': {
-        const record: BaseMessageRecord = {
-          storeId: safeNumber(chunk.storeId, 'store id', this.#path),
-          expiryTime: safeNumber(chunk.expiryTime, 'expiry time', this.#path),
-          topic: chunk.topic,
-          payload: chunk.payload,
-          sourceId: chunk.sourceId ?? '',
-          sourceUsername: chunk.sourceUsername,
-          sourceMid: chunk.sourceMid,
-          sourcePort: chunk.sourcePort,
-          qos: toQos(chunk.qos),
-          retain: chunk.retain,
-          properties: decodePropertyList(chunk.properties, this.#path),
-        };
-        this.#topics.set(record.storeId, record.topic);
-        this.state.baseMessages.push(record);
+        const record = this.#message;
+        record.storeId = safeNumber(chunk.storeId, 'store id', this.#path);
+        record.expiryTime = safeNumber(chunk.expiryTime, 'expiry time', this.#path);
+        record.topic = chunk.topic;
+        record.payload = chunk.payload;
+        record.sourceId = chunk.sourceId ?? '';
+        record.sourceUsername = chunk.sourceUsername;
+        record.sourceMid = chunk.sourceMid;
+        record.sourcePort = chunk.sourcePort;
+        record.qos = toQos(chunk.qos);
+        record.retain = chunk.retain;
+        record.properties = decodePropertyList(chunk.properties, this.#path);
+        this.#sink.baseMessage(record);
         break;
       }
-      case 'client': {
-        const record: ClientRecord = {
+      case 'client':
+        this.#sink.client({
           clientId: chunk.clientId,
           username: chunk.username,
           sessionExpiryTime: safeNumber(chunk.sessionExpiryTime, 'session expiry time', this.#path),
@@ -202,42 +226,37 @@ export class DbStateBuilder {
           maxPacketSize: 0,
           maxQos: 2,
           retainAvailable: true,
-        };
-        this.state.clients.push(record);
-        break;
-      }
-      case 'clientMsg': {
-        const properties = decodePropertyList(chunk.properties, this.#path);
-        this.state.clientMessages.push({
-          clientId: chunk.clientId,
-          cmsgId: this.#cmsgId++,
-          storeId: safeNumber(chunk.storeId, 'store id', this.#path),
-          mid: chunk.mid,
-          qos: toQos(chunk.qos),
-          retain: chunk.retain,
-          dup: chunk.dup,
-          direction: chunk.direction === 0 ? 0 : 1,
-          state: chunk.state as ClientMessageRecord['state'],
-          subscriptionId: properties.subscriptionIdentifiers?.[0] ?? 0,
         });
         break;
+      case 'clientMsg': {
+        const record = this.#clientMessage;
+        record.clientId = chunk.clientId;
+        record.cmsgId = this.#cmsgId++;
+        record.storeId = safeNumber(chunk.storeId, 'store id', this.#path);
+        record.mid = chunk.mid;
+        record.qos = toQos(chunk.qos);
+        record.retain = chunk.retain;
+        record.dup = chunk.dup;
+        record.direction = chunk.direction === 0 ? 0 : 1;
+        record.state = chunk.state as MessageState;
+        record.subscriptionId =
+          chunk.properties === null
+            ? 0
+            : (decodePropertyList(chunk.properties, this.#path).subscriptionIdentifiers?.[0] ?? 0);
+        this.#sink.clientMessage(record);
+        break;
       }
-      case 'sub': {
-        const record: SubscriptionRecord = {
+      case 'sub':
+        this.#sink.subscription({
           clientId: chunk.clientId,
           topicFilter: chunk.topic,
           options: (chunk.qos & 0x03) | (chunk.options & 0x3c),
           identifier: chunk.identifier,
-        };
-        this.state.subscriptions.push(record);
+        });
         break;
-      }
-      case 'retain': {
-        const storeId = safeNumber(chunk.storeId, 'store id', this.#path);
-        const topic = this.#topics.get(storeId);
-        if (topic !== undefined) this.state.retains.push({ topic, storeId });
+      case 'retain':
+        this.#sink.retainOwnTopic(safeNumber(chunk.storeId, 'store id', this.#path));
         break;
-      }
     }
   }
 }
@@ -251,28 +270,28 @@ export class MosquittoDbStore implements PersistenceStore {
     this.location = path;
   }
 
-  load(): DurableState {
-    if (!existsSync(this.location)) return emptyDurableState();
+  load(sink: DurableStateSink): void {
+    if (!existsSync(this.location)) return;
     let data: Buffer;
     try {
       data = readFileSync(this.location);
     } catch (error) {
       throw new StoreError(`${this.location}: ${(error as Error).message}`);
     }
-    // Each chunk becomes records as soon as it is read (payloads are copies): a large
-    // store is not held as chunks and records at once.
-    const builder = new DbStateBuilder(this.location, Math.ceil(data.length / 64));
+    // Each chunk goes to the sink as soon as it is read (payloads as views of the file,
+    // which the sink copies): a large store is never held as chunks or records.
+    const feeder = new DbRecordFeeder(sink, this.location);
     try {
       readMosquittoDb(data, this.location, {
+        views: true,
         onChunk: (chunk) => {
-          builder.add(chunk);
+          feeder.add(chunk);
         },
       });
     } catch (error) {
       if (error instanceof MosquittoDbError) throw new StoreError(error.message);
       throw error;
     }
-    return builder.state;
   }
 
   save(state: DurableState, shutdown: boolean): void {

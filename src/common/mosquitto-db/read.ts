@@ -57,6 +57,11 @@ export interface ReadMosquittoDbOptions {
    * until the end of the file.
    */
   onChunk?: (chunk: DbChunk) => void;
+  /**
+   * Payloads and property lists as views of `data` rather than copies, for a caller that
+   * copies what it keeps (a view keeps the whole file alive).
+   */
+  views?: boolean;
 }
 
 // ignoreBOM: a leading U+FEFF is part of the string, not a byte order mark to drop.
@@ -94,7 +99,7 @@ export function readMosquittoDb(
       19,
     );
   }
-  const reader = new ChunkReader(data, path, version);
+  const reader = new ChunkReader(data, path, version, options.views ?? false);
   const chunks: DbChunk[] = [];
   const onChunk = options.onChunk;
   const headerSize = version >= 5 ? PF_HEADER_SIZE : PF_HEADER_SIZE_V234;
@@ -141,11 +146,17 @@ class ChunkReader {
   next = 0;
   private name = '';
   private offset = 0;
+  /** One per kind of string: see LastString. */
+  private readonly sourceIds = new LastString();
+  private readonly usernames = new LastString();
+  private readonly topics = new LastString();
+  private readonly clientIds = new LastString();
 
   constructor(
     private readonly data: Buffer,
     private readonly path: string,
     private readonly version: number,
+    private readonly views: boolean,
   ) {}
 
   chunk(type: number, name: string, offset: number, start: number, length: number): DbChunk {
@@ -250,10 +261,10 @@ class ChunkReader {
     const propertiesLength =
       length - PF_MSG_STORE_SIZE - payloadLength - sourceIdLength - usernameLength - topicLength;
     if (propertiesLength < 0) this.tooShort(length);
-    const sourceId = this.optionalString(sourceIdLength, 'source id');
-    const sourceUsername = this.optionalString(usernameLength, 'source username');
-    const topic = this.string(topicLength, 'topic');
-    const payload = Buffer.from(this.bytes(payloadLength));
+    const sourceId = this.optionalString(sourceIdLength, 'source id', this.sourceIds);
+    const sourceUsername = this.optionalString(usernameLength, 'source username', this.usernames);
+    const topic = this.string(topicLength, 'topic', this.topics);
+    const payload = this.copy(this.bytes(payloadLength));
     const properties = this.properties(propertiesLength);
     return {
       type: 'msgStore',
@@ -273,21 +284,21 @@ class ChunkReader {
 
   private msgStoreV234(): DbMessageChunk {
     const storeId = this.u64(DBID_SIZE);
-    const sourceId = this.optionalString(this.u16(), 'source id');
+    const sourceId = this.optionalString(this.u16(), 'source id', this.sourceIds);
     let sourceUsername: string | null = null;
     let sourcePort = 0;
     if (this.version === 4) {
-      sourceUsername = this.optionalString(this.u16(), 'source username');
+      sourceUsername = this.optionalString(this.u16(), 'source username', this.usernames);
       sourcePort = this.u16();
     }
     const sourceMid = this.u16();
     this.u16(); // the mid the message had when stored: Mosquitto ignores it
-    const topic = this.string(this.u16(), 'topic');
+    const topic = this.string(this.u16(), 'topic', this.topics);
     const qos = this.u8();
     const retain = this.u8() !== 0;
     const payloadLength = this.u32();
     this.checkPayloadLength(payloadLength);
-    const payload = Buffer.from(this.bytes(payloadLength));
+    const payload = this.copy(this.bytes(payloadLength));
     return {
       type: 'msgStore',
       storeId,
@@ -317,7 +328,7 @@ class ChunkReader {
     this.pos += PF_CLIENT_MSG_SIZE;
     const propertiesLength = length - PF_CLIENT_MSG_SIZE - idLength;
     if (propertiesLength < 0) this.tooShort(length);
-    const clientId = this.string(idLength, 'client id');
+    const clientId = this.string(idLength, 'client id', this.clientIds);
     const properties = this.properties(propertiesLength);
     return {
       type: 'clientMsg',
@@ -334,7 +345,7 @@ class ChunkReader {
   }
 
   private clientMsgV234(): DbClientMessageChunk {
-    const clientId = this.string(this.u16(), 'client id');
+    const clientId = this.string(this.u16(), 'client id', this.clientIds);
     const storeId = this.u64(DBID_SIZE);
     const mid = this.u16();
     const qos = this.u8();
@@ -366,14 +377,14 @@ class ChunkReader {
     const qos = this.data[at + 8] ?? 0;
     const options = this.data[at + 9] ?? 0;
     this.pos += PF_SUB_SIZE;
-    const clientId = this.string(idLength, 'client id');
-    const topic = this.string(topicLength, 'topic');
+    const clientId = this.string(idLength, 'client id', this.clientIds);
+    const topic = this.string(topicLength, 'topic', this.topics);
     return { type: 'sub', clientId, topic, qos, options, identifier };
   }
 
   private subV234(): DbSubscriptionChunk {
-    const clientId = this.string(this.u16(), 'client id');
-    const topic = this.string(this.u16(), 'topic');
+    const clientId = this.string(this.u16(), 'client id', this.clientIds);
+    const topic = this.string(this.u16(), 'topic', this.topics);
     const qos = this.u8();
     return { type: 'sub', clientId, topic, qos, options: 0, identifier: 0 };
   }
@@ -391,8 +402,8 @@ class ChunkReader {
     this.pos += size;
     // A zero-length id is read as '': Mosquitto skips such a client with "Warning: Empty
     // client entry found in persistence database, it may be corrupt."
-    const clientId = this.string(idLength, 'client id');
-    const username = this.optionalString(usernameLength, 'username');
+    const clientId = this.string(idLength, 'client id', this.clientIds);
+    const username = this.optionalString(usernameLength, 'username', this.usernames);
     return {
       type: 'client',
       clientId,
@@ -405,7 +416,7 @@ class ChunkReader {
   }
 
   private clientV234(): DbClientChunk {
-    const clientId = this.string(this.u16(), 'client id');
+    const clientId = this.string(this.u16(), 'client id', this.clientIds);
     const lastMid = this.u16();
     if (this.version !== 2) this.bytes(TIME_T_SIZE); // disconnect_t: Mosquitto ignores it
     return {
@@ -435,7 +446,11 @@ class ChunkReader {
     while (((this.data[start + prefix - 1] ?? 0) & 0x80) !== 0) prefix++;
     return start + prefix === this.pos
       ? null
-      : Buffer.from(this.data.subarray(start + prefix, this.pos));
+      : this.copy(this.data.subarray(start + prefix, this.pos));
+  }
+
+  private copy(view: Buffer): Buffer {
+    return this.views ? view : Buffer.from(view);
   }
 
   private checkPayloadLength(length: number): void {
@@ -444,17 +459,29 @@ class ChunkReader {
     }
   }
 
-  private string(length: number, what: string): string {
-    const bytes = this.bytes(length);
+  private string(length: number, what: string, last: LastString): string {
+    this.need(length);
+    const start = this.pos;
+    const data = this.data;
+    this.pos += length;
+    if (
+      length === last.length &&
+      data.compare(data, last.start, last.start + length, start, start + length) === 0
+    ) {
+      return last.value;
+    }
     try {
-      return utf8.decode(bytes);
+      last.value = utf8.decode(data.subarray(start, start + length));
     } catch {
       throw this.error('corrupt', `${what} is not valid UTF-8`);
     }
+    last.start = start;
+    last.length = length;
+    return last.value;
   }
 
-  private optionalString(length: number, what: string): string | null {
-    return length === 0 ? null : this.string(length, what);
+  private optionalString(length: number, what: string, last: LastString): string | null {
+    return length === 0 ? null : this.string(length, what, last);
   }
 
   private bytes(length: number): Buffer {
@@ -508,6 +535,17 @@ class ChunkReader {
       this.offset,
     );
   }
+}
+
+/**
+ * The last string of one kind decoded, and where its bytes were: the same bytes again
+ * give the same string (a client id over its messages, a topic over a queue), neither
+ * decoded nor allocated again.
+ */
+class LastString {
+  value = '';
+  start = 0;
+  length = -1;
 }
 
 /** A read past the chunk's (or the file's) end; turned into a MosquittoDbError. */
