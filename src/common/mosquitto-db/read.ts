@@ -464,12 +464,7 @@ class ChunkReader {
     const start = this.pos;
     const data = this.data;
     this.pos += length;
-    if (
-      length === last.length &&
-      data.compare(data, last.start, last.start + length, start, start + length) === 0
-    ) {
-      return last.value;
-    }
+    if (length === last.length && sameBytes(data, last.start, start, length)) return last.value;
     try {
       last.value = utf8.decode(data.subarray(start, start + length));
     } catch {
@@ -546,6 +541,15 @@ class LastString {
   value = '';
   start = 0;
   length = -1;
+}
+
+/**
+ * Whether `data` holds the same `length` bytes at `a` and at `b`. A loop rather than
+ * Buffer.compare, whose argument checks cost more than the comparison of a short string.
+ */
+function sameBytes(data: Buffer, a: number, b: number, length: number): boolean {
+  for (let i = 0; i < length; i++) if (data[a + i] !== data[b + i]) return false;
+  return true;
 }
 
 /** A read past the chunk's (or the file's) end; turned into a MosquittoDbError. */
