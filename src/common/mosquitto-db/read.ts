@@ -46,6 +46,7 @@ import {
   type DbSubscriptionChunk,
   type MosquittoDbFile,
 } from './format.ts';
+import { LastString } from '../last-string.ts';
 import { parseDbProperties } from './properties.ts';
 
 export interface ReadMosquittoDbOptions {
@@ -146,7 +147,7 @@ class ChunkReader {
   next = 0;
   private name = '';
   private offset = 0;
-  /** One per kind of string: see LastString. */
+  /** One per kind of string (see LastString): repeated ones are decoded once. */
   private readonly sourceIds = new LastString();
   private readonly usernames = new LastString();
   private readonly topics = new LastString();
@@ -464,15 +465,14 @@ class ChunkReader {
     const start = this.pos;
     const data = this.data;
     this.pos += length;
-    if (length === last.length && sameBytes(data, last.start, start, length)) return last.value;
+    if (last.matches(data, start, length)) return last.value;
+    let value: string;
     try {
-      last.value = utf8.decode(data.subarray(start, start + length));
+      value = utf8.decode(data.subarray(start, start + length));
     } catch {
       throw this.error('corrupt', `${what} is not valid UTF-8`);
     }
-    last.start = start;
-    last.length = length;
-    return last.value;
+    return last.remember(value, data, start, length);
   }
 
   private optionalString(length: number, what: string, last: LastString): string | null {
@@ -530,26 +530,6 @@ class ChunkReader {
       this.offset,
     );
   }
-}
-
-/**
- * The last string of one kind decoded, and where its bytes were: the same bytes again
- * give the same string (a client id over its messages, a topic over a queue), neither
- * decoded nor allocated again.
- */
-class LastString {
-  value = '';
-  start = 0;
-  length = -1;
-}
-
-/**
- * Whether `data` holds the same `length` bytes at `a` and at `b`. A loop rather than
- * Buffer.compare, whose argument checks cost more than the comparison of a short string.
- */
-function sameBytes(data: Buffer, a: number, b: number, length: number): boolean {
-  for (let i = 0; i < length; i++) if (data[a + i] !== data[b + i]) return false;
-  return true;
 }
 
 /** A read past the chunk's (or the file's) end; turned into a MosquittoDbError. */
