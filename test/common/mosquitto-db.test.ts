@@ -28,6 +28,7 @@ import {
   writeMosquittoDb,
   writeMosquittoDbFileAtomic,
   type DbChunk,
+  type DbChunkVisitor,
   type DbClientChunk,
   type DbClientMessageChunk,
   type DbMessageChunk,
@@ -513,21 +514,55 @@ test('round trip: any chunks read back as written, and rewrite to the same bytes
   );
 });
 
-test('onChunk hands over the same chunks, in order, instead of collecting them', () => {
+test('a visitor gets the same chunks, in order, ids as numbers; an id beyond 2^53 is refused', () => {
+  const safe = (value: bigint): boolean => value >= 0n && value <= BigInt(Number.MAX_SAFE_INTEGER);
   fc.assert(
     fc.property(fc.array(chunkArbitrary, { maxLength: 8 }), (generated) => {
       const chunks = generated.map((chunk) => ({ ...chunk }));
       const bytes = writeMosquittoDb({ version: 6, chunks });
-      const seen: unknown[] = [];
-      const read = readMosquittoDb(bytes, 'streamed.db', {
-        onChunk: (chunk) => {
-          seen.push(chunk);
-        },
-      });
+      const seen: DbChunk[] = [];
+      // Fields are refilled for the next chunk: copy them, as a visitor must.
+      const copy = (b: Buffer | null): Buffer | null => (b === null ? null : Buffer.from(b));
+      const visitor: DbChunkVisitor = {
+        chunk: (chunk) => seen.push(chunk),
+        message: (m) =>
+          seen.push({
+            ...m,
+            type: 'msgStore',
+            storeId: BigInt(m.storeId),
+            expiryTime: BigInt(m.expiryTime),
+            payload: Buffer.from(m.payload),
+            properties: copy(m.properties),
+          }),
+        clientMessage: (m) =>
+          seen.push({
+            ...m,
+            type: 'clientMsg',
+            storeId: BigInt(m.storeId),
+            properties: copy(m.properties),
+          }),
+        retain: (storeId) => seen.push({ type: 'retain', storeId: BigInt(storeId) }),
+      };
+      const unsafe = chunks.find(
+        (c) =>
+          (c.type === 'msgStore' && (!safe(c.storeId) || !safe(c.expiryTime))) ||
+          ((c.type === 'clientMsg' || c.type === 'retain') && !safe(c.storeId)),
+      );
+      if (unsafe !== undefined) {
+        assert.throws(
+          () => readMosquittoDb(bytes, 'streamed.db', { visitor }),
+          (error: unknown) =>
+            error instanceof MosquittoDbError &&
+            error.reason === 'corrupt' &&
+            /out of range/.test(error.message),
+        );
+        return;
+      }
+      const read = readMosquittoDb(bytes, 'streamed.db', { visitor });
       assert.deepEqual(read, { version: 6, chunks: [] });
       assert.deepEqual(seen, chunks);
     }),
-    { numRuns: 100 },
+    { numRuns: 200 },
   );
 });
 

@@ -16,7 +16,16 @@ import { decodeProperties, propertiesLength, writeProperties } from '../../proto
 import { PacketReader } from '../../protocol/reader.ts';
 import { varintLength, writeVarint } from '../../protocol/primitives.ts';
 import { MqttError } from '../../protocol/errors.ts';
-import type { DbChunk, MosquittoDbFile } from '../../common/mosquitto-db.ts';
+import type {
+  DbChunk,
+  DbChunkVisitor,
+  DbClientChunk,
+  DbClientMessageFields,
+  DbConfigChunk,
+  DbMessageFields,
+  DbSubscriptionChunk,
+  MosquittoDbFile,
+} from '../../common/mosquitto-db.ts';
 import {
   MosquittoDbError,
   readMosquittoDb,
@@ -154,10 +163,10 @@ type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
 /**
  * The records of a mosquitto.db file, chunk by chunk as the reader hands them over, into a
- * sink. One record object per kind serves every chunk (the sink copies what it keeps), so
- * a large store costs no object per chunk on the way.
+ * sink. One record object per kind serves every message and client message (the sink
+ * copies what it keeps), so a large store costs no object per chunk on the way.
  */
-export class DbRecordFeeder {
+export class DbRecordFeeder implements DbChunkVisitor {
   readonly #sink: DurableStateSink;
   readonly #path: string;
   #cmsgId = 1;
@@ -192,27 +201,11 @@ export class DbRecordFeeder {
     this.#path = path;
   }
 
-  add(chunk: DbChunk): void {
+  chunk(chunk: DbConfigChunk | DbClientChunk | DbSubscriptionChunk): void {
     switch (chunk.type) {
       case 'cfg':
         this.#sink.lastStoreId(safeNumber(chunk.lastDbId, 'last db id', this.#path));
         break;
-      case 'msgStore': {
-        const record = this.#message;
-        record.storeId = safeNumber(chunk.storeId, 'store id', this.#path);
-        record.expiryTime = safeNumber(chunk.expiryTime, 'expiry time', this.#path);
-        record.topic = chunk.topic;
-        record.payload = chunk.payload;
-        record.sourceId = chunk.sourceId ?? '';
-        record.sourceUsername = chunk.sourceUsername;
-        record.sourceMid = chunk.sourceMid;
-        record.sourcePort = chunk.sourcePort;
-        record.qos = toQos(chunk.qos);
-        record.retain = chunk.retain;
-        record.properties = decodePropertyList(chunk.properties, this.#path);
-        this.#sink.baseMessage(record);
-        break;
-      }
       case 'client':
         this.#sink.client({
           clientId: chunk.clientId,
@@ -228,24 +221,6 @@ export class DbRecordFeeder {
           retainAvailable: true,
         });
         break;
-      case 'clientMsg': {
-        const record = this.#clientMessage;
-        record.clientId = chunk.clientId;
-        record.cmsgId = this.#cmsgId++;
-        record.storeId = safeNumber(chunk.storeId, 'store id', this.#path);
-        record.mid = chunk.mid;
-        record.qos = toQos(chunk.qos);
-        record.retain = chunk.retain;
-        record.dup = chunk.dup;
-        record.direction = chunk.direction === 0 ? 0 : 1;
-        record.state = chunk.state as MessageState;
-        record.subscriptionId =
-          chunk.properties === null
-            ? 0
-            : (decodePropertyList(chunk.properties, this.#path).subscriptionIdentifiers?.[0] ?? 0);
-        this.#sink.clientMessage(record);
-        break;
-      }
       case 'sub':
         this.#sink.subscription({
           clientId: chunk.clientId,
@@ -254,10 +229,45 @@ export class DbRecordFeeder {
           identifier: chunk.identifier,
         });
         break;
-      case 'retain':
-        this.#sink.retainOwnTopic(safeNumber(chunk.storeId, 'store id', this.#path));
-        break;
     }
+  }
+
+  message(fields: DbMessageFields): void {
+    const record = this.#message;
+    record.storeId = fields.storeId;
+    record.expiryTime = fields.expiryTime;
+    record.topic = fields.topic;
+    record.payload = fields.payload;
+    record.sourceId = fields.sourceId ?? '';
+    record.sourceUsername = fields.sourceUsername;
+    record.sourceMid = fields.sourceMid;
+    record.sourcePort = fields.sourcePort;
+    record.qos = toQos(fields.qos);
+    record.retain = fields.retain;
+    record.properties = decodePropertyList(fields.properties, this.#path);
+    this.#sink.baseMessage(record);
+  }
+
+  clientMessage(fields: DbClientMessageFields): void {
+    const record = this.#clientMessage;
+    record.clientId = fields.clientId;
+    record.cmsgId = this.#cmsgId++;
+    record.storeId = fields.storeId;
+    record.mid = fields.mid;
+    record.qos = toQos(fields.qos);
+    record.retain = fields.retain;
+    record.dup = fields.dup;
+    record.direction = fields.direction === 0 ? 0 : 1;
+    record.state = fields.state as MessageState;
+    record.subscriptionId =
+      fields.properties === null
+        ? 0
+        : (decodePropertyList(fields.properties, this.#path).subscriptionIdentifiers?.[0] ?? 0);
+    this.#sink.clientMessage(record);
+  }
+
+  retain(storeId: number): void {
+    this.#sink.retainOwnTopic(storeId);
   }
 }
 
@@ -280,14 +290,8 @@ export class MosquittoDbStore implements PersistenceStore {
     }
     // Each chunk goes to the sink as soon as it is read (payloads as views of the file,
     // which the sink copies): a large store is never held as chunks or records.
-    const feeder = new DbRecordFeeder(sink, this.location);
     try {
-      readMosquittoDb(data, this.location, {
-        views: true,
-        onChunk: (chunk) => {
-          feeder.add(chunk);
-        },
-      });
+      readMosquittoDb(data, this.location, { visitor: new DbRecordFeeder(sink, this.location) });
     } catch (error) {
       if (error instanceof MosquittoDbError) throw new StoreError(error.message);
       throw error;

@@ -39,10 +39,11 @@ import {
   PF_SUB_SIZE,
   TIME_T_SIZE,
   type DbChunk,
+  type DbChunkVisitor,
   type DbClientChunk,
-  type DbClientMessageChunk,
+  type DbClientMessageFields,
   type DbConfigChunk,
-  type DbMessageChunk,
+  type DbMessageFields,
   type DbSubscriptionChunk,
   type MosquittoDbFile,
 } from './format.ts';
@@ -54,15 +55,10 @@ export interface ReadMosquittoDbOptions {
   onUnknownChunk?: (chunkType: number, length: number, offset: number) => void;
   /**
    * Hands each chunk over as soon as it is read, instead of collecting them (the result's
-   * `chunks` is then empty): a large store's chunks then die young instead of all living
-   * until the end of the file.
+   * `chunks` is then empty). Stricter than collecting: a store id or time beyond 2^53
+   * makes the file corrupt.
    */
-  onChunk?: (chunk: DbChunk) => void;
-  /**
-   * Payloads and property lists as views of `data` rather than copies, for a caller that
-   * copies what it keeps (a view keeps the whole file alive).
-   */
-  views?: boolean;
+  visitor?: DbChunkVisitor;
 }
 
 // ignoreBOM: a leading U+FEFF is part of the string, not a byte order mark to drop.
@@ -100,9 +96,9 @@ export function readMosquittoDb(
       19,
     );
   }
-  const reader = new ChunkReader(data, path, version, options.views ?? false);
+  const visitor = options.visitor ?? null;
+  const reader = new ChunkReader(data, path, version, visitor);
   const chunks: DbChunk[] = [];
-  const onChunk = options.onChunk;
   const headerSize = version >= 5 ? PF_HEADER_SIZE : PF_HEADER_SIZE_V234;
   let offset = DB_FILE_HEADER_SIZE;
   while (offset < data.length) {
@@ -131,8 +127,9 @@ export function readMosquittoDb(
       offset = start + length;
     } else {
       const chunk = reader.chunk(type, name, offset, start, length);
-      if (onChunk === undefined) chunks.push(chunk);
-      else onChunk(chunk);
+      if (visitor === null) chunks.push(chunk as DbChunk);
+      else if (chunk !== null)
+        visitor.chunk(chunk as DbConfigChunk | DbClientChunk | DbSubscriptionChunk);
       offset = reader.next;
     }
   }
@@ -153,21 +150,54 @@ class ChunkReader {
   private readonly topics = new LastString();
   private readonly clientIds = new LastString();
 
+  /**
+   * The last MSG_STORE or CLIENT_MSG read, ids still to be read from where they are (as
+   * bigints for a chunk, as numbers for a visitor).
+   */
+  private readonly message: DbMessageFields = {
+    storeId: 0,
+    expiryTime: 0,
+    sourceId: null,
+    sourceUsername: null,
+    sourceMid: 0,
+    sourcePort: 0,
+    topic: '',
+    qos: 0,
+    retain: false,
+    payload: Buffer.alloc(0),
+    properties: null,
+  };
+  private readonly clientMessage: DbClientMessageFields = {
+    storeId: 0,
+    mid: 0,
+    clientId: '',
+    qos: 0,
+    state: 0,
+    retain: false,
+    dup: false,
+    direction: 0,
+    properties: null,
+  };
+  /** Where the last store id (and message expiry time, -1: none) were. */
+  private storeIdAt = 0;
+  private expiryAt = -1;
+
   constructor(
     private readonly data: Buffer,
     private readonly path: string,
     private readonly version: number,
-    private readonly views: boolean,
+    private readonly visitor: DbChunkVisitor | null,
   ) {}
 
-  chunk(type: number, name: string, offset: number, start: number, length: number): DbChunk {
+  /** The chunk read; null when it went to the visitor already. */
+  chunk(type: number, name: string, offset: number, start: number, length: number): DbChunk | null {
     this.name = name;
     this.offset = offset;
     this.pos = start;
     if (this.version < 5) {
       // Versions 2 to 4: the contents alone say where the chunk ends.
       this.end = this.data.length;
-      let chunk: DbChunk;
+      let chunk: DbChunk | null;
       try {
         chunk = this.body(type, length);
       } catch (error) {
@@ -175,14 +205,14 @@ class ChunkReader {
         throw error;
       }
       this.next = this.pos;
-      return chunk;
+      return chunk ?? this.hand(type);
     }
     // The declared length may run past the end of the file: reads are then bounded by the
     // file, so a cut shows up as truncation rather than as a length mismatch.
     this.end = Math.min(start + length, this.data.length);
     const truncated = start + length > this.data.length;
     this.next = start + length;
-    let chunk: DbChunk;
+    let chunk: DbChunk | null;
     try {
       chunk = this.body(type, length);
     } catch (error) {
@@ -199,10 +229,71 @@ class ChunkReader {
         `length ${length} does not match its contents (${this.pos - start} bytes)`,
       );
     }
-    return chunk;
+    return chunk ?? this.hand(type);
   }
 
-  private body(type: number, length: number): DbChunk {
+  /**
+   * The message, client message or retain just read (body() returned null for it): to the
+   * visitor, or as a chunk of its own.
+   */
+  private hand(type: number): DbChunk | null {
+    const data = this.data;
+    const visitor = this.visitor;
+    if (type === DbChunkType.MsgStore) {
+      const m = this.message;
+      if (visitor === null) {
+        return {
+          ...m,
+          type: 'msgStore',
+          storeId: data.readBigUInt64LE(this.storeIdAt),
+          expiryTime: this.expiryAt < 0 ? 0n : data.readBigInt64LE(this.expiryAt),
+          payload: Buffer.from(m.payload),
+          properties: m.properties === null ? null : Buffer.from(m.properties),
+        };
+      }
+      m.storeId = this.safe(this.storeIdAt, 'store id');
+      m.expiryTime = this.expiryAt < 0 ? 0 : this.safe(this.expiryAt, 'expiry time');
+      visitor.message(m);
+    } else if (type === DbChunkType.ClientMsg) {
+      const m = this.clientMessage;
+      if (visitor === null) {
+        return {
+          ...m,
+          type: 'clientMsg',
+          storeId: data.readBigUInt64LE(this.storeIdAt),
+          properties: m.properties === null ? null : Buffer.from(m.properties),
+        };
+      }
+      m.storeId = this.safe(this.storeIdAt, 'store id');
+      visitor.clientMessage(m);
+    } else if (visitor === null) {
+      return { type: 'retain', storeId: data.readBigUInt64LE(this.storeIdAt) };
+    } else {
+      visitor.retain(this.safe(this.storeIdAt, 'store id'));
+    }
+    return null;
+  }
+
+  /**
+   * The 64-bit little-endian value at `at` as a number: from 0 to 2^53 - 1 (as large as
+   * Mosquitto's counters get in practice), else the file is refused.
+   */
+  private safe(at: number, what: string): number {
+    // Byte by byte: Buffer's readUInt32LE checks its arguments, at a cost that shows over
+    // millions of ids.
+    const d = this.data;
+    const high = (d[at + 4] ?? 0) | ((d[at + 5] ?? 0) << 8) | ((d[at + 6] ?? 0) << 16);
+    if ((d[at + 7] ?? 0) !== 0 || high > 0x1fffff) {
+      throw this.error('corrupt', `${what} ${d.readBigUInt64LE(at)} out of range`);
+    }
+    const low =
+      ((d[at] ?? 0) | ((d[at + 1] ?? 0) << 8) | ((d[at + 2] ?? 0) << 16)) +
+      (d[at + 3] ?? 0) * 0x100_0000;
+    return high * 0x1_0000_0000 + low;
+  }
+
+  /** The chunk, or null for a message, client message or retain (see hand()). */
+  private body(type: number, length: number): DbChunk | null {
     const v56 = this.version >= 5;
     switch (type) {
       case DbChunkType.Cfg:
@@ -212,7 +303,10 @@ class ChunkReader {
       case DbChunkType.ClientMsg:
         return v56 ? this.clientMsgV56(length) : this.clientMsgV234();
       case DbChunkType.Retain:
-        return { type: 'retain', storeId: this.u64(v56 ? PF_RETAIN_SIZE : DBID_SIZE) };
+        this.need(v56 ? PF_RETAIN_SIZE : DBID_SIZE);
+        this.storeIdAt = this.pos;
+        this.pos += v56 ? PF_RETAIN_SIZE : DBID_SIZE;
+        return null;
       case DbChunkType.Sub:
         return v56 ? this.subV56() : this.subV234();
       default:
@@ -244,129 +338,98 @@ class ChunkReader {
     return { type: 'cfg', lastDbId, shutdown: shutdown !== 0, dbIdSize };
   }
 
-  private msgStoreV56(length: number): DbMessageChunk {
+  private msgStoreV56(length: number): null {
     this.need(PF_MSG_STORE_SIZE);
     const at = this.pos;
-    const storeId = this.data.readBigUInt64LE(at);
-    const expiryTime = this.data.readBigInt64LE(at + 8);
-    const payloadLength = this.data.readUInt32BE(at + 16);
-    const sourceMid = this.data.readUInt16BE(at + 20);
-    const sourceIdLength = this.data.readUInt16BE(at + 22);
-    const usernameLength = this.data.readUInt16BE(at + 24);
-    const topicLength = this.data.readUInt16BE(at + 26);
-    const sourcePort = this.data.readUInt16BE(at + 28);
-    const qos = this.data[at + 30] ?? 0;
-    const retain = (this.data[at + 31] ?? 0) !== 0;
+    const data = this.data;
+    const m = this.message;
+    this.storeIdAt = at;
+    this.expiryAt = at + 8;
+    const payloadLength = data.readUInt32BE(at + 16);
+    m.sourceMid = data.readUInt16BE(at + 20);
+    const sourceIdLength = data.readUInt16BE(at + 22);
+    const usernameLength = data.readUInt16BE(at + 24);
+    const topicLength = data.readUInt16BE(at + 26);
+    m.sourcePort = data.readUInt16BE(at + 28);
+    m.qos = data[at + 30] ?? 0;
+    m.retain = (data[at + 31] ?? 0) !== 0;
     this.pos += PF_MSG_STORE_SIZE;
     this.checkPayloadLength(payloadLength);
     const propertiesLength =
       length - PF_MSG_STORE_SIZE - payloadLength - sourceIdLength - usernameLength - topicLength;
     if (propertiesLength < 0) this.tooShort(length);
-    const sourceId = this.optionalString(sourceIdLength, 'source id', this.sourceIds);
-    const sourceUsername = this.optionalString(usernameLength, 'source username', this.usernames);
-    const topic = this.string(topicLength, 'topic', this.topics);
-    const payload = this.copy(this.bytes(payloadLength));
-    const properties = this.properties(propertiesLength);
-    return {
-      type: 'msgStore',
-      storeId,
-      expiryTime,
-      sourceId,
-      sourceUsername,
-      sourceMid,
-      sourcePort,
-      topic,
-      qos,
-      retain,
-      payload,
-      properties,
-    };
+    m.sourceId = this.optionalString(sourceIdLength, 'source id', this.sourceIds);
+    m.sourceUsername = this.optionalString(usernameLength, 'source username', this.usernames);
+    m.topic = this.string(topicLength, 'topic', this.topics);
+    m.payload = this.bytes(payloadLength);
+    m.properties = this.properties(propertiesLength);
+    return null;
   }
 
-  private msgStoreV234(): DbMessageChunk {
-    const storeId = this.u64(DBID_SIZE);
-    const sourceId = this.optionalString(this.u16(), 'source id', this.sourceIds);
-    let sourceUsername: string | null = null;
-    let sourcePort = 0;
+  private msgStoreV234(): null {
+    const m = this.message;
+    this.need(DBID_SIZE);
+    this.storeIdAt = this.pos;
+    this.expiryAt = -1;
+    this.pos += DBID_SIZE;
+    m.sourceId = this.optionalString(this.u16(), 'source id', this.sourceIds);
+    m.sourceUsername = null;
+    m.sourcePort = 0;
     if (this.version === 4) {
-      sourceUsername = this.optionalString(this.u16(), 'source username', this.usernames);
-      sourcePort = this.u16();
+      m.sourceUsername = this.optionalString(this.u16(), 'source username', this.usernames);
+      m.sourcePort = this.u16();
     }
-    const sourceMid = this.u16();
+    m.sourceMid = this.u16();
     this.u16(); // the mid the message had when stored: Mosquitto ignores it
-    const topic = this.string(this.u16(), 'topic', this.topics);
-    const qos = this.u8();
-    const retain = this.u8() !== 0;
+    m.topic = this.string(this.u16(), 'topic', this.topics);
+    m.qos = this.u8();
+    m.retain = this.u8() !== 0;
     const payloadLength = this.u32();
     this.checkPayloadLength(payloadLength);
-    const payload = this.copy(this.bytes(payloadLength));
-    return {
-      type: 'msgStore',
-      storeId,
-      expiryTime: 0n,
-      sourceId,
-      sourceUsername,
-      sourceMid,
-      sourcePort,
-      topic,
-      qos,
-      retain,
-      payload,
-      properties: null,
-    };
+    m.payload = this.bytes(payloadLength);
+    m.properties = null;
+    return null;
   }
 
-  private clientMsgV56(length: number): DbClientMessageChunk {
+  private clientMsgV56(length: number): null {
     this.need(PF_CLIENT_MSG_SIZE);
     const at = this.pos;
-    const storeId = this.data.readBigUInt64LE(at);
-    const mid = this.data.readUInt16BE(at + 8);
-    const idLength = this.data.readUInt16BE(at + 10);
-    const qos = this.data[at + 12] ?? 0;
-    const state = this.data[at + 13] ?? 0;
-    const retainDup = this.data[at + 14] ?? 0;
-    const direction = this.data[at + 15] ?? 0;
+    const data = this.data;
+    const m = this.clientMessage;
+    this.storeIdAt = at;
+    m.mid = data.readUInt16BE(at + 8);
+    const idLength = data.readUInt16BE(at + 10);
+    m.qos = data[at + 12] ?? 0;
+    m.state = data[at + 13] ?? 0;
+    const retainDup = data[at + 14] ?? 0;
+    m.direction = data[at + 15] ?? 0;
+    m.retain = (retainDup & 0xf0) !== 0;
+    m.dup = (retainDup & 0x0f) !== 0;
     this.pos += PF_CLIENT_MSG_SIZE;
     const propertiesLength = length - PF_CLIENT_MSG_SIZE - idLength;
     if (propertiesLength < 0) this.tooShort(length);
-    const clientId = this.string(idLength, 'client id', this.clientIds);
-    const properties = this.properties(propertiesLength);
-    return {
-      type: 'clientMsg',
-      storeId,
-      mid,
-      clientId,
-      qos,
-      state,
-      retain: (retainDup & 0xf0) !== 0,
-      dup: (retainDup & 0x0f) !== 0,
-      direction,
-      properties,
-    };
+    m.clientId = this.string(idLength, 'client id', this.clientIds);
+    m.properties = this.properties(propertiesLength);
+    return null;
   }
 
-  private clientMsgV234(): DbClientMessageChunk {
-    const clientId = this.string(this.u16(), 'client id', this.clientIds);
-    const storeId = this.u64(DBID_SIZE);
-    const mid = this.u16();
-    const qos = this.u8();
+  private clientMsgV234(): null {
+    const m = this.clientMessage;
+    m.clientId = this.string(this.u16(), 'client id', this.clientIds);
+    this.need(DBID_SIZE);
+    this.storeIdAt = this.pos;
+    this.pos += DBID_SIZE;
+    m.mid = this.u16();
+    m.qos = this.u8();
     const retain = this.u8();
-    const direction = this.u8();
-    const state = this.u8();
+    m.direction = this.u8();
+    m.state = this.u8();
     const dup = this.u8();
-    return {
-      type: 'clientMsg',
-      storeId,
-      mid,
-      clientId,
-      qos,
-      state,
-      // Mosquitto keeps the low four bits of each (retain_dup).
-      retain: (retain & 0x0f) !== 0,
-      dup: (dup & 0x0f) !== 0,
-      direction,
-      properties: null,
-    };
+    // Mosquitto keeps the low four bits of each (retain_dup).
+    m.retain = (retain & 0x0f) !== 0;
+    m.dup = (dup & 0x0f) !== 0;
+    m.properties = null;
+    return null;
   }
 
   private subV56(): DbSubscriptionChunk {
@@ -445,13 +508,7 @@ class ChunkReader {
     // Skip the varint length prefix: what remains is the list itself.
     let prefix = 1;
     while (((this.data[start + prefix - 1] ?? 0) & 0x80) !== 0) prefix++;
-    return start + prefix === this.pos
-      ? null
-      : this.copy(this.data.subarray(start + prefix, this.pos));
-  }
-
-  private copy(view: Buffer): Buffer {
-    return this.views ? view : Buffer.from(view);
+    return start + prefix === this.pos ? null : this.data.subarray(start + prefix, this.pos);
   }
 
   private checkPayloadLength(length: number): void {
@@ -466,11 +523,23 @@ class ChunkReader {
     const data = this.data;
     this.pos += length;
     if (last.matches(data, start, length)) return last.value;
+    // ASCII (most ids and topics) is valid UTF-8 read as Latin-1, without a view to decode.
+    let ascii = true;
+    for (let i = start; i < this.pos; i++) {
+      if ((data[i] ?? 0) >= 0x80) {
+        ascii = false;
+        break;
+      }
+    }
     let value: string;
-    try {
-      value = utf8.decode(data.subarray(start, start + length));
-    } catch {
-      throw this.error('corrupt', `${what} is not valid UTF-8`);
+    if (ascii) {
+      value = data.toString('latin1', start, this.pos);
+    } else {
+      try {
+        value = utf8.decode(data.subarray(start, this.pos));
+      } catch {
+        throw this.error('corrupt', `${what} is not valid UTF-8`);
+      }
     }
     return last.remember(value, data, start, length);
   }
