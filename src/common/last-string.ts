@@ -23,6 +23,11 @@ export class LastString {
     return true;
   }
 
+  /** The bytes may have changed: match nothing until the next remember(). */
+  forget(): void {
+    this.#length = -1;
+  }
+
   /** `value` was decoded from `data[start .. start + length)`. */
   remember(value: string, data: Buffer, start: number, length: number): string {
     this.value = value;

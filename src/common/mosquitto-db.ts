@@ -23,7 +23,11 @@ export {
   type MosquittoDbErrorReason,
   type MosquittoDbFile,
 } from './mosquitto-db/format.ts';
-export { readMosquittoDb, type ReadMosquittoDbOptions } from './mosquitto-db/read.ts';
+export {
+  readMosquittoDb,
+  readMosquittoDbFile,
+  type ReadMosquittoDbOptions,
+} from './mosquitto-db/read.ts';
 export { writeMosquittoDb } from './mosquitto-db/write.ts';
 export { DbFileWriteError, writeMosquittoDbFileAtomic } from './mosquitto-db/atomic-file.ts';
 export {

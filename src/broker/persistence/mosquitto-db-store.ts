@@ -7,7 +7,7 @@
  * handling of subscriptions, a session's maximum QoS.
  */
 import { Buffer } from 'node:buffer';
-import { existsSync, readFileSync, renameSync } from 'node:fs';
+import { closeSync, existsSync, openSync, renameSync } from 'node:fs';
 import type { QoS } from '../../protocol/constants.ts';
 import { PacketType, ReasonCode } from '../../protocol/constants.ts';
 import type { Properties } from '../../protocol/packets.ts';
@@ -28,7 +28,7 @@ import type {
 } from '../../common/mosquitto-db.ts';
 import {
   MosquittoDbError,
-  readMosquittoDb,
+  readMosquittoDbFile,
   writeMosquittoDb,
   writeMosquittoDbFileAtomic,
 } from '../../common/mosquitto-db.ts';
@@ -282,19 +282,24 @@ export class MosquittoDbStore implements PersistenceStore {
 
   load(sink: DurableStateSink): void {
     if (!existsSync(this.location)) return;
-    let data: Buffer;
+    // The file is read a window at a time, and each chunk goes to the sink as soon as it is
+    // read (payloads as views of the window, which the sink copies): a large store is never
+    // in memory whole, as bytes, chunks or records.
+    let fd: number | null = null;
     try {
-      data = readFileSync(this.location);
-    } catch (error) {
-      throw new StoreError(`${this.location}: ${(error as Error).message}`);
-    }
-    // Each chunk goes to the sink as soon as it is read (payloads as views of the file,
-    // which the sink copies): a large store is never held as chunks or records.
-    try {
-      readMosquittoDb(data, this.location, { visitor: new DbRecordFeeder(sink, this.location) });
+      fd = openSync(this.location, 'r');
+      readMosquittoDbFile(fd, this.location, {
+        visitor: new DbRecordFeeder(sink, this.location),
+      });
     } catch (error) {
       if (error instanceof MosquittoDbError) throw new StoreError(error.message);
+      // The file system's own errors (EACCES, EIO, ...), as Node reports them.
+      if (typeof (error as { code?: unknown }).code === 'string') {
+        throw new StoreError(`${this.location}: ${(error as Error).message}`);
+      }
       throw error;
+    } finally {
+      if (fd !== null) closeSync(fd);
     }
   }
 

@@ -47,8 +47,10 @@ import {
   type DbSubscriptionChunk,
   type MosquittoDbFile,
 } from './format.ts';
+import { fstatSync } from 'node:fs';
 import { LastString } from '../last-string.ts';
 import { parseDbProperties } from './properties.ts';
+import { FileWindow } from './window.ts';
 
 export interface ReadMosquittoDbOptions {
   /** Called for each chunk of a type Mosquitto does not know, which is skipped. */
@@ -73,21 +75,44 @@ export function readMosquittoDb(
   path: string,
   options: ReadMosquittoDbOptions = {},
 ): MosquittoDbFile {
-  if (data.length === 0) throw new MosquittoDbError(path, 'empty', 'empty file', 0);
-  const magicLength = Math.min(data.length, DB_MAGIC.length);
-  if (!data.subarray(0, magicLength).equals(DB_MAGIC.subarray(0, magicLength))) {
+  return readWindow(FileWindow.whole(data), path, options);
+}
+
+/**
+ * Reads the open file `fd` into `visitor` (see ReadMosquittoDbOptions) a window at a time,
+ * so that a large file is never in memory whole. Throws MosquittoDbError as
+ * readMosquittoDb does, and what reading the file throws.
+ */
+export function readMosquittoDbFile(
+  fd: number,
+  path: string,
+  options: ReadMosquittoDbOptions & { visitor: DbChunkVisitor },
+): void {
+  readWindow(FileWindow.reading(fd, fstatSync(fd).size, path), path, options);
+}
+
+function readWindow(
+  window: FileWindow,
+  path: string,
+  options: ReadMosquittoDbOptions,
+): MosquittoDbFile {
+  const size = window.size;
+  if (size === 0) throw new MosquittoDbError(path, 'empty', 'empty file', 0);
+  window.ensure(0, DB_FILE_HEADER_SIZE);
+  const magicLength = Math.min(size, DB_MAGIC.length);
+  if (!window.data.subarray(0, magicLength).equals(DB_MAGIC.subarray(0, magicLength))) {
     throw new MosquittoDbError(path, 'format', 'unrecognised file format (bad magic)', 0);
   }
-  if (data.length < DB_FILE_HEADER_SIZE) {
+  if (size < DB_FILE_HEADER_SIZE) {
     throw new MosquittoDbError(
       path,
       'truncated',
-      `truncated file header (${data.length} of ${DB_FILE_HEADER_SIZE} bytes)`,
+      `truncated file header (${size} of ${DB_FILE_HEADER_SIZE} bytes)`,
       0,
     );
   }
   // The CRC field (offset 15) is always written as 0 and never checked by Mosquitto.
-  const version = data.readUInt32BE(19);
+  const version = window.data.readUInt32BE(19);
   if (version < DB_OLDEST_VERSION || version > DB_VERSION) {
     throw new MosquittoDbError(
       path,
@@ -96,13 +121,16 @@ export function readMosquittoDb(
       19,
     );
   }
+  // Versions 2 to 4 say where a chunk ends only by its contents: read whole (they are old
+  // and small).
+  if (version < 5) window.ensure(DB_FILE_HEADER_SIZE, size);
   const visitor = options.visitor ?? null;
-  const reader = new ChunkReader(data, path, version, visitor);
+  const reader = new ChunkReader(window, path, version, visitor);
   const chunks: DbChunk[] = [];
   const headerSize = version >= 5 ? PF_HEADER_SIZE : PF_HEADER_SIZE_V234;
   let offset = DB_FILE_HEADER_SIZE;
-  while (offset < data.length) {
-    if (data.length - offset < headerSize) {
+  while (offset < size) {
+    if (size - offset < headerSize) {
       throw new MosquittoDbError(
         path,
         'truncated',
@@ -110,12 +138,15 @@ export function readMosquittoDb(
         offset,
       );
     }
-    const type = version >= 5 ? data.readUInt32BE(offset) : data.readUInt16BE(offset);
-    const length = version >= 5 ? data.readUInt32BE(offset + 4) : data.readUInt32BE(offset + 2);
+    window.ensure(offset, offset + headerSize);
+    const at = offset - window.base;
+    const data = window.data;
+    const type = version >= 5 ? data.readUInt32BE(at) : data.readUInt16BE(at);
+    const length = version >= 5 ? data.readUInt32BE(at + 4) : data.readUInt32BE(at + 2);
     const start = offset + headerSize;
     const name = DB_CHUNK_NAMES[type];
     if (name === undefined) {
-      if (data.length - start < length) {
+      if (size - start < length) {
         throw new MosquittoDbError(
           path,
           'truncated',
@@ -126,6 +157,7 @@ export function readMosquittoDb(
       options.onUnknownChunk?.(type, length, offset);
       offset = start + length;
     } else {
+      if (version >= 5) window.ensure(offset, start + length);
       const chunk = reader.chunk(type, name, offset, start, length);
       if (visitor === null) chunks.push(chunk as DbChunk);
       else if (chunk !== null)
@@ -182,20 +214,41 @@ class ChunkReader {
   private storeIdAt = 0;
   private expiryAt = -1;
 
+  /** The window's bytes: positions (pos, end) are in it, chunk offsets in the file. */
+  private data: Buffer;
+  private base = 0;
+  /** window.moves when the string caches were last valid. */
+  private moves = -1;
+
   constructor(
-    private readonly data: Buffer,
+    private readonly window: FileWindow,
     private readonly path: string,
     private readonly version: number,
     private readonly visitor: DbChunkVisitor | null,
-  ) {}
+  ) {
+    this.data = window.data;
+  }
 
   /** The chunk read; null when it went to the visitor already. */
   chunk(type: number, name: string, offset: number, start: number, length: number): DbChunk | null {
+    const window = this.window;
+    if (window.moves !== this.moves) {
+      // The bytes the cached strings came from are gone.
+      this.moves = window.moves;
+      this.data = window.data;
+      this.base = window.base;
+      this.sourceIds.forget();
+      this.usernames.forget();
+      this.topics.forget();
+      this.clientIds.forget();
+    }
+    const base = this.base;
     this.name = name;
     this.offset = offset;
-    this.pos = start;
+    this.pos = start - base;
     if (this.version < 5) {
-      // Versions 2 to 4: the contents alone say where the chunk ends.
+      // Versions 2 to 4 (the whole file is in the window): the contents alone say where
+      // the chunk ends.
       this.end = this.data.length;
       let chunk: DbChunk | null;
       try {
@@ -204,13 +257,14 @@ class ChunkReader {
         if (error instanceof OutOfData) throw this.error('truncated', 'truncated');
         throw error;
       }
-      this.next = this.pos;
+      this.next = base + this.pos;
       return chunk ?? this.hand(type);
     }
     // The declared length may run past the end of the file: reads are then bounded by the
     // file, so a cut shows up as truncation rather than as a length mismatch.
-    this.end = Math.min(start + length, this.data.length);
-    const truncated = start + length > this.data.length;
+    const size = window.size;
+    this.end = Math.min(start + length, size) - base;
+    const truncated = start + length > size;
     this.next = start + length;
     let chunk: DbChunk | null;
     try {
@@ -223,10 +277,10 @@ class ChunkReader {
       throw error;
     }
     if (truncated) throw this.error('truncated', 'truncated');
-    if (this.pos !== start + length) {
+    if (this.pos !== start - base + length) {
       throw this.error(
         'corrupt',
-        `length ${length} does not match its contents (${this.pos - start} bytes)`,
+        `length ${length} does not match its contents (${this.pos - (start - base)} bytes)`,
       );
     }
     return chunk ?? this.hand(type);
