@@ -343,7 +343,10 @@ class ChunkReader {
     const low =
       ((d[at] ?? 0) | ((d[at + 1] ?? 0) << 8) | ((d[at + 2] ?? 0) << 16)) +
       (d[at + 3] ?? 0) * 0x100_0000;
-    return high * 0x1_0000_0000 + low;
+    const value = high * 0x1_0000_0000 + low;
+    // As a small integer where it is one: a double here would make every StoredMessage's
+    // storeId field a boxed number (an extra object per message, restored or not).
+    return value <= 0x7fff_ffff ? value | 0 : value;
   }
 
   /** The chunk, or null for a message, client message or retain (see hand()). */
