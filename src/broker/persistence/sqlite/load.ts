@@ -21,6 +21,7 @@ import type {
   ClientMessageRecord,
   DurableStateSink,
   MessageState,
+  RetainRecord,
 } from '../records.ts';
 import { MessageDirection } from '../records.ts';
 import { StoreIdIndex } from '../store-id-index.ts';
@@ -79,7 +80,7 @@ const MINUS = 0x2d;
 /** The bytes of a text column for a packed row: its UTF-8, or nothing for NULL. */
 const bytesOf = (column: string): string => `ifnull(CAST(${column} AS BLOB), x'')`;
 /** Its length for the header: -1 for NULL. */
-const lengthOf = (column: string): string => `ifnull(length(CAST(${column} AS BLOB)), -1)`;
+const lengthOf = (column: string): string => `ifnull(octet_length(${column}), -1)`;
 
 /**
  * The rows of `table` in rowid order, packed: for each row, the values of `numbers` in
@@ -315,6 +316,7 @@ function readRetains(db: Db, sink: DurableStateSink, known: StoreIdIndex<true>):
     .raw();
   const reader = new PackedReader();
   const topics = new LastString();
+  const record: Mutable<RetainRecord> = { topic: '', storeId: 0 };
   let count = 0;
   let failed = 0;
   for (let offset = 0; offset < rows; offset += size) {
@@ -329,7 +331,9 @@ function readRetains(db: Db, sink: DurableStateSink, known: StoreIdIndex<true>):
         continue;
       }
       count++;
-      sink.retain({ topic, storeId });
+      record.topic = topic;
+      record.storeId = storeId;
+      sink.retain(record);
     }
   }
   return [count, failed];
