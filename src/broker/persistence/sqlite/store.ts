@@ -360,12 +360,15 @@ export class SqliteStore implements PersistenceStore {
    * in base_msgs, client_msgs and retains alike, committed at once.
    */
   #renumberUnsafeIds(db: Db, st: Statements): void {
+    // A search of the store_id index finds whether there is any; the list in rowid order
+    // below scans the whole table.
+    const unsafeOnes = 'FROM base_msgs WHERE store_id > 9007199254740991';
+    if (db.prepare(`SELECT 1 ${unsafeOnes} LIMIT 1`).get() === undefined) return;
     const unsafe = db
-      .prepare('SELECT store_id FROM base_msgs WHERE store_id > 9007199254740991 ORDER BY rowid')
+      .prepare(`SELECT store_id ${unsafeOnes} ORDER BY rowid`)
       .safeIntegers(true)
       .pluck()
       .all() as bigint[];
-    if (unsafe.length === 0) return;
     let next = int(
       db
         .prepare('SELECT max(store_id) FROM base_msgs WHERE store_id <= 9007199254740991')
