@@ -1,5 +1,6 @@
 /**
- * readMosquittoDb: the whole of a `mosquitto.db` file, checked, or a MosquittoDbError.
+ * readMosquittoDb: the whole of a `mosquitto.db` file, checked, or a MosquittoDbError;
+ * readMosquittoDbFile: the same from an open file, a window at a time, into a visitor.
  *
  * Reads what Mosquitto 2.0.22's persist__restore() reads: format versions 6 (2.0, 2.1),
  * 5 (1.6) and 2 to 4 (1.x). Stricter than Mosquitto, which stops quietly at a partial
