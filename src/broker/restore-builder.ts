@@ -200,6 +200,11 @@ export class RestoreBuilder implements LoadTarget {
     this.#addClientMessage(session, message, record);
   }
 
+  lastMid(clientId: string, mid: number): void {
+    const session = this.#sessions.get(clientId);
+    if (session != null) session.packetIds.last = mid;
+  }
+
   subscription(record: SubscriptionRecord): void {
     this.#records++;
     this.#subscriptions.push({ ...record });

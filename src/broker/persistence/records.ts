@@ -171,6 +171,11 @@ export interface DurableStateSink {
   retain(record: RetainRecord): void;
   client(record: ClientRecord): void;
   clientMessage(record: ClientMessageRecord): void;
+  /**
+   * The last packet id of a client already read, for a store that derives it from the
+   * client's messages after them (SQLite, as Mosquitto 2.1 does).
+   */
+  lastMid(clientId: string, mid: number): void;
   subscription(record: SubscriptionRecord): void;
   will(record: WillRecord): void;
 }
@@ -180,6 +185,8 @@ export class StateCollector implements DurableStateSink {
   readonly state: DurableState = emptyDurableState();
   /** Topics by store id, for retainOwnTopic. */
   readonly #topics = new Map<number, string>();
+  /** Where each client's record is in state.clients, for lastMid. */
+  readonly #clients = new Map<string, number>();
 
   lastStoreId(storeId: number): void {
     this.state.lastStoreId = storeId;
@@ -200,11 +207,19 @@ export class StateCollector implements DurableStateSink {
   }
 
   client(record: ClientRecord): void {
-    this.state.clients.push({ ...record });
+    this.#clients.set(record.clientId, this.state.clients.push({ ...record }) - 1);
   }
 
   clientMessage(record: ClientMessageRecord): void {
     this.state.clientMessages.push({ ...record });
+  }
+
+  lastMid(clientId: string, mid: number): void {
+    const index = this.#clients.get(clientId);
+    const client = index === undefined ? undefined : this.state.clients[index];
+    if (index !== undefined && client !== undefined) {
+      this.state.clients[index] = { ...client, lastMid: mid };
+    }
   }
 
   subscription(record: SubscriptionRecord): void {

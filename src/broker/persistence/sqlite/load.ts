@@ -202,8 +202,6 @@ export function readState(db: Db, sink: DurableStateSink, log: LoadLog): void {
 
   const [retainCount, retainsFailed] = readRetains(db, sink, known);
 
-  const lastMids = readLastMids(db, known);
-
   const clientIds = new Set<string>();
   for (const row of db
     .prepare(
@@ -220,7 +218,8 @@ export function readState(db: Db, sink: DurableStateSink, log: LoadLog): void {
       username: text(row.username),
       sessionExpiryTime: int(row.session_expiry_time),
       sessionExpiryInterval: uint32(row.session_expiry_interval),
-      lastMid: lastMids.get(clientId) ?? 0,
+      // Derived from its messages below, as Mosquitto 2.1 derives it.
+      lastMid: 0,
       listenerPort: uint16(row.listener_port),
       willDelayTime: int(row.will_delay_time),
       willDelayInterval: uint32(row.will_delay_interval),
@@ -339,42 +338,6 @@ function readRetains(db: Db, sink: DurableStateSink, known: StoreIdIndex<true>):
   return [count, failed];
 }
 
-/**
- * Mosquitto 2.1 derives a client's last packet id from its restored messages: the id of
- * its last outgoing QoS 1/2 message (of those whose base message exists). Read ahead of
- * the client messages, so clients can go first: each client's last such row, and for the
- * rare client whose last row refers to a missing base message, its last row that does not.
- */
-function readLastMids(db: Db, known: StoreIdIndex<true>): Map<string, number> {
-  const outgoing = '(direction & 255) = 1 AND (qos & 255) > 0';
-  const lastMids = new Map<string, number>();
-  let exact: Database.Statement | null = null;
-  for (const row of db
-    .prepare(
-      `SELECT client_id, mid, store_id, max(rowid) FROM client_msgs WHERE ${outgoing} ` +
-        'GROUP BY client_id',
-    )
-    .raw()
-    .iterate() as IterableIterator<unknown[]>) {
-    const clientId = text(row[0]);
-    if (clientId === null) continue;
-    if (known.get(int(row[2])) !== undefined) {
-      lastMids.set(clientId, uint16(row[1]));
-      continue;
-    }
-    exact ??= db
-      .prepare(
-        `SELECT mid FROM client_msgs AS m WHERE client_id = ? AND ${outgoing} AND EXISTS ` +
-          '(SELECT 1 FROM base_msgs AS b WHERE b.store_id = m.store_id AND b.topic IS NOT NULL) ' +
-          'ORDER BY rowid DESC LIMIT 1',
-      )
-      .pluck();
-    const mid = exact.get(row[0]);
-    if (mid !== undefined) lastMids.set(clientId, uint16(mid));
-  }
-  return lastMids;
-}
-
 /** base_msgs, packed; notes each store id in `known`. Returns how many were read. */
 function readBaseMessages(
   db: Db,
@@ -491,6 +454,12 @@ function readClientMessages(
     subscriptionId: 0,
   };
   const ids = new LastString();
+  // Mosquitto 2.1 derives a client's last packet id from its restored messages: the id of
+  // its last outgoing QoS 1/2 message. A client's messages mostly come together: the map
+  // is written when the client changes.
+  const lastMids = new Map<string, number>();
+  let client = '';
+  let lastMid = -1;
   let count = 0;
   let failed = 0;
   for (const rows of packedBatches(
@@ -532,6 +501,13 @@ function readClientMessages(
         continue;
       }
       count++;
+      if (direction === MessageDirection.Out && qos > 0) {
+        if (clientId !== client) {
+          if (lastMid >= 0) lastMids.set(client, lastMid);
+          client = clientId;
+        }
+        lastMid = mid;
+      }
       record.clientId = clientId;
       record.cmsgId = cmsgId;
       record.storeId = storeId;
@@ -545,5 +521,7 @@ function readClientMessages(
       sink.clientMessage(record);
     }
   }
+  if (lastMid >= 0) lastMids.set(client, lastMid);
+  for (const [clientId, mid] of lastMids) sink.lastMid(clientId, mid);
   return [count, failed];
 }
