@@ -611,11 +611,12 @@ const INTERNAL_SQLITE = '--internal-make-sqlite';
 async function makeSqliteFromDb(dbPath: string, sqlitePath: string): Promise<void> {
   const { MosquittoDbStore } = await import('../src/broker/persistence/mosquitto-db-store.ts');
   const { openSqliteStore } = await import('../src/broker/persistence/sqlite/index.ts');
-  const state = new MosquittoDbStore(dbPath).load();
+  const { loadState } = await import('../src/broker/persistence/store.ts');
+  const state = loadState(new MosquittoDbStore(dbPath));
   const store = openSqliteStore({ dbFile: sqlitePath, sync: 'off' }, (level, line) => {
     process.stderr.write(`${level}: ${line}\n`);
   });
-  store.load();
+  loadState(store);
   store.save(state, true);
   store.commit(true);
   store.close();

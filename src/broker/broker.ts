@@ -33,7 +33,8 @@ import { cancelSessionExpiry, scheduleSessionExpiry } from './session-expiry.ts'
 import { DelayedWills } from './will.ts';
 import type { Persistence } from './persistence/persistence.ts';
 import { openPersistence } from './persistence/open.ts';
-import { restoreState, snapshotState } from './durable-state.ts';
+import { snapshotState } from './durable-state.ts';
+import { RestoreBuilder } from './restore-builder.ts';
 import { SysTree } from './sys-tree.ts';
 import { EMPTY_PROPERTIES } from '../protocol/packets.ts';
 import type { BridgeSupervisor } from './bridge-hooks.ts';
@@ -147,7 +148,9 @@ export class Broker extends EventEmitter<BrokerEvents> {
    * restored sessions' expiry and their wills, and starts the store's timers.
    */
   #restore(persistence: Persistence): void {
-    const restored = restoreState(this, persistence, persistence.load());
+    const restored = persistence
+      .load(() => new RestoreBuilder(this, persistence.countsHolders))
+      .commit();
     this.metrics.clientsExpired += restored.expired;
     for (const session of restored.sessions) {
       const remaining =

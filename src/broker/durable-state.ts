@@ -1,17 +1,14 @@
 /**
- * The broker's durable state to and from records (persistence/records.ts): a snapshot
- * of everything a store keeps (for mosquitto.db saves and for filling a journal), and the
- * restore at start-up (Mosquitto's persist__restore). Works on the registries the broker
- * hands over, not on the Broker itself, so persistence does not join broker.ts's circle.
+ * The broker's durable state as records (persistence/records.ts): a snapshot of everything
+ * a store keeps (for mosquitto.db saves and for filling a journal); restore-builder.ts
+ * goes the other way. Works on the registries the broker hands over, not on the Broker
+ * itself, so persistence does not join broker.ts's circle.
  */
 import type { Clock } from '../common/clock.ts';
-import type { QoS } from '../protocol/constants.ts';
-import { ProtocolVersion } from '../protocol/constants.ts';
-import { Delivery, DeliveryState } from './messages/delivery.ts';
-import { NEVER_EXPIRES, StoredMessage } from './messages/stored-message.ts';
+import type { Delivery } from './messages/delivery.ts';
+import type { StoredMessage } from './messages/stored-message.ts';
 import type { Persistence } from './persistence/persistence.ts';
 import { STATE_OF_DELIVERY } from './persistence/record-builder.ts';
-import { StoreIdIndex } from './persistence/store-id-index.ts';
 import type {
   BaseMessageRecord,
   ClientMessageRecord,
@@ -22,8 +19,8 @@ import type {
 } from './persistence/records.ts';
 import { MessageDirection, MessageState } from './persistence/records.ts';
 import type { RetainStore } from './router/retain-store.ts';
-import type { SubscriptionOptions, SubscriptionTree } from './router/subscription-tree.ts';
-import { Session } from './session.ts';
+import type { SubscriptionTree } from './router/subscription-tree.ts';
+import type { Session } from './session.ts';
 
 /** What a snapshot reads and a restore fills. */
 export interface DurableRegistries {
@@ -118,178 +115,4 @@ export function snapshotState(
     retains,
     wills,
   };
-}
-
-export function optionsFromByte(options: number, identifier: number): SubscriptionOptions {
-  const qos = (options & 0x03) as QoS;
-  return {
-    qos: qos > 2 ? 2 : qos,
-    noLocal: (options & 0x04) !== 0,
-    retainAsPublished: (options & 0x08) !== 0,
-    retainHandling: ((options >> 4) & 0x03) as 0 | 1 | 2,
-    subscriptionId: identifier,
-  };
-}
-
-/** What a restore leaves for the broker to schedule (expiry timers, delayed wills). */
-export interface RestoredSessions {
-  readonly sessions: Session[];
-  /** Sessions whose expiry time had passed while the broker was down. */
-  readonly expired: number;
-  readonly wills: { clientId: string; message: StoredMessage; delaySeconds: number }[];
-}
-
-/**
- * Fills the registries from a loaded state (and consumes it: its message lists are emptied). Messages whose expiry passed while the broker
- * was down are dropped, as are sessions whose expiry passed (counted, as Mosquitto
- * counts them in $SYS/broker/clients/expired).
- */
-export function restoreState(
-  registries: DurableRegistries,
-  persistence: Persistence,
-  state: DurableState,
-): RestoredSessions {
-  const clock = registries.clock;
-  const now = clock.now();
-  const wall = clock.wallSeconds();
-  // Durable holders of each message are counted on the message itself (storeRefs).
-  const messages = new StoreIdIndex<StoredMessage>(state.baseMessages.length);
-  const reference = (storeId: number): StoredMessage | undefined => {
-    const message = messages.get(storeId);
-    if (message !== undefined) message.storeRefs++;
-    return message;
-  };
-  const restoredMessages: StoredMessage[] = [];
-  for (const record of state.baseMessages) {
-    if (record.expiryTime !== 0 && record.expiryTime <= wall) continue;
-    const message = new StoredMessage(
-      record.topic,
-      record.payload,
-      record.qos,
-      record.retain,
-      record.properties,
-      record.expiryTime === 0 ? NEVER_EXPIRES : now + (record.expiryTime - wall) * 1000,
-      record.sourceId,
-      record.sourceUsername,
-    );
-    message.storeId = record.storeId;
-    messages.set(record.storeId, message);
-    restoredMessages.push(message);
-  }
-  // The records are consumed: let the million-message case shed them before the next phase.
-  state.baseMessages.length = 0;
-  for (const retain of state.retains) {
-    const message = reference(retain.storeId);
-    if (message === undefined || message.payloadLength === 0) continue;
-    registries.retained.set(retain.topic, message);
-  }
-  const sessions: Session[] = [];
-  let expired = 0;
-  const byId = new Map<string, Session>();
-  for (const client of state.clients) {
-    if (client.clientId === '') continue;
-    if (client.sessionExpiryTime !== 0 && client.sessionExpiryTime <= wall) {
-      expired++;
-      continue;
-    }
-    const session = new Session(client.clientId, ProtocolVersion.V311);
-    session.cleanStart = false;
-    session.username = client.username;
-    session.expiryInterval = client.sessionExpiryInterval;
-    session.expiryWallTime = client.sessionExpiryTime;
-    session.packetIds.last = client.lastMid;
-    session.listenerPort = client.listenerPort;
-    session.maxQos = client.maxQos;
-    session.persisted = true;
-    registries.sessions.set(session.clientId, session);
-    byId.set(session.clientId, session);
-    sessions.push(session);
-  }
-  for (const record of state.subscriptions) {
-    const session = byId.get(record.clientId);
-    if (session === undefined) continue;
-    const options = optionsFromByte(record.options, record.identifier);
-    // A subscription identifier only exists in MQTT 5: the session was one.
-    if (record.identifier !== 0) session.protocolVersion = ProtocolVersion.V5;
-    const { entry } = registries.subscriptions.add(session, record.topicFilter, options);
-    session.subscriptions.set(record.topicFilter, entry);
-  }
-  for (const record of state.clientMessages) {
-    const session = byId.get(record.clientId);
-    if (session === undefined) continue;
-    const message = reference(record.storeId);
-    if (message === undefined) continue;
-    if (record.direction === MessageDirection.In) {
-      if (record.qos === 2 && !session.incoming.has(record.mid)) {
-        session.incoming.set(record.mid, message);
-      } else {
-        message.storeRefs--;
-      }
-      continue;
-    }
-    const delivery = new Delivery(
-      message,
-      record.qos,
-      record.retain,
-      record.subscriptionId,
-      record.mid,
-    );
-    delivery.dup = record.dup;
-    const state = inflightState(record);
-    if (state === DeliveryState.Queued || record.mid === 0 || session.inflight.has(record.mid)) {
-      session.queue.push(delivery);
-    } else {
-      delivery.state = state;
-      session.inflight.set(record.mid, delivery);
-      session.inflightBytes += message.payloadLength;
-    }
-  }
-  state.clientMessages.length = 0;
-  const wills: RestoredSessions['wills'] = [];
-  const clientRecords = new Map(state.clients.map((c) => [c.clientId, c]));
-  for (const record of state.wills) {
-    const session = byId.get(record.clientId);
-    if (session === undefined) continue;
-    const message = new StoredMessage(
-      record.topic,
-      record.payload,
-      record.qos,
-      record.retain,
-      record.properties,
-      NEVER_EXPIRES,
-      record.clientId,
-      session.username,
-    );
-    // The connection ended while the broker was down, or its delay was running: the will
-    // goes out when its delay (counted from the wall clock) runs out.
-    const client = clientRecords.get(record.clientId);
-    const delay =
-      client === undefined
-        ? 0
-        : client.willDelayTime !== 0
-          ? Math.max(0, client.willDelayTime - wall)
-          : client.willDelayInterval;
-    wills.push({ clientId: record.clientId, message, delaySeconds: delay });
-  }
-  for (const message of restoredMessages) {
-    persistence.adoptRestored(message);
-  }
-  return { sessions, expired, wills };
-}
-
-function inflightState(record: ClientMessageRecord): DeliveryState {
-  switch (record.state) {
-    case MessageState.WaitForPuback:
-      return DeliveryState.AwaitPuback;
-    case MessageState.WaitForPubrec:
-      return DeliveryState.AwaitPubrec;
-    case MessageState.WaitForPubcomp:
-    case MessageState.ResendPubrel:
-      return DeliveryState.AwaitPubcomp;
-    case MessageState.PublishQos1:
-    case MessageState.PublishQos2:
-    case MessageState.Queued:
-    default:
-      return DeliveryState.Queued;
-  }
 }

@@ -9,9 +9,11 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Buffer } from 'node:buffer';
 import {
+  closeSync,
   linkSync,
   mkdirSync,
   mkdtempSync,
+  openSync,
   readFileSync,
   readdirSync,
   statSync,
@@ -25,9 +27,11 @@ import {
   MosquittoDbError,
   parseDbProperties,
   readMosquittoDb,
+  readMosquittoDbFile,
   writeMosquittoDb,
   writeMosquittoDbFileAtomic,
   type DbChunk,
+  type DbChunkVisitor,
   type DbClientChunk,
   type DbClientMessageChunk,
   type DbMessageChunk,
@@ -513,22 +517,132 @@ test('round trip: any chunks read back as written, and rewrite to the same bytes
   );
 });
 
-test('onChunk hands over the same chunks, in order, instead of collecting them', () => {
+test('a visitor gets the same chunks, in order, ids as numbers; an id beyond 2^53 is refused', () => {
+  const safe = (value: bigint): boolean => value >= 0n && value <= BigInt(Number.MAX_SAFE_INTEGER);
   fc.assert(
     fc.property(fc.array(chunkArbitrary, { maxLength: 8 }), (generated) => {
       const chunks = generated.map((chunk) => ({ ...chunk }));
       const bytes = writeMosquittoDb({ version: 6, chunks });
-      const seen: unknown[] = [];
-      const read = readMosquittoDb(bytes, 'streamed.db', {
-        onChunk: (chunk) => {
-          seen.push(chunk);
-        },
-      });
+      const seen: DbChunk[] = [];
+      // Fields are refilled for the next chunk: copy them, as a visitor must.
+      const copy = (b: Buffer | null): Buffer | null => (b === null ? null : Buffer.from(b));
+      const visitor: DbChunkVisitor = {
+        chunk: (chunk) => seen.push(chunk),
+        message: (m) =>
+          seen.push({
+            ...m,
+            type: 'msgStore',
+            storeId: BigInt(m.storeId),
+            expiryTime: BigInt(m.expiryTime),
+            payload: Buffer.from(m.payload),
+            properties: copy(m.properties),
+          }),
+        clientMessage: (m) =>
+          seen.push({
+            ...m,
+            type: 'clientMsg',
+            storeId: BigInt(m.storeId),
+            properties: copy(m.properties),
+          }),
+        retain: (storeId) => seen.push({ type: 'retain', storeId: BigInt(storeId) }),
+      };
+      const unsafe = chunks.find(
+        (c) =>
+          (c.type === 'msgStore' && (!safe(c.storeId) || !safe(c.expiryTime))) ||
+          ((c.type === 'clientMsg' || c.type === 'retain') && !safe(c.storeId)),
+      );
+      if (unsafe !== undefined) {
+        assert.throws(
+          () => readMosquittoDb(bytes, 'streamed.db', { visitor }),
+          (error: unknown) =>
+            error instanceof MosquittoDbError &&
+            error.reason === 'corrupt' &&
+            /out of range/.test(error.message),
+        );
+        return;
+      }
+      const read = readMosquittoDb(bytes, 'streamed.db', { visitor });
       assert.deepEqual(read, { version: 6, chunks: [] });
       assert.deepEqual(seen, chunks);
     }),
-    { numRuns: 100 },
+    { numRuns: 200 },
   );
+});
+
+test('readMosquittoDbFile reads a file larger than its window as readMosquittoDb reads it', () => {
+  // 20,000 messages of 1 KiB: past the 16 MiB window, with chunks across its edges and
+  // strings repeated across them (their cache must not outlive the window's bytes).
+  const chunks: DbChunk[] = [{ type: 'cfg', lastDbId: 20_000n, shutdown: true, dbIdSize: 8 }];
+  for (let i = 1; i <= 20_000; i++) {
+    chunks.push({
+      ...msg(),
+      storeId: BigInt(i),
+      sourceId: i % 3 === 0 ? 'other' : 'same source',
+      topic: `queue/${Math.floor(i / 7)}`,
+      payload: Buffer.alloc(1000 + (i % 50), i % 251),
+    });
+    chunks.push({
+      type: 'clientMsg',
+      storeId: BigInt(i),
+      mid: i % 65_536,
+      clientId: `client-${Math.floor(i / 1000)}`,
+      qos: 1,
+      state: 11,
+      retain: false,
+      dup: false,
+      direction: 1,
+      properties: null,
+    });
+  }
+  const bytes = writeMosquittoDb({ version: 6, chunks });
+  assert.ok(bytes.length > 17 * 1024 * 1024);
+  const file = join(dir, 'large.db');
+  writeFileSync(file, bytes);
+  const visited = (read: (visitor: DbChunkVisitor) => void): unknown[] => {
+    const seen: unknown[] = [];
+    read({
+      chunk: (chunk) => seen.push(chunk),
+      message: (m) => seen.push({ ...m, payload: Buffer.from(m.payload) }),
+      clientMessage: (m) => seen.push({ ...m }),
+      retain: (storeId) => seen.push(storeId),
+    });
+    return seen;
+  };
+  const fromFile = visited((visitor) => {
+    const fd = openSync(file, 'r');
+    try {
+      readMosquittoDbFile(fd, file, { visitor });
+    } finally {
+      closeSync(fd);
+    }
+  });
+  assert.deepEqual(
+    fromFile,
+    visited((visitor) => readMosquittoDb(bytes, file, { visitor })),
+  );
+  // Cut inside a chunk past the first window: the same error as for the bytes in memory.
+  const cut = join(dir, 'large-cut.db');
+  writeFileSync(cut, bytes.subarray(0, 17 * 1024 * 1024 + 5));
+  const errorOf = (read: () => void): unknown => {
+    try {
+      read();
+    } catch (error) {
+      return error instanceof MosquittoDbError ? [error.reason, error.message] : error;
+    }
+    return null;
+  };
+  const visitor: DbChunkVisitor = { chunk() {}, message() {}, clientMessage() {}, retain() {} };
+  const fd = openSync(cut, 'r');
+  try {
+    assert.deepEqual(
+      errorOf(() => {
+        readMosquittoDbFile(fd, cut, { visitor });
+      }),
+      errorOf(() => readMosquittoDb(readFileSync(cut), cut, { visitor })),
+    );
+  } finally {
+    closeSync(fd);
+  }
 });
 
 test('the writer: empty optional strings and property lists are left out, like NULL', () => {

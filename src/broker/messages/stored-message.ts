@@ -110,7 +110,8 @@ export class StoredMessage {
   /**
    * The received PUBLISH frame `rawSource[rawStart..rawEnd)`, a part of the received chunk
    * until keep() copies it; null for messages of the broker. Whether it can be forwarded
-   * as it is: see rawFormFits.
+   * as it is: see rawFormFits. For a restored message, the slab its payload is in (see
+   * payloadIn; rawStart and rawEnd are then unused).
    */
   rawSource: Buffer | null = null;
   rawStart = 0;
@@ -182,6 +183,18 @@ export class StoredMessage {
     this.#payload = null;
     this.payloadLength = frameEnd - payloadStart;
     this.#rawFlags = BORROWED | (isForm ? RAW_FORM : 0) | (v5 ? RAW_V5 : 0);
+  }
+
+  /**
+   * Makes the payload `source[start..start + length)`, part of a buffer the message may
+   * keep (a slab of restored payloads): it becomes a Buffer object only if a recipient
+   * needs one, so a large restored store costs no object per payload.
+   */
+  payloadIn(source: Buffer, start: number, length: number): void {
+    this.rawSource = source;
+    this.#payloadStart = start;
+    this.#payload = null;
+    this.payloadLength = length;
   }
 
   /** The payload Buffer given to the constructor is a view of a received chunk. */

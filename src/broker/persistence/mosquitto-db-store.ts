@@ -7,7 +7,7 @@
  * handling of subscriptions, a session's maximum QoS.
  */
 import { Buffer } from 'node:buffer';
-import { existsSync, readFileSync, renameSync } from 'node:fs';
+import { closeSync, existsSync, openSync, renameSync } from 'node:fs';
 import type { QoS } from '../../protocol/constants.ts';
 import { PacketType, ReasonCode } from '../../protocol/constants.ts';
 import type { Properties } from '../../protocol/packets.ts';
@@ -16,24 +16,33 @@ import { decodeProperties, propertiesLength, writeProperties } from '../../proto
 import { PacketReader } from '../../protocol/reader.ts';
 import { varintLength, writeVarint } from '../../protocol/primitives.ts';
 import { MqttError } from '../../protocol/errors.ts';
-import type { DbChunk, MosquittoDbFile } from '../../common/mosquitto-db.ts';
+import type {
+  DbChunk,
+  DbChunkVisitor,
+  DbClientChunk,
+  DbClientMessageFields,
+  DbConfigChunk,
+  DbMessageFields,
+  DbSubscriptionChunk,
+  MosquittoDbFile,
+} from '../../common/mosquitto-db.ts';
 import {
   MosquittoDbError,
-  readMosquittoDb,
+  readMosquittoDbFile,
   writeMosquittoDb,
   writeMosquittoDbFileAtomic,
 } from '../../common/mosquitto-db.ts';
 import type {
   BaseMessageRecord,
   ClientMessageRecord,
-  ClientRecord,
   DurableState,
-  SubscriptionRecord,
+  DurableStateSink,
 } from './records.ts';
-import { emptyDurableState } from './records.ts';
+import { MessageDirection, MessageState } from './records.ts';
 import type { PersistenceStore } from './store.ts';
 import { StoreError } from './store.ts';
-import { StoreIdIndex } from './store-id-index.ts';
+
+const EMPTY_PAYLOAD = Buffer.alloc(0);
 
 /** The property list of a message, without its length prefix (as the codec keeps it). */
 function encodePropertyList(properties: Properties): Buffer | null {
@@ -150,47 +159,55 @@ function safeNumber(value: bigint, what: string, path: string): number {
   return Number(value);
 }
 
-/**
- * The records of a mosquitto.db file, chunk by chunk as the reader hands them over (the
- * retain chunk's topic is its message's), so no chunk outlives its conversion.
- */
-export class DbStateBuilder {
-  readonly state: DurableState = emptyDurableState();
-  readonly #path: string;
-  readonly #topics: StoreIdIndex<string>;
-  #cmsgId = 1;
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
-  /** `expectedMessages`: about how many stored messages the file holds. */
-  constructor(path: string, expectedMessages: number) {
+/**
+ * The records of a mosquitto.db file, chunk by chunk as the reader hands them over, into a
+ * sink. One record object per kind serves every message and client message (the sink
+ * copies what it keeps), so a large store costs no object per chunk on the way.
+ */
+export class DbRecordFeeder implements DbChunkVisitor {
+  readonly #sink: DurableStateSink;
+  readonly #path: string;
+  #cmsgId = 1;
+  readonly #message: Mutable<BaseMessageRecord> = {
+    storeId: 0,
+    expiryTime: 0,
+    topic: '',
+    payload: EMPTY_PAYLOAD,
+    sourceId: '',
+    sourceUsername: null,
+    sourceMid: 0,
+    sourcePort: 0,
+    qos: 0,
+    retain: false,
+    properties: EMPTY_PROPERTIES,
+  };
+  readonly #clientMessage: Mutable<ClientMessageRecord> = {
+    clientId: '',
+    cmsgId: 0,
+    storeId: 0,
+    mid: 0,
+    qos: 0,
+    retain: false,
+    dup: false,
+    direction: MessageDirection.Out,
+    state: MessageState.Queued,
+    subscriptionId: 0,
+  };
+
+  constructor(sink: DurableStateSink, path: string) {
+    this.#sink = sink;
     this.#path = path;
-    this.#topics = new StoreIdIndex<string>(expectedMessages);
   }
 
-  add(chunk: DbChunk): void {
+  chunk(chunk: DbConfigChunk | DbClientChunk | DbSubscriptionChunk): void {
     switch (chunk.type) {
       case 'cfg':
-        this.state.lastStoreId = safeNumber(chunk.lastDbId, 'last db id', this.#path);
+        this.#sink.lastStoreId(safeNumber(chunk.lastDbId, 'last db id', this.#path));
         break;
-      case 'msgStore': {
-        const record: BaseMessageRecord = {
-          storeId: safeNumber(chunk.storeId, 'store id', this.#path),
-          expiryTime: safeNumber(chunk.expiryTime, 'expiry time', this.#path),
-          topic: chunk.topic,
-          payload: chunk.payload,
-          sourceId: chunk.sourceId ?? '',
-          sourceUsername: chunk.sourceUsername,
-          sourceMid: chunk.sourceMid,
-          sourcePort: chunk.sourcePort,
-          qos: toQos(chunk.qos),
-          retain: chunk.retain,
-          properties: decodePropertyList(chunk.properties, this.#path),
-        };
-        this.#topics.set(record.storeId, record.topic);
-        this.state.baseMessages.push(record);
-        break;
-      }
-      case 'client': {
-        const record: ClientRecord = {
+      case 'client':
+        this.#sink.client({
           clientId: chunk.clientId,
           username: chunk.username,
           sessionExpiryTime: safeNumber(chunk.sessionExpiryTime, 'session expiry time', this.#path),
@@ -202,43 +219,55 @@ export class DbStateBuilder {
           maxPacketSize: 0,
           maxQos: 2,
           retainAvailable: true,
-        };
-        this.state.clients.push(record);
-        break;
-      }
-      case 'clientMsg': {
-        const properties = decodePropertyList(chunk.properties, this.#path);
-        this.state.clientMessages.push({
-          clientId: chunk.clientId,
-          cmsgId: this.#cmsgId++,
-          storeId: safeNumber(chunk.storeId, 'store id', this.#path),
-          mid: chunk.mid,
-          qos: toQos(chunk.qos),
-          retain: chunk.retain,
-          dup: chunk.dup,
-          direction: chunk.direction === 0 ? 0 : 1,
-          state: chunk.state as ClientMessageRecord['state'],
-          subscriptionId: properties.subscriptionIdentifiers?.[0] ?? 0,
         });
         break;
-      }
-      case 'sub': {
-        const record: SubscriptionRecord = {
+      case 'sub':
+        this.#sink.subscription({
           clientId: chunk.clientId,
           topicFilter: chunk.topic,
           options: (chunk.qos & 0x03) | (chunk.options & 0x3c),
           identifier: chunk.identifier,
-        };
-        this.state.subscriptions.push(record);
+        });
         break;
-      }
-      case 'retain': {
-        const storeId = safeNumber(chunk.storeId, 'store id', this.#path);
-        const topic = this.#topics.get(storeId);
-        if (topic !== undefined) this.state.retains.push({ topic, storeId });
-        break;
-      }
     }
+  }
+
+  message(fields: DbMessageFields): void {
+    const record = this.#message;
+    record.storeId = fields.storeId;
+    record.expiryTime = fields.expiryTime;
+    record.topic = fields.topic;
+    record.payload = fields.payload;
+    record.sourceId = fields.sourceId ?? '';
+    record.sourceUsername = fields.sourceUsername;
+    record.sourceMid = fields.sourceMid;
+    record.sourcePort = fields.sourcePort;
+    record.qos = toQos(fields.qos);
+    record.retain = fields.retain;
+    record.properties = decodePropertyList(fields.properties, this.#path);
+    this.#sink.baseMessage(record);
+  }
+
+  clientMessage(fields: DbClientMessageFields): void {
+    const record = this.#clientMessage;
+    record.clientId = fields.clientId;
+    record.cmsgId = this.#cmsgId++;
+    record.storeId = fields.storeId;
+    record.mid = fields.mid;
+    record.qos = toQos(fields.qos);
+    record.retain = fields.retain;
+    record.dup = fields.dup;
+    record.direction = fields.direction === 0 ? 0 : 1;
+    record.state = fields.state as MessageState;
+    record.subscriptionId =
+      fields.properties === null
+        ? 0
+        : (decodePropertyList(fields.properties, this.#path).subscriptionIdentifiers?.[0] ?? 0);
+    this.#sink.clientMessage(record);
+  }
+
+  retain(storeId: number): void {
+    this.#sink.retainOwnTopic(storeId);
   }
 }
 
@@ -251,28 +280,27 @@ export class MosquittoDbStore implements PersistenceStore {
     this.location = path;
   }
 
-  load(): DurableState {
-    if (!existsSync(this.location)) return emptyDurableState();
-    let data: Buffer;
+  load(sink: DurableStateSink): void {
+    if (!existsSync(this.location)) return;
+    // The file is read a window at a time, and each chunk goes to the sink as soon as it is
+    // read (payloads as views of the window, which the sink copies): a large store is never
+    // in memory whole, as bytes, chunks or records.
+    let fd: number | null = null;
     try {
-      data = readFileSync(this.location);
-    } catch (error) {
-      throw new StoreError(`${this.location}: ${(error as Error).message}`);
-    }
-    // Each chunk becomes records as soon as it is read (payloads are copies): a large
-    // store is not held as chunks and records at once.
-    const builder = new DbStateBuilder(this.location, Math.ceil(data.length / 64));
-    try {
-      readMosquittoDb(data, this.location, {
-        onChunk: (chunk) => {
-          builder.add(chunk);
-        },
+      fd = openSync(this.location, 'r');
+      readMosquittoDbFile(fd, this.location, {
+        visitor: new DbRecordFeeder(sink, this.location),
       });
     } catch (error) {
       if (error instanceof MosquittoDbError) throw new StoreError(error.message);
+      // The file system's own errors (EACCES, EIO, ...), as Node reports them.
+      if (typeof (error as { code?: unknown }).code === 'string') {
+        throw new StoreError(`${this.location}: ${(error as Error).message}`);
+      }
       throw error;
+    } finally {
+      if (fd !== null) closeSync(fd);
     }
-    return builder.state;
   }
 
   save(state: DurableState, shutdown: boolean): void {

@@ -27,7 +27,7 @@ import type { Session } from '../session.ts';
 import type { Delivery } from '../messages/delivery.ts';
 import type { StoredMessage } from '../messages/stored-message.ts';
 import type { SubscriptionOptions } from '../router/subscription-tree.ts';
-import type { DurableState } from './records.ts';
+import type { DurableState, DurableStateSink } from './records.ts';
 import { emptyDurableState } from './records.ts';
 import type { PersistenceEvents, PersistenceStore } from './store.ts';
 import { StoreError } from './store.ts';
@@ -58,6 +58,14 @@ export interface PersistenceLog {
   warning(line: string): void;
   notice(line: string): void;
   info(line: string): void;
+}
+
+/** Where a store's state goes at start-up, and what load() asks of it afterwards. */
+export interface LoadTarget extends DurableStateSink {
+  /** No base message, client, retain or subscription came. */
+  readonly isEmpty: boolean;
+  /** The highest store id met: the store's last one, or a message's above it. */
+  readonly highestStoreId: number;
 }
 
 /** The broker's side: the full state for a snapshot. */
@@ -126,29 +134,32 @@ export class Persistence {
   // ---- Start-up ----------------------------------------------------------------------
 
   /**
-   * Reads the stored state: the event store when there is one (with mosquitto.db, a
-   * journal left by a crash holds the newer state), else the snapshot. An unreadable store
-   * is logged, moved aside and replaced by an empty state: never a crash loop.
+   * Reads the stored state into a target made by `newTarget`: the event store when there
+   * is one (with mosquitto.db, a journal left by a crash holds the newer state), else the
+   * snapshot. An unreadable store is logged, moved aside and replaced by an empty state
+   * (in a fresh target): never a crash loop. Returns the target that holds the state.
    */
-  load(): DurableState {
+  load<T extends LoadTarget>(newTarget: () => T): T {
     const journal = this.snapshotStore !== null ? this.eventStore : null;
     if (journal !== null) {
-      const state = this.#loadFrom(journal);
-      if (!isEmpty(state)) {
+      const target = this.#loadFrom(journal, newTarget);
+      if (!target.isEmpty) {
         this.#log.notice(
           `Restoring from journal ${journal.location} (the broker did not stop cleanly).`,
         );
-        return this.#adopt(state);
+        return this.#adopt(target);
       }
     }
     const primary = this.snapshotStore ?? this.eventStore;
     if (primary === null) throw new Error('persistence without a store');
-    return this.#adopt(this.#loadFrom(primary));
+    return this.#adopt(this.#loadFrom(primary, newTarget));
   }
 
-  #loadFrom(store: PersistenceStore): DurableState {
+  #loadFrom<T extends LoadTarget>(store: PersistenceStore, newTarget: () => T): T {
+    const target = newTarget();
     try {
-      return store.load();
+      store.load(target);
+      return target;
     } catch (error) {
       if (!(error instanceof StoreError)) throw error;
       this.#log.error(`Error: Unable to restore persistent database: ${error.message}`);
@@ -156,15 +167,15 @@ export class Persistence {
       if (moved !== null) {
         this.#log.error(`The unreadable database was moved to ${moved}; starting empty.`);
       }
-      return store.load();
+      const empty = newTarget();
+      store.load(empty);
+      return empty;
     }
   }
 
-  #adopt(state: DurableState): DurableState {
-    let last = state.lastStoreId;
-    for (const message of state.baseMessages) if (message.storeId > last) last = message.storeId;
-    this.records.lastStoreId = last;
-    return state;
+  #adopt<T extends LoadTarget>(target: T): T {
+    this.records.lastStoreId = target.highestStoreId;
+    return target;
   }
 
   /**
@@ -521,26 +532,14 @@ export class Persistence {
     this.#changed();
   }
 
-  /**
-   * For restore: the message's holders were counted on it (storeRefs), which only events
-   * need; a snapshot-only store starts it at zero.
-   */
-  adoptRestored(message: StoredMessage): void {
-    if (this.#events === null) message.storeRefs = 0;
+  /** Whether a restore counts each message's durable holders (storeRefs): events need them. */
+  get countsHolders(): boolean {
+    return this.#events !== null;
   }
 }
 
 function isSysTopic(topic: string): boolean {
   return topic.startsWith('$SYS');
-}
-
-function isEmpty(state: DurableState): boolean {
-  return (
-    state.baseMessages.length === 0 &&
-    state.clients.length === 0 &&
-    state.retains.length === 0 &&
-    state.subscriptions.length === 0
-  );
 }
 
 function describe(error: unknown): string {

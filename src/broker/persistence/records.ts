@@ -8,7 +8,7 @@
  * Times are absolute Unix seconds (0: none), as in both of Mosquitto's file formats, so a
  * deadline survives a restart whatever the monotonic clock did meanwhile.
  */
-import type { Buffer } from 'node:buffer';
+import { Buffer } from 'node:buffer';
 import type { QoS } from '../../protocol/constants.ts';
 import type { Properties } from '../../protocol/packets.ts';
 
@@ -152,4 +152,81 @@ export function emptyDurableState(): DurableState {
     retains: [],
     wills: [],
   };
+}
+
+/**
+ * What a store hands its state to at start-up, record by record as it reads them (the
+ * broker builds its objects straight from them; tests collect them with StateCollector).
+ * Base messages come before the retains and client messages that refer to them, and
+ * clients before their client messages. A store may reuse one record object for every
+ * call of a kind, and a payload may be a view of the store's whole read buffer: a sink
+ * copies what it keeps.
+ */
+export interface DurableStateSink {
+  /** The highest store id the store had handed out. */
+  lastStoreId(storeId: number): void;
+  baseMessage(record: BaseMessageRecord): void;
+  /** The message stored as `storeId` is retained on its own topic (mosquitto.db). */
+  retainOwnTopic(storeId: number): void;
+  retain(record: RetainRecord): void;
+  client(record: ClientRecord): void;
+  clientMessage(record: ClientMessageRecord): void;
+  /**
+   * The last packet id of a client already read, for a store that derives it from the
+   * client's messages after them (SQLite, as Mosquitto 2.1 does).
+   */
+  lastMid(clientId: string, mid: number): void;
+  subscription(record: SubscriptionRecord): void;
+  will(record: WillRecord): void;
+}
+
+/** A sink that keeps copies of the records: the state as a DurableState. */
+export class StateCollector implements DurableStateSink {
+  readonly state: DurableState = emptyDurableState();
+  /** Topics by store id, for retainOwnTopic. */
+  readonly #topics = new Map<number, string>();
+  /** Where each client's record is in state.clients, for lastMid. */
+  readonly #clients = new Map<string, number>();
+
+  lastStoreId(storeId: number): void {
+    this.state.lastStoreId = storeId;
+  }
+
+  baseMessage(record: BaseMessageRecord): void {
+    this.#topics.set(record.storeId, record.topic);
+    this.state.baseMessages.push({ ...record, payload: Buffer.from(record.payload) });
+  }
+
+  retainOwnTopic(storeId: number): void {
+    const topic = this.#topics.get(storeId);
+    if (topic !== undefined) this.state.retains.push({ topic, storeId });
+  }
+
+  retain(record: RetainRecord): void {
+    this.state.retains.push({ ...record });
+  }
+
+  client(record: ClientRecord): void {
+    this.#clients.set(record.clientId, this.state.clients.push({ ...record }) - 1);
+  }
+
+  clientMessage(record: ClientMessageRecord): void {
+    this.state.clientMessages.push({ ...record });
+  }
+
+  lastMid(clientId: string, mid: number): void {
+    const index = this.#clients.get(clientId);
+    const client = index === undefined ? undefined : this.state.clients[index];
+    if (index !== undefined && client !== undefined) {
+      this.state.clients[index] = { ...client, lastMid: mid };
+    }
+  }
+
+  subscription(record: SubscriptionRecord): void {
+    this.state.subscriptions.push({ ...record });
+  }
+
+  will(record: WillRecord): void {
+    this.state.wills.push({ ...record, payload: Buffer.from(record.payload) });
+  }
 }

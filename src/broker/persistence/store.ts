@@ -11,11 +11,13 @@
  * Every method is synchronous: the broker calls them from its single thread, in the order
  * things happened. A store throws StoreError when it cannot do what it was asked.
  */
+import { StateCollector } from './records.ts';
 import type {
   BaseMessageRecord,
   ClientMessageRecord,
   ClientRecord,
   DurableState,
+  DurableStateSink,
   MessageDirection,
   MessageState,
   RetainRecord,
@@ -60,10 +62,11 @@ export interface PersistenceStore extends PersistenceEvents {
    */
   readonly incremental: boolean;
   /**
-   * Reads the stored state. A missing store is an empty state; an unreadable one throws
-   * StoreError (the caller moves it aside and starts empty).
+   * Reads the stored state into `sink`, record by record. A missing store is an empty
+   * state; an unreadable one throws StoreError, possibly after some records (the caller
+   * drops that sink, moves the store aside and starts empty).
    */
-  load(): DurableState;
+  load(sink: DurableStateSink): void;
   /**
    * Makes every event told so far durable: written, and with `sync` also flushed to the
    * disk (fsync) before returning. Throws StoreError when the write fails; the events are
@@ -80,6 +83,13 @@ export interface PersistenceStore extends PersistenceEvents {
   /** Moves an unreadable store aside (to `<file>.corrupt-<time>`); returns the new path. */
   quarantine(): string | null;
   close(): void;
+}
+
+/** The whole stored state as records (tests, tools). */
+export function loadState(store: PersistenceStore): DurableState {
+  const collector = new StateCollector();
+  store.load(collector);
+  return collector.state;
 }
 
 /** A store could not be read or written; `message` says which file and what is wrong. */

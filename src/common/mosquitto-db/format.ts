@@ -107,6 +107,34 @@ export interface DbClientChunk {
   listenerPort: number;
 }
 
+/**
+ * A MSG_STORE chunk as DbChunkVisitor gets it: ids and times as numbers (a file with one
+ * beyond 2^53 is refused), payload and property list as views of the file.
+ */
+export interface DbMessageFields extends Omit<DbMessageChunk, 'type' | 'storeId' | 'expiryTime'> {
+  storeId: number;
+  expiryTime: number;
+}
+
+/** A CLIENT_MSG chunk as DbChunkVisitor gets it (see DbMessageFields). */
+export interface DbClientMessageFields extends Omit<DbClientMessageChunk, 'type' | 'storeId'> {
+  storeId: number;
+}
+
+/**
+ * Takes a file's chunks as they are read (ReadMosquittoDbOptions.visitor). The kinds a
+ * large store has millions of come as one field object per kind, refilled for each chunk,
+ * so reading costs no object per chunk: the visitor copies what it keeps.
+ */
+export interface DbChunkVisitor {
+  /** CFG, CLIENT and SUB chunks (few in any file), as the chunks readMosquittoDb returns. */
+  chunk(chunk: DbConfigChunk | DbClientChunk | DbSubscriptionChunk): void;
+  message(fields: DbMessageFields): void;
+  clientMessage(fields: DbClientMessageFields): void;
+  /** A RETAIN chunk: the message stored as `storeId` is retained. */
+  retain(storeId: number): void;
+}
+
 /** What went wrong, for callers that treat some cases differently. */
 export type MosquittoDbErrorReason =
   /** A zero-length file: Mosquitto only warns ("Persistence file is empty") and starts afresh. */

@@ -35,7 +35,7 @@ import type {
   WillRecord,
 } from '../../../src/broker/persistence/records.ts';
 import { MessageDirection, MessageState } from '../../../src/broker/persistence/records.ts';
-import { StoreError } from '../../../src/broker/persistence/store.ts';
+import { loadState, StoreError } from '../../../src/broker/persistence/store.ts';
 import type {
   SqliteStore,
   SqliteStoreOptions,
@@ -217,7 +217,7 @@ describe('SQLite store: schema', () => {
   test('a new file has Mosquitto 2.1.2 tables, indexes, version row, WAL and 4 KiB pages', () => {
     const file = join(tempDir(), 'mosquitto.sqlite3');
     const { store } = open(file);
-    assert.deepEqual(store.load(), {
+    assert.deepEqual(loadState(store), {
       lastStoreId: 0,
       baseMessages: [],
       clients: [],
@@ -238,7 +238,7 @@ describe('SQLite store: schema', () => {
   test('plugin_opt_page_size applies to a new file', () => {
     const file = join(tempDir(), 'mosquitto.sqlite3');
     const { store } = open(file, { pageSize: 8192 });
-    store.load();
+    loadState(store);
     store.close();
     const db = sql(file);
     assert.equal(db.pragma('page_size', { simple: true }), 8192);
@@ -286,7 +286,7 @@ describe('SQLite store: schema', () => {
     test(`a file ${name} is upgraded to 1.1.0 as the plugin does, keeping its data`, () => {
       const file = olderFile(version, oldIndex);
       const { store } = open(file);
-      const state = store.load();
+      const state = loadState(store);
       assert.deepEqual(state.retains, [{ topic: 'old/topic', storeId: 7 }]);
       assert.equal(state.baseMessages[0]?.payload.toString(), 'hi');
       store.close();
@@ -310,7 +310,7 @@ describe('SQLite store: schema', () => {
     const before = readFileSync(file);
     const { store } = open(file);
     assert.throws(
-      () => store.load(),
+      () => loadState(store),
       (error: unknown) =>
         error instanceof StoreError &&
         error.message.includes(file) &&
@@ -390,7 +390,7 @@ describe('SQLite store: text in STRING columns (NUMERIC affinity)', () => {
   test('every such topic, source id and username reads back unchanged', () => {
     const file = join(tempDir(), 'mosquitto.sqlite3');
     const { store } = open(file);
-    store.load();
+    loadState(store);
     const all = [...numeric, ...plain.filter((t) => t !== '')];
     all.forEach((text, i) => {
       store.baseMessageAdd(base(i + 1, { topic: text, sourceId: text, sourceUsername: text }));
@@ -409,7 +409,7 @@ describe('SQLite store: text in STRING columns (NUMERIC affinity)', () => {
     store.retainSet({ topic: '1.0', storeId: 1 });
     store.close();
     const reopened = open(file).store;
-    const state = reopened.load();
+    const state = loadState(reopened);
     assert.deepEqual(
       state.baseMessages.map((m) => [m.topic, m.sourceId, m.sourceUsername]),
       all.map((t) => [t, t, t]),
@@ -791,21 +791,21 @@ describe('SQLite store: events read back', () => {
           const file = join(dir, `run-${run++}.sqlite3`);
           const model = new Model(firstStoreId);
           let store = open(file).store;
-          store.load();
+          loadState(store);
           try {
             for (const step of steps) {
               if (applyStep(store, model, step) === 'reopen') {
                 store.close();
                 store = open(file).store;
-                assert.deepEqual(sortedRetains(store.load()), sortedRetains(model.expected()));
+                assert.deepEqual(sortedRetains(loadState(store)), sortedRetains(model.expected()));
               }
             }
             // Uncommitted events are visible to this connection's load() too.
-            assert.deepEqual(sortedRetains(store.load()), sortedRetains(model.expected()));
+            assert.deepEqual(sortedRetains(loadState(store)), sortedRetains(model.expected()));
             store.commit(true);
             store.close();
             store = open(file).store;
-            const loaded = store.load();
+            const loaded = loadState(store);
             assert.deepEqual(sortedRetains(loaded), sortedRetains(model.expected()));
             // Property order survives as well.
             for (const [i, message] of loaded.baseMessages.entries()) {
@@ -826,7 +826,7 @@ describe('SQLite store: events read back', () => {
   test('events stay in the open transaction until commit(), as the plugin between ticks', () => {
     const file = join(tempDir(), 'mosquitto.sqlite3');
     const { store } = open(file);
-    store.load();
+    loadState(store);
     store.baseMessageAdd(base(1));
     const count = (): unknown => {
       const db = sql(file);
@@ -848,7 +848,7 @@ describe('SQLite store: events read back', () => {
   test('clientDelete takes subscriptions, messages, will and messages only it referred to', () => {
     const file = join(tempDir(), 'mosquitto.sqlite3');
     const { store } = open(file);
-    store.load();
+    loadState(store);
     for (const id of [1, 2, 3, 4]) store.baseMessageAdd(base(id));
     store.clientAdd(client('gone'));
     store.clientAdd(client('stays'));
@@ -872,7 +872,7 @@ describe('SQLite store: events read back', () => {
       properties: EMPTY_PROPERTIES,
     });
     store.clientDelete('gone');
-    const state = store.load();
+    const state = loadState(store);
     assert.deepEqual(
       state.baseMessages.map((m) => m.storeId),
       [2, 3, 4],
@@ -893,7 +893,7 @@ describe('SQLite store: events read back', () => {
   test("load() drops what Mosquitto's restore drops, and derives lastMid as it does", () => {
     const file = join(tempDir(), 'mosquitto.sqlite3');
     const { store, log } = open(file);
-    store.load();
+    loadState(store);
     store.baseMessageAdd(base(1));
     store.clientAdd(client('c'));
     store.clientMessageAdd(delivery('c', 1, 1, { mid: 10 }));
@@ -915,7 +915,7 @@ describe('SQLite store: events read back', () => {
     store.commit(false);
     store.close();
     const reopened = open(file);
-    const state = reopened.store.load();
+    const state = loadState(reopened.store);
     assert.deepEqual(
       state.clientMessages.map((m) => m.cmsgId),
       [1, 2, 3],
@@ -937,7 +937,7 @@ describe('SQLite store: events read back', () => {
 
   test('store ids beyond 2^53 (a Mosquitto node id) are renumbered consistently', () => {
     const file = join(tempDir(), 'mosquitto.sqlite3');
-    open(file).store.load();
+    loadState(open(file).store);
     const db = new Database(file);
     const big = (1n << 54n) + 5n;
     db.prepare(
@@ -951,7 +951,7 @@ describe('SQLite store: events read back', () => {
     db.prepare("INSERT INTO client_msgs VALUES ('c', 1, ?, 0, 1, 1, 1, 0, 11, 0)").run(big);
     db.close();
     const { store, log } = open(file);
-    const state = store.load();
+    const state = loadState(store);
     assert.deepEqual(
       state.baseMessages.map((m) => m.storeId),
       [41, 40],
@@ -962,14 +962,14 @@ describe('SQLite store: events read back', () => {
     assert.ok(log.some((l) => l.line.includes('renumbered 1')));
     store.close();
     const again = open(file).store;
-    assert.equal(again.load().retains[0]?.storeId, 41);
+    assert.equal(loadState(again).retains[0]?.storeId, 41);
     again.close();
   });
 
   test('save() replaces everything stored (a journal refilled or emptied)', () => {
     const file = join(tempDir(), 'mosquitto.sqlite3');
     const { store } = open(file);
-    store.load();
+    loadState(store);
     store.baseMessageAdd(base(1));
     store.clientAdd(client('old'));
     store.commit(false);
@@ -986,7 +986,7 @@ describe('SQLite store: events read back', () => {
     store.commit(true);
     store.close();
     const reopened = open(file).store;
-    assert.deepEqual(reopened.load(), { ...state, clients: [client('new', { lastMid: 1 })] });
+    assert.deepEqual(loadState(reopened), { ...state, clients: [client('new', { lastMid: 1 })] });
     reopened.save(
       {
         lastStoreId: 0,
@@ -1000,7 +1000,7 @@ describe('SQLite store: events read back', () => {
       true,
     );
     reopened.commit(true);
-    assert.equal(reopened.load().baseMessages.length, 0);
+    assert.equal(loadState(reopened).baseMessages.length, 0);
     reopened.close();
   });
 });
@@ -1015,7 +1015,8 @@ describe('SQLite store: durability and failures', () => {
       import { writeSync } from 'node:fs';
       const { openSqliteStore } = await import(process.argv[1]);
       const store = openSqliteStore({ dbFile: process.argv[2] });
-      store.load();
+      // Opening is all this needs: a sink that ignores every record.
+      store.load(new Proxy({}, { get: () => () => {} }));
       store.clientAdd({ clientId: 'k', username: null, sessionExpiryTime: 0,
         sessionExpiryInterval: 0xffffffff, lastMid: 0, listenerPort: 0, willDelayTime: 0,
         willDelayInterval: 0, maxPacketSize: 0, maxQos: 2, retainAvailable: true });
@@ -1065,7 +1066,7 @@ describe('SQLite store: durability and failures', () => {
     const printed = out.split('\n').slice(0, -1).map(Number);
     assert.ok(printed.length >= 300);
     const { store } = open(file);
-    const state = store.load();
+    const state = loadState(store);
     const stored = new Set(state.baseMessages.map((m) => m.storeId));
     const delivered = new Map(state.clientMessages.map((m) => [m.storeId, m]));
     for (const id of printed) {
@@ -1080,7 +1081,7 @@ describe('SQLite store: durability and failures', () => {
   test('SQLite busy: events wait in the journal, commit() throws, then replays and succeeds', () => {
     const file = join(tempDir(), 'mosquitto.sqlite3');
     const { store, log } = open(file);
-    store.load();
+    loadState(store);
     store.baseMessageAdd(base(1));
     store.commit(false);
     const other = new Database(file, { timeout: 0 });
@@ -1102,7 +1103,7 @@ describe('SQLite store: durability and failures', () => {
     other.close();
     store.commit(true);
     store.close();
-    const state = open(file).store.load();
+    const state = loadState(open(file).store);
     assert.deepEqual(
       state.baseMessages.map((m) => m.storeId),
       [1, 2],
@@ -1116,14 +1117,14 @@ describe('SQLite store: durability and failures', () => {
   test('an event SQLite refuses on its own merits is logged and dropped', () => {
     const file = join(tempDir(), 'mosquitto.sqlite3');
     const { store, log } = open(file);
-    store.load();
+    loadState(store);
     store.baseMessageAdd(base(1));
     store.baseMessageAdd(base(1, { topic: 'duplicate id' }));
     store.baseMessageAdd(base(2));
     store.commit(true);
     assert.ok(log.some((l) => l.line.includes('SQLITE_CONSTRAINT')));
     assert.deepEqual(
-      store.load().baseMessages.map((m) => m.topic),
+      loadState(store).baseMessages.map((m) => m.topic),
       ['t', 't'],
     );
     store.close();
@@ -1140,7 +1141,8 @@ describe('SQLite store: durability and failures', () => {
       const code = `
       const { openSqliteStore } = await import(process.argv[1]);
       const store = openSqliteStore({ dbFile: process.argv[2] });
-      store.load();
+      // Opening is all this needs: a sink that ignores every record.
+      store.load(new Proxy({}, { get: () => () => {} }));
       const results = [];
       for (let i = 1; i <= 40; i++) {
         store.baseMessageAdd({ storeId: i, expiryTime: 0, topic: 't', payload: Buffer.alloc(50000, 1),
@@ -1168,7 +1170,7 @@ describe('SQLite store: durability and failures', () => {
       assert.match(failure, /disk I\/O error|disk is full/);
       // Every later commit still fails: the events stay pending.
       assert.ok(results.slice(firstFailure).every((r) => r.startsWith('StoreError')));
-      const state = open(file).store.load();
+      const state = loadState(open(file).store);
       assert.equal(state.baseMessages.length, firstFailure);
     },
   );
@@ -1181,7 +1183,7 @@ describe('SQLite store: durability and failures', () => {
     writeFileSync(`${file}-shm`, randomBytes(100));
     const { store } = open(file);
     assert.throws(
-      () => store.load(),
+      () => loadState(store),
       (error: unknown) =>
         error instanceof StoreError &&
         error.message.includes(file) &&
@@ -1198,17 +1200,17 @@ describe('SQLite store: durability and failures', () => {
       [moved, `${moved}-shm`, `${moved}-wal`].map((p) => p.slice(dir.length + 1)).sort(),
     );
     // The store starts over with a new file.
-    assert.equal(store.load().baseMessages.length, 0);
+    assert.equal(loadState(store).baseMessages.length, 0);
     store.baseMessageAdd(base(1));
     store.commit(true);
     store.close();
-    assert.equal(open(file).store.load().baseMessages.length, 1);
+    assert.equal(loadState(open(file).store).baseMessages.length, 1);
   });
 
   test('a truncated file: StoreError naming the file', () => {
     const file = join(tempDir(), 'mosquitto.sqlite3');
     const { store } = open(file);
-    store.load();
+    loadState(store);
     for (let i = 1; i <= 300; i++)
       store.baseMessageAdd(base(i, { payload: Buffer.alloc(1000, i) }));
     store.commit(true);
@@ -1218,7 +1220,7 @@ describe('SQLite store: durability and failures', () => {
       writeFileSync(file, full.subarray(0, length));
       const damaged = open(file).store;
       assert.throws(
-        () => damaged.load(),
+        () => loadState(damaged),
         (error: unknown) =>
           error instanceof StoreError &&
           error.message.includes(file) &&
@@ -1232,9 +1234,9 @@ describe('SQLite store: durability and failures', () => {
 
   test('a missing file is an empty state; a missing directory is a StoreError', () => {
     const dir = tempDir();
-    assert.equal(open(join(dir, 'new.sqlite3')).store.load().clients.length, 0);
+    assert.equal(loadState(open(join(dir, 'new.sqlite3')).store).clients.length, 0);
     const { store } = open(join(dir, 'no', 'such', 'dir', 'x.sqlite3'));
-    assert.throws(() => store.load(), StoreError);
+    assert.throws(() => loadState(store), StoreError);
     assert.equal(store.quarantine(), null);
   });
 });
@@ -1255,7 +1257,7 @@ describe('SQLite store: options as plugin_opt_* in Mosquitto 2.1', () => {
     );
     assert.equal(located.location, join(dir, 'loc', 'mosquitto.sqlite3'));
     assert.equal(warnings.length, 1);
-    located.load();
+    loadState(located);
     located.close();
     assert.ok(existsSync(join(dir, 'loc', 'mosquitto.sqlite3')));
   });
@@ -1514,7 +1516,7 @@ describe('SQLite store: interoperability with Mosquitto 2.1.2', { skip: interopS
 
     const file = join(dir, 'mosquitto.sqlite3');
     const { store, log } = open(file);
-    const state = store.load();
+    const state = loadState(store);
     store.close();
     const byTopic = new Map(state.baseMessages.map((m) => [m.payload.toString(), m]));
 
@@ -1628,7 +1630,7 @@ describe('SQLite store: interoperability with Mosquitto 2.1.2', { skip: interopS
     mkdirSync(dir, { recursive: true });
     const file = join(dir, 'mosquitto.sqlite3');
     const { store } = open(file);
-    store.load();
+    loadState(store);
     const now = Math.floor(Date.now() / 1000);
     store.baseMessageAdd(
       base(1, {
@@ -1744,7 +1746,7 @@ describe('SQLite store: interoperability with Mosquitto 2.1.2', { skip: interopS
     assert.match(broker.output(), /Restored 2 subscriptions \(0 failed\)/);
     assert.match(broker.output(), /Restored 3 client messages \(0 failed\)/);
     // Mosquitto kept the session: its subscriptions are still in the file.
-    const after = open(file).store.load();
+    const after = loadState(open(file).store);
     assert.ok(after.subscriptions.some((s) => s.topicFilter === '$share/g/s'));
   });
 });
