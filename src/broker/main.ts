@@ -22,6 +22,9 @@ import { parseBrokerArgs } from './args.ts';
 import { StoreError } from './persistence/store.ts';
 
 /** Runs the broker until a signal stops it. Sets process.exitCode on failure. */
+/** How long SIGINT/SIGTERM lets received bytes be handled before closing (see stop()). */
+const SHUTDOWN_GRACE_MS = 50;
+
 export async function main(argv: readonly string[], options: BrokerOptions = {}): Promise<void> {
   const parsed = parseBrokerArgs(argv);
   if (parsed.kind === 'exit') {
@@ -89,10 +92,16 @@ export async function main(argv: readonly string[], options: BrokerOptions = {})
     if (stopping) return;
     stopping = true;
     logger.info(`mosquitto version ${BROKER_VERSION} terminating`);
-    void broker.close().then(() => {
-      logger.close();
-      process.exit(0);
-    });
+    // A short grace for input already on its way: an acknowledgement the peer sent just
+    // before the signal (a bridge's PUBACK, say) is then recorded and saved, so its
+    // message is not resent after the restart. Mosquitto finishes its loop pass; Node
+    // may read the signal before that data, and wakes later than C code does.
+    setTimeout(() => {
+      void broker.close().then(() => {
+        logger.close();
+        process.exit(0);
+      });
+    }, SHUTDOWN_GRACE_MS);
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
