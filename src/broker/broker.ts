@@ -38,6 +38,10 @@ import { RestoreBuilder } from './restore-builder.ts';
 import { SysTree } from './sys-tree.ts';
 import { EMPTY_PROPERTIES } from '../protocol/packets.ts';
 import type { BridgeSupervisor } from './bridge-hooks.ts';
+import type { PluginClient } from './plugins/api.ts';
+import type { PluginBroker } from './plugins/host.ts';
+import { PluginHost } from './plugins/host.ts';
+import { resolvePlugin } from './plugins/resolve.ts';
 
 export { BROKER_VERSION } from './version.ts';
 
@@ -128,6 +132,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
    */
   async start(): Promise<void> {
     this.security.load(this.config);
+    this.security.plugins = await PluginHost.load(this.#pluginBroker(), this.config, resolvePlugin);
     this.persistence = await openPersistence(this.config, this.clock, this.log);
     if (this.persistence !== null) this.#restore(this.persistence);
     this.listenerSockets = await openListeners(this);
@@ -163,6 +168,47 @@ export class Broker extends EventEmitter<BrokerEvents> {
     persistence.start((p) => snapshotState(this, p));
   }
 
+  /** What plugins may do (see plugins/host.ts). */
+  #pluginBroker(): PluginBroker {
+    return {
+      log: this.log,
+      clock: this.clock,
+      publish: (topic, payload, qos, retain) => {
+        this.publish(
+          new StoredMessage(
+            topic,
+            typeof payload === 'string' ? Buffer.from(payload) : payload,
+            qos,
+            retain,
+            EMPTY_PROPERTIES,
+            0,
+            '',
+            null,
+          ),
+        );
+      },
+      kick: (who) => {
+        this.kick(who);
+      },
+    };
+  }
+
+  /**
+   * Disconnects the clients with this client id or username (mosquitto_kick_client_by_*),
+   * MQTT 5 ones with DISCONNECT 0x98; their wills go out.
+   */
+  kick(who: { readonly clientId?: string; readonly username?: string }): void {
+    for (const conn of [...this.connections]) {
+      if (conn.bridge !== null || conn.state !== ConnectionState.Connected) continue;
+      const match =
+        (who.clientId !== undefined && conn.clientId === who.clientId) ||
+        (who.username !== undefined && conn.username === who.username);
+      if (!match) continue;
+      send.disconnect(conn, ReasonCode.AdministrativeAction);
+      conn.close(CloseReason.Administrative);
+    }
+  }
+
   /** SIGUSR1: saves the persistent database now (nothing without persistence). */
   saveNow(): void {
     this.persistence?.save(false);
@@ -185,6 +231,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
     this.delayedWills.publishAll();
     this.#bridges?.close();
     for (const conn of [...this.connections]) conn.close(CloseReason.Shutdown);
+    this.security.plugins?.close();
     for (const session of this.sessions.values()) cancelSessionExpiry(this, session);
     this.flusher.flushNow();
     for (const conn of this.connections) conn.transport.destroy();
@@ -228,6 +275,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
     this.security.recheckConnections(this.connections);
     this.persistence?.reconfigure(config.autosaveInterval, config.autosaveOnChanges ?? false);
     this.#bridges?.reload(config);
+    this.security.plugins?.reload(config);
     if (config.sysInterval !== previous.sysInterval) {
       this.#sysTree?.stop();
       this.#sysTree = null;
@@ -358,6 +406,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
       resumeSession(this, session);
     }
     if (this.listenerCount('clientConnected') > 0) this.emit('clientConnected', clientInfo(conn));
+    this.security.plugins?.connected(conn.listener.config, pluginClientOf(conn));
   }
 
   /** A connection started closing: log it, publish or schedule its will, settle the session. */
@@ -390,6 +439,12 @@ export class Broker extends EventEmitter<BrokerEvents> {
     }
     if (conn.wasConnected && this.listenerCount('clientDisconnected') > 0) {
       this.emit('clientDisconnected', { ...clientInfo(conn), reason });
+    }
+    if (conn.wasConnected && conn.bridge === null) {
+      this.security.plugins?.disconnected(conn.listener.config, {
+        client: pluginClientOf(conn),
+        reason: closeLogLine(reason, conn.clientId, conn.closeDetail) ?? 'broker shutdown',
+      });
     }
     conn.bridge?.onClosed(conn);
   }
@@ -523,5 +578,15 @@ function clientInfo(conn: ClientConnection): ClientInfo {
     protocolVersion: conn.protocolVersion,
     address: conn.transport.remoteAddress,
     port: conn.transport.remotePort,
+  };
+}
+
+function pluginClientOf(conn: ClientConnection): PluginClient {
+  return {
+    clientId: conn.clientId,
+    username: conn.username,
+    address: conn.transport.remoteAddress,
+    protocolVersion: conn.protocolVersion,
+    listenerPort: conn.listener.port,
   };
 }

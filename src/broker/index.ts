@@ -20,3 +20,21 @@ export { ListenError } from './listeners.ts';
 export type { Clock } from '../common/clock.ts';
 export { ManualClock, systemClock } from '../common/clock.ts';
 export { SecurityFileError } from './security/broker-security.ts';
+export { definePlugin } from './plugins/api.ts';
+export type {
+  AclAccess,
+  AclCheckEvent,
+  BasicAuthEvent,
+  ConnectEvent,
+  ControlEvent,
+  DisconnectEvent,
+  MessageEvent,
+  MessageVerdict,
+  PluginClient,
+  PluginContext,
+  PluginDefinition,
+  PluginEvents,
+  PluginLog,
+  PluginMessage,
+  PluginResult,
+} from './plugins/api.ts';

@@ -20,6 +20,7 @@ import { SecurityFileError } from './security/broker-security.ts';
 import { BROKER_VERSION } from './version.ts';
 import { parseBrokerArgs } from './args.ts';
 import { StoreError } from './persistence/store.ts';
+import { PluginError } from './plugins/host.ts';
 
 /** Runs the broker until a signal stops it. Sets process.exitCode on failure. */
 /** How long SIGINT/SIGTERM lets received bytes be handled before closing (see stop()). */
@@ -138,6 +139,12 @@ export async function main(argv: readonly string[], options: BrokerOptions = {})
   try {
     await broker.start();
   } catch (error) {
+    if (error instanceof PluginError) {
+      logger.error(error.message);
+      logger.close();
+      process.exitCode = 1;
+      return;
+    }
     if (error instanceof StoreError) {
       // A store that cannot even be opened (an unreadable one is moved aside instead).
       logger.error(`Error: ${error.message}`);

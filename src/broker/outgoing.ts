@@ -129,7 +129,10 @@ export function deliverToSession(
 ): void {
   // acl_file read check: a denied delivery is skipped silently (subs__send).
   const security = broker.security;
-  if (security.aclActive && !security.mayRead(session, message.topic)) return;
+  // (A bridge of ours is trusted: its session is not checked, as Mosquitto.)
+  if (security.aclActive && session.bridge === null && !security.mayRead(session, message.topic)) {
+    return;
+  }
   // Mosquitto numbers a QoS 1/2 message when it routes it to the client (subs__send(),
   // mosquitto__mid_generate()), not when it sends it: one that is then dropped (queue
   // full, expired while queued, refused by an ACL reloaded meanwhile, too large for the

@@ -6,7 +6,13 @@
  */
 import { hostname as osHostname } from 'node:os';
 import type { ConfigError } from './errors.ts';
-import type { BridgeDraft, ConfigDraft, ListenerDraft, SecurityDraft } from './draft.ts';
+import type {
+  BridgeDraft,
+  ConfigDraft,
+  ListenerDraft,
+  PluginDraft,
+  SecurityDraft,
+} from './draft.ts';
 import { newListenerDraft } from './draft.ts';
 import { isPersistSqlitePlugin } from './builtin-plugins.ts';
 import type {
@@ -18,6 +24,7 @@ import type {
   LogDestination,
   SecurityConfig,
   SqlitePersistenceConfig,
+  PluginConfig,
 } from './types.ts';
 import { ALL_LOG_TYPES, DEFAULT_LOG_TYPES } from './types.ts';
 
@@ -78,6 +85,7 @@ export function finalizeConfig(draft: ConfigDraft, options: FinalizeOptions): Br
     autosaveInterval: draft.autosaveInterval,
     persistenceDurableAck: draft.persistenceDurableAck,
     sqlitePersistence: sqlitePersistence(draft, options),
+    globalPlugins: draft.globalPlugins.map(finishPlugin),
     log: finishLog(draft, options.verbose),
     user: draft.user ?? 'mosquitto',
     pidFile: draft.pidFile,
@@ -198,11 +206,7 @@ function finishSecurity(
     passwordFile: draft.passwordFile,
     aclFile: draft.aclFile,
     pskFile: draft.pskFile,
-    plugins: draft.plugins.map((p) => ({
-      path: p.path ?? '',
-      options: p.options.map(([key, value]) => [key, value] as const),
-      denySpecialChars: p.denySpecialChars,
-    })),
+    plugins: draft.plugins.map(finishPlugin),
   };
 }
 
@@ -334,4 +338,12 @@ function checkTls(listeners: readonly ListenerDraft[], options: FinalizeOptions)
       throw options.fail('Error: capath specified without certfile and keyfile.');
     }
   }
+}
+
+function finishPlugin(p: PluginDraft): PluginConfig {
+  return {
+    path: p.path ?? '',
+    options: p.options.map(([key, value]) => [key, value] as const),
+    denySpecialChars: p.denySpecialChars,
+  };
 }

@@ -14,7 +14,7 @@ import { ALL_LOG_TYPES } from './types.ts';
 import type { OptionSpec } from './option-spec.ts';
 import { bool, custom, int, readString, str } from './option-spec.ts';
 import { BRIDGE_21_OPTIONS, BRIDGE_OPTIONS } from './bridge-options.ts';
-import { isBuiltInPlugin } from './builtin-plugins.ts';
+import { pluginLineProblem } from './builtin-plugins.ts';
 import { LISTENER_OPTIONS, TLS_OPTIONS } from './listener-options.ts';
 import { SECURITY_OPTIONS } from './security-options.ts';
 import { atoi, atol, decodeBytes } from './values.ts';
@@ -203,9 +203,10 @@ const PERSISTENCE_OPTIONS: readonly OptionSpec[] = [
         options: [],
         denySpecialChars: true,
       };
+      const problem = pluginLineProblem(plugin.path);
+      if (problem !== null) throw new OptionError(problem);
       d.globalPlugins.push(plugin);
       ctx.file.plugin = plugin;
-      if (!isBuiltInPlugin(plugin.path)) ctx.noteUnimplemented('global_plugin');
     },
   }),
   bool({

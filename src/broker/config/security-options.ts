@@ -6,7 +6,7 @@ import { OptionError } from './errors.ts';
 import type { PluginDraft } from './draft.ts';
 import type { OptionSpec } from './option-spec.ts';
 import { bool, custom, readString, str } from './option-spec.ts';
-import { isBuiltInPlugin } from './builtin-plugins.ts';
+import { pluginLineProblem } from './builtin-plugins.ts';
 import { decodeBytes } from './values.ts';
 
 export const SECURITY_OPTIONS: readonly OptionSpec[] = [
@@ -96,7 +96,8 @@ export const SECURITY_OPTIONS: readonly OptionSpec[] = [
       s.plugins.push(plugin);
       ctx.file.plugin = plugin;
       plugin.path = readString(ctx, 'auth_plugin', null);
-      if (!isBuiltInPlugin(plugin.path)) ctx.noteUnimplemented('plugin');
+      const problem = pluginLineProblem(plugin.path);
+      if (problem !== null) throw new OptionError(problem);
     },
   }),
   custom(
@@ -117,7 +118,6 @@ export const SECURITY_OPTIONS: readonly OptionSpec[] = [
         const value = ctx.cursor.restAfterBlanks();
         if (value === '') throw new OptionError(`Error: Empty ${key} value in configuration.`);
         plugin.options.push([key, decodeBytes(value)]);
-        if (!isBuiltInPlugin(plugin.path)) ctx.noteUnimplemented('plugin_opt_*');
       },
     },
     {

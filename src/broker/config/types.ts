@@ -282,6 +282,8 @@ export interface BrokerConfig {
   readonly persistenceDurableAck?: boolean;
   /** A `plugin`/`global_plugin` line naming Mosquitto 2.1's mosquitto_persist_sqlite.so. */
   readonly sqlitePersistence?: SqlitePersistenceConfig | null;
+  /** `global_plugin` lines (Mosquitto 2.1): plugins for every listener, asked first. */
+  readonly globalPlugins?: readonly PluginConfig[];
 
   readonly log: LogConfig;
 

@@ -227,7 +227,13 @@ function notAuthorised(): MqttError {
  */
 function authenticateConnect(conn: ClientConnection, request: ConnectRequest): void {
   const security = conn.broker.security;
-  const verdict = security.authenticate(conn.listener.config, request.username, request.password);
+  const verdict = security.authenticate(conn.listener.config, request.username, request.password, {
+    clientId: request.clientId,
+    username: request.username,
+    address: conn.transport.remoteAddress,
+    protocolVersion: request.packet.protocolVersion,
+    listenerPort: conn.listener.port,
+  });
   if (verdict === true) {
     acceptConnect(conn, request);
     return;

@@ -5,6 +5,7 @@
  * PUBLISH before PUBREL only gets its PUBREC again (exactly once), and a third copy
  * closes the connection.
  */
+import { Buffer } from 'node:buffer';
 import type { PublishPacket } from '../../protocol/packets.ts';
 import { EMPTY_PROPERTIES } from '../../protocol/packets.ts';
 import { PacketType, ProtocolVersion, ReasonCode } from '../../protocol/constants.ts';
@@ -16,6 +17,8 @@ import { mayPublish } from '../access.ts';
 import { forwardedProperties, NEVER_EXPIRES, StoredMessage } from '../messages/stored-message.ts';
 import * as send from '../send.ts';
 import { requireSession } from './require-session.ts';
+import type { PluginClient, PluginMessage } from '../plugins/api.ts';
+import type { Session } from '../session.ts';
 
 function refuse(conn: ClientConnection, packet: PublishPacket, reasonCode: number): void {
   if (packet.qos === 1) send.puback(conn, packet.packetId, reasonCode);
@@ -66,6 +69,48 @@ function borrowReceivedFrame(
     packetIdOffset,
     v5,
   );
+}
+
+/** The client as plugins see it. */
+function pluginClient(conn: ClientConnection, session: Session): PluginClient {
+  return {
+    clientId: session.clientId,
+    username: conn.username,
+    address: conn.transport.remoteAddress,
+    protocolVersion: conn.protocolVersion,
+    listenerPort: conn.listener.port,
+  };
+}
+
+/**
+ * A message a plugin changed (message-in): published as changed, with its own payload
+ * (the received frame no longer matches it), acknowledged at once.
+ */
+function publishChanged(
+  conn: ClientConnection,
+  packet: PublishPacket,
+  changed: PluginMessage,
+): void {
+  const broker = conn.broker;
+  if (!isValidTopicName(changed.topic)) {
+    broker.log.warning(`Plugin changed a message from ${conn.logId} to an invalid topic; dropped.`);
+    refuse(conn, packet, ReasonCode.TopicNameInvalid);
+    return;
+  }
+  const expiry = changed.properties.messageExpiryInterval;
+  const message = new StoredMessage(
+    changed.topic,
+    Buffer.from(changed.payload),
+    changed.qos,
+    changed.retain,
+    forwardedProperties(changed.properties),
+    expiry === undefined || expiry === 0 ? NEVER_EXPIRES : broker.clock.now() + expiry * 1000,
+    conn.clientId,
+    conn.username,
+  );
+  broker.publish(message);
+  if (packet.qos === 1) send.puback(conn, packet.packetId, ReasonCode.Success);
+  else if (packet.qos === 2) send.pubrec(conn, packet.packetId, ReasonCode.Success);
 }
 
 export function handlePublish(conn: ClientConnection, packet: PublishPacket): void {
@@ -141,9 +186,34 @@ export function handlePublish(conn: ClientConnection, packet: PublishPacket): vo
     return;
   }
   if (broker.debugLog) broker.log.debug(`Received PUBLISH from ${describe(conn, packet, topic)}`);
+  const plugins = security.plugins;
   if (topic.charCodeAt(0) === 0x24 /* $ */ && topic.startsWith('$CONTROL/')) {
-    // Reserved for control plugins; with none loaded the message is swallowed.
+    // For the plugin that answers this endpoint; otherwise the message is swallowed.
+    plugins?.control(topic, pluginClient(conn, session), Buffer.from(packet.payload));
     refuse(conn, packet, ReasonCode.Success);
+    return;
+  }
+  let changed: PluginMessage | null = null;
+  if (plugins !== null && plugins.hasMessageIn) {
+    const original: PluginMessage = {
+      topic,
+      payload: packet.payload,
+      qos,
+      retain: packet.retain,
+      properties,
+    };
+    const verdict = plugins.messageIn(listener, {
+      client: pluginClient(conn, session),
+      message: original,
+    });
+    if (verdict === 'deny') {
+      refuse(conn, packet, ReasonCode.NotAuthorized);
+      return;
+    }
+    if (verdict !== undefined) changed = { ...original, ...verdict };
+  }
+  if (changed !== null) {
+    publishChanged(conn, packet, changed);
     return;
   }
   if (packet.retain) security.noteRetained(topic, length === 0, listener);

@@ -87,6 +87,12 @@ export function handleSubscribe(conn: ClientConnection, packet: SubscribePacket)
           : `$share/${shared.group}/${listener.mountPoint}${shared.filter}`;
     }
     if (broker.debugLog) broker.log.debug(`\t${filter} (QoS ${qos})`);
+    // A plugin's subscribe ACL (the ACL file decides on delivery instead).
+    const security = broker.security;
+    if (security.aclActive && !security.maySubscribe(session, filter, qos, false)) {
+      reasonCodes.push(v5 ? ReasonCode.NotAuthorized : 0x80);
+      continue;
+    }
     const isNew = broker.subscribe(session, filter, {
       qos,
       noLocal,

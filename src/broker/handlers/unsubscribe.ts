@@ -32,6 +32,11 @@ export function handleUnsubscribe(conn: ClientConnection, packet: UnsubscribePac
           : `$share/${shared.group}/${mountPoint}${shared.filter}`;
     }
     if (broker.debugLog) broker.log.debug(`\t${filter}`);
+    const security = broker.security;
+    if (security.aclActive && !security.maySubscribe(session, filter, 0, true)) {
+      reasonCodes.push(ReasonCode.NotAuthorized);
+      continue;
+    }
     const existed = broker.unsubscribe(session, filter);
     broker.log.unsubscribe(`${session.clientId} ${filter}`);
     reasonCodes.push(existed ? ReasonCode.Success : ReasonCode.NoSubscriptionExisted);

@@ -25,6 +25,9 @@ import type { Session } from '../session.ts';
 import type { ClientAcl, RequestedAccess } from './acl-file.ts';
 import { AclAccess, AclRules } from './acl-file.ts';
 import { SecurityDomain, loadAcl, loadPasswords } from './security-domain.ts';
+import type { PluginClient } from '../plugins/api.ts';
+import type { PluginHost } from '../plugins/host.ts';
+import type { QoS } from '../../protocol/constants.ts';
 
 /** A password or ACL file made start-up fail; the lines saying why are already logged. */
 export class SecurityFileError extends Error {
@@ -41,6 +44,8 @@ export class SecurityFileError extends Error {
 interface SessionBinding {
   /** The listener the client last connected through (its domain's key). */
   listener: ListenerConfig | null;
+  /** The session as plugins see it (made on the first plugin ACL check). */
+  pluginClient?: PluginClient;
   /** The rules `acl` was resolved from, and for which identity. */
   rules: AclRules | null;
   clientId: string;
@@ -78,8 +83,10 @@ export class BrokerSecurity {
   #byListener = new Map<ListenerConfig, SecurityDomain>();
   /** Used for clients whose domain cannot be found: nothing is allowed. */
   readonly #denyAll = new SecurityDomain(defaultSecurity(false), new Map(), new AclRules());
-  /** Some domain has an ACL file; while false, callers skip every ACL check. */
+  /** Some domain has an ACL file, or a plugin checks ACLs; while false, callers skip every ACL check. */
   aclActive = false;
+  /** The loaded plugins (set once they are loaded at start-up). */
+  #plugins: PluginHost | null = null;
   /** Bumped by each load or reload: answers computed for an older one are redone. */
   generation = 0;
   readonly #sessions = new WeakMap<Session, SessionBinding>();
@@ -135,9 +142,11 @@ export class BrokerSecurity {
   }
 
   #updateAclActive(): void {
-    this.aclActive = this.#perListener
-      ? [...this.#byListener.values()].some((domain) => domain.acl !== null)
-      : this.#global.acl !== null;
+    this.aclActive =
+      (this.#plugins?.hasAcl ?? false) ||
+      (this.#perListener
+        ? [...this.#byListener.values()].some((domain) => domain.acl !== null)
+        : this.#global.acl !== null);
   }
 
   /** Mosquitto's order: every password file first, then every ACL file. */
@@ -205,13 +214,26 @@ export class BrokerSecurity {
 
   // ---- Authentication ----------------------------------------------------------------
 
-  /** CONNECT credentials: allowed now, refused now, or a promise (PBKDF2 on the pool). */
+  /**
+   * CONNECT credentials: allowed now, refused now, or a promise (PBKDF2 on the pool, or
+   * plugins). Plugins with basic auth are asked first, in order; when all defer, the
+   * password file and allow_anonymous decide as mosquitto_unpwd_check() does.
+   */
   authenticate(
     listener: ListenerConfig,
     username: string | null,
     password: Buffer | null,
+    client?: PluginClient,
   ): boolean | Promise<boolean> {
-    return this.domainFor(listener).authenticate(username, password);
+    const plugins = this.plugins;
+    const domain = this.domainFor(listener);
+    if (plugins === null || client === undefined || !plugins.hasBasicAuth(listener)) {
+      return domain.authenticate(username, password);
+    }
+    return plugins.basicAuth(listener, { client, username, password }).then((result) => {
+      if (result !== 'defer') return result === 'allow';
+      return domain.authenticate(username, password, null, true);
+    });
   }
 
   /** A client was let in: remember its credentials, its session's domain and its will. */
@@ -305,7 +327,57 @@ export class BrokerSecurity {
     return this.#sessionAllows(session, topic, AclAccess.Write);
   }
 
+  get plugins(): PluginHost | null {
+    return this.#plugins;
+  }
+
+  set plugins(host: PluginHost | null) {
+    this.#plugins = host;
+    this.#updateAclActive();
+  }
+
+  /**
+   * A subscribe or unsubscribe check (plugins only: the ACL file decides on delivery).
+   * Call only while aclActive.
+   */
+  maySubscribe(session: Session, filter: string, qos: QoS, unsubscribe: boolean): boolean {
+    const plugins = this.#plugins;
+    const binding = this.#sessions.get(session);
+    if (plugins === null || !plugins.hasAcl || binding === undefined || binding.listener === null) {
+      return true;
+    }
+    const verdict = plugins.aclCheck(binding.listener, {
+      client: pluginClientOf(session, binding),
+      access: unsubscribe ? 'unsubscribe' : 'subscribe',
+      topic: filter,
+      qos,
+    });
+    return (
+      verdict !== 'deny' && (verdict !== 'defer' || this.domainFor(binding.listener).acl !== null)
+    );
+  }
+
   #sessionAllows(session: Session, topic: string, access: RequestedAccess): boolean {
+    const plugins = this.#plugins;
+    if (plugins !== null && plugins.hasAcl) {
+      const binding = this.#sessions.get(session);
+      if (binding !== undefined && binding.listener !== null) {
+        const verdict = plugins.aclCheck(binding.listener, {
+          client: pluginClientOf(session, binding),
+          access: access === AclAccess.Write ? 'publish-client-send' : 'publish-client-receive',
+          topic,
+          qos: 0,
+        });
+        if (verdict === 'allow') return true;
+        if (verdict === 'deny') return false;
+        // Every plugin deferred: the ACL file decides, and without one it is a denial.
+        if (verdict === 'defer' && this.domainFor(binding.listener).acl === null) return false;
+      }
+    }
+    return this.#fileAllows(session, topic, access);
+  }
+
+  #fileAllows(session: Session, topic: string, access: RequestedAccess): boolean {
     let binding = this.#sessions.get(session);
     let domain: SecurityDomain;
     if (binding !== undefined && binding.listener !== null) {
@@ -432,4 +504,24 @@ export class BrokerSecurity {
       if (!this.mayWrite(session, message.topic)) session.incoming.delete(packetId);
     }
   }
+}
+
+/** The session's client for plugin ACL checks (cached on its binding). */
+function pluginClientOf(session: Session, binding: SessionBinding): PluginClient {
+  let client = binding.pluginClient;
+  if (
+    client === undefined ||
+    client.clientId !== session.clientId ||
+    client.username !== session.username
+  ) {
+    client = {
+      clientId: session.clientId,
+      username: session.username,
+      address: session.connection?.transport.remoteAddress ?? '',
+      protocolVersion: session.protocolVersion,
+      listenerPort: session.listenerPort,
+    };
+    binding.pluginClient = client;
+  }
+  return client;
 }

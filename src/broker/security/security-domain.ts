@@ -44,9 +44,13 @@ export class SecurityDomain {
     username: string | null,
     password: Buffer | null,
     verified: PasswordHash | null = null,
+    pluginsDeferred = false,
   ): boolean | Promise<boolean> {
     const passwords = this.passwords;
-    if (passwords === null || username === null) return this.allowAnonymous;
+    if (username === null) return this.allowAnonymous;
+    // Every plugin deferred: a username is only accepted by the password file then
+    // (mosquitto_unpwd_check: a deferred check with a username is a denial).
+    if (passwords === null) return pluginsDeferred ? false : this.allowAnonymous;
     const stored = passwords.get(username);
     if (stored === undefined || password === null) return false;
     if (verified !== null && sameHash(stored, verified)) return true;

@@ -69,7 +69,7 @@ const CASES: readonly Case[] = [
   { name: 'persistent_client_expiration', files: 'persistent_client_expiration 5s\n' },
   { name: 'deprecations and warnings', files: 'retry_interval 5\nclientid_prefixes a\nfoo\n' },
   { name: 'plugin option without plugin', files: 'plugin_opt_key value\n' },
-  { name: 'plugin option key too short', files: 'plugin /p.so\nplugin_opt_ab value\n' },
+  { name: 'plugin option key too short', files: 'plugin /p.mjs\nplugin_opt_ab value\n' },
   { name: 'psk_hint then certfile', files: 'listener 18897\npsk_hint h\ncertfile /c\n' },
   { name: 'bridge option without connection', files: 'topic a/#\n' },
   { name: 'bridge without address (after reading)', files: 'connection b\n' },

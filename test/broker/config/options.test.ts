@@ -212,18 +212,18 @@ describe('security', () => {
 
   test('plugins and their options', () => {
     const { security } = parse(
-      'plugin /a.so\nplugin_opt_config_file /x y\nauth_opt_key   v \nauth_plugin /b.so\nauth_plugin_deny_special_chars false\n',
+      'plugin /a.mjs\nplugin_opt_config_file /x y\nauth_opt_key   v \nauth_plugin /b.mjs\nauth_plugin_deny_special_chars false\n',
     ).config;
     assert.deepEqual(security.plugins, [
       {
-        path: '/a.so',
+        path: '/a.mjs',
         options: [
           ['config_file', '/x y'],
           ['key', 'v '],
         ],
         denySpecialChars: true,
       },
-      { path: '/b.so', options: [], denySpecialChars: false },
+      { path: '/b.mjs', options: [], denySpecialChars: false },
     ]);
   });
 
@@ -233,11 +233,11 @@ describe('security', () => {
       'Error: An auth_opt_ option exists in the config file without an auth_plugin.',
     );
     assert.equal(
-      error('plugin /a.so\nplugin_opt_ab v\n'),
+      error('plugin /a.mjs\nplugin_opt_ab v\n'),
       'Error: Invalid auth_opt_ config option.',
     );
     assert.equal(
-      error('plugin /a.so\nplugin_opt_key\n'),
+      error('plugin /a.mjs\nplugin_opt_key\n'),
       'Error: Empty key value in configuration.',
     );
     assert.equal(

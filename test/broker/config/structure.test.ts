@@ -256,7 +256,7 @@ describe('per_listener_settings placement', () => {
       'auto_id_prefix x-',
       'allow_zero_length_clientid false',
       'check_retain_source false',
-      'plugin /p.so',
+      'plugin /p.mjs',
     ]) {
       assert.deepEqual(errorLines(`${option}\nper_listener_settings true\n`), [
         'Error: per_listener_settings must be set before any other security settings.',

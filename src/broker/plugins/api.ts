@@ -1,0 +1,141 @@
+/**
+ * The plugin API: what a plugin written in TypeScript or JavaScript sees. Its events
+ * mirror Mosquitto 2.1's MOSQ_EVT_* callbacks (basic and extended authentication, ACL
+ * check, message in and out, subscribe, unsubscribe, connect, disconnect, tick, reload,
+ * control topics). A plugin file exports a definition made with definePlugin(); the
+ * broker loads it from a `plugin /path/to/plugin.mjs` line with its `plugin_opt_*` lines.
+ *
+ *   export default definePlugin({
+ *     name: 'only-alice',
+ *     init: (ctx) => ({
+ *       basicAuth: ({ username }) => (username === 'alice' ? 'allow' : 'deny'),
+ *     }),
+ *   });
+ *
+ * Results: 'allow' and 'deny' decide; 'defer' leaves the decision to the next plugin, and
+ * when every plugin defers Mosquitto's rules apply (a client without a username is let in
+ * if allow_anonymous; anything else is refused). Handlers may be async. A handler that
+ * throws, rejects or does not answer within its time limit is logged and counts as
+ * 'deny'; the broker goes on serving everyone else.
+ */
+import type { Buffer } from 'node:buffer';
+import type { QoS } from '../../protocol/constants.ts';
+import type { Properties } from '../../protocol/packets.ts';
+
+export type PluginResult = 'allow' | 'deny' | 'defer';
+
+/** What an ACL check asks (Mosquitto's MOSQ_ACL_WRITE, _READ, _SUBSCRIBE, _UNSUBSCRIBE). */
+export type AclAccess =
+  'publish-client-send' | 'publish-client-receive' | 'subscribe' | 'unsubscribe';
+
+/** The client an event is about. */
+export interface PluginClient {
+  readonly clientId: string;
+  readonly username: string | null;
+  /** The peer's address ("" for the broker itself). */
+  readonly address: string;
+  /** 3, 4 or 5. */
+  readonly protocolVersion: number;
+  /** The listener's port (0 for unix sockets). */
+  readonly listenerPort: number;
+}
+
+export interface PluginMessage {
+  readonly topic: string;
+  readonly payload: Buffer;
+  readonly qos: QoS;
+  readonly retain: boolean;
+  readonly properties: Properties;
+}
+
+export interface BasicAuthEvent {
+  readonly client: PluginClient;
+  readonly username: string | null;
+  readonly password: Buffer | null;
+}
+
+export interface AclCheckEvent {
+  readonly client: PluginClient;
+  readonly access: AclAccess;
+  readonly topic: string;
+  /** For publish checks: the message (absent for subscribe and unsubscribe). */
+  readonly message?: PluginMessage;
+  /** For subscribe: the QoS asked for. */
+  readonly qos: QoS;
+}
+
+/** message-in: return 'deny' to refuse the message, or the fields to change. */
+export type MessageVerdict = undefined | 'deny' | Partial<Omit<PluginMessage, 'properties'>>;
+
+export interface MessageEvent {
+  readonly client: PluginClient;
+  readonly message: PluginMessage;
+}
+
+export interface ConnectEvent {
+  readonly client: PluginClient;
+}
+
+export interface DisconnectEvent {
+  readonly client: PluginClient;
+  /** Why the connection ended, as Mosquitto's log line says it ("closed its connection"...). */
+  readonly reason: string;
+}
+
+/** A PUBLISH to one of the plugin's `$CONTROL/...` endpoints. */
+export interface ControlEvent {
+  readonly client: PluginClient;
+  readonly topic: string;
+  readonly payload: Buffer;
+  /** Publishes the answer on `<topic>/response`. */
+  readonly respond: (payload: Buffer | string) => void;
+}
+
+/** The handlers a plugin registers; each is optional. */
+export interface PluginEvents {
+  basicAuth?: (event: BasicAuthEvent) => PluginResult | Promise<PluginResult>;
+  /**
+   * Checks are synchronous: they run for every message on the hot path (a Promise here is
+   * a plugin error and counts as 'deny').
+   */
+  aclCheck?: (event: AclCheckEvent) => PluginResult;
+  messageIn?: (event: MessageEvent) => MessageVerdict;
+  connect?: (event: ConnectEvent) => void;
+  disconnect?: (event: DisconnectEvent) => void;
+  /** Once a second. */
+  tick?: () => void;
+  /** SIGHUP. */
+  reload?: (options: ReadonlyMap<string, string>) => void;
+  /** `$CONTROL/<endpoint>` topics the plugin answers, e.g. `dynamic-security/v1`. */
+  control?: Readonly<Record<string, (event: ControlEvent) => void>>;
+  /** The broker is stopping. */
+  cleanup?: () => void;
+}
+
+export interface PluginLog {
+  readonly info: (text: string) => void;
+  readonly notice: (text: string) => void;
+  readonly warning: (text: string) => void;
+  readonly error: (text: string) => void;
+}
+
+/** What the broker gives a plugin at init. */
+export interface PluginContext {
+  /** The `plugin_opt_<key> <value>` lines, by key (without the prefix). */
+  readonly options: ReadonlyMap<string, string>;
+  readonly log: PluginLog;
+  /** Publishes a message from the broker itself. */
+  readonly publish: (topic: string, payload: Buffer | string, qos: QoS, retain: boolean) => void;
+  /** Disconnects the clients with this username or client id (mosquitto_kick_client_by_*). */
+  readonly kick: (who: { readonly clientId?: string; readonly username?: string }) => void;
+}
+
+export interface PluginDefinition {
+  readonly name: string;
+  readonly init: (context: PluginContext) => PluginEvents | Promise<PluginEvents>;
+}
+
+/** Typed identity: `export default definePlugin({ name, init })`. */
+export function definePlugin(definition: PluginDefinition): PluginDefinition {
+  return definition;
+}

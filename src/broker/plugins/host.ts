@@ -1,0 +1,338 @@
+/**
+ * PluginHost: the loaded plugins and the one place the broker calls them. As in
+ * Mosquitto, `global_plugin`s serve every listener and come first, then the `plugin`s of
+ * the client's security domain (global, or its listener's with per_listener_settings), in
+ * configuration order; the first 'allow' or 'deny' decides. A handler that throws, returns
+ * something else, or (basic auth) does not settle within AUTH_TIMEOUT_MS is logged and
+ * counts as 'deny': a plugin's fault never stops the broker or lets a client in.
+ */
+import type { Buffer } from 'node:buffer';
+import type { Clock, TimerHandle } from '../../common/clock.ts';
+import type { QoS } from '../../protocol/constants.ts';
+import type { BrokerLog } from '../broker-log.ts';
+import type { BrokerConfig, ListenerConfig, PluginConfig } from '../config/types.ts';
+import type {
+  AclCheckEvent,
+  BasicAuthEvent,
+  ControlEvent,
+  DisconnectEvent,
+  MessageEvent,
+  MessageVerdict,
+  PluginClient,
+  PluginContext,
+  PluginDefinition,
+  PluginEvents,
+  PluginResult,
+} from './api.ts';
+
+/** A basic-auth handler has this long to answer. */
+export const AUTH_TIMEOUT_MS = 10_000;
+const TICK_MS = 1000;
+
+/** What plugins may do to the broker (given by the broker, so the host does not import it). */
+export interface PluginBroker {
+  readonly log: BrokerLog;
+  readonly clock: Clock;
+  publish(topic: string, payload: Buffer | string, qos: QoS, retain: boolean): void;
+  kick(who: { readonly clientId?: string; readonly username?: string }): void;
+}
+
+/** Finds the definition a `plugin` line names (built in, or a JavaScript module). */
+export type PluginResolver = (config: PluginConfig) => Promise<PluginDefinition | null>;
+
+interface LoadedPlugin {
+  readonly name: string;
+  readonly config: PluginConfig;
+  readonly events: PluginEvents;
+}
+
+export class PluginError extends Error {
+  override readonly name = 'PluginError';
+}
+
+function optionsOf(config: PluginConfig): Map<string, string> {
+  return new Map(config.options.map(([key, value]) => [key, value]));
+}
+
+export class PluginHost {
+  readonly #broker: PluginBroker;
+  readonly #global: LoadedPlugin[];
+  readonly #byConfig = new Map<PluginConfig, LoadedPlugin>();
+  #config: BrokerConfig;
+  readonly #controls = new Map<
+    string,
+    { plugin: LoadedPlugin; handler: (e: ControlEvent) => void }
+  >();
+  /** Some plugin checks ACLs: the broker must ask (its fast path skips them otherwise). */
+  readonly hasAcl: boolean;
+  readonly hasMessageIn: boolean;
+  #tick: TimerHandle | null = null;
+
+  private constructor(broker: PluginBroker, config: BrokerConfig, loaded: LoadedPlugin[]) {
+    this.#broker = broker;
+    this.#config = config;
+    const globals = new Set(config.globalPlugins ?? []);
+    this.#global = loaded.filter((p) => globals.has(p.config));
+    for (const plugin of loaded) {
+      this.#byConfig.set(plugin.config, plugin);
+      for (const [endpoint, handler] of Object.entries(plugin.events.control ?? {})) {
+        this.#controls.set(`$CONTROL/${endpoint}`, { plugin, handler });
+      }
+    }
+    this.hasAcl = loaded.some((p) => p.events.aclCheck !== undefined);
+    this.hasMessageIn = loaded.some((p) => p.events.messageIn !== undefined);
+    if (loaded.some((p) => p.events.tick !== undefined)) this.#scheduleTick();
+  }
+
+  /**
+   * Loads every plugin line of the configuration (global_plugin first). Throws
+   * PluginError, naming the file, for one that cannot be loaded or whose init fails.
+   */
+  static async load(
+    broker: PluginBroker,
+    config: BrokerConfig,
+    resolve: PluginResolver,
+  ): Promise<PluginHost | null> {
+    const configs = [
+      ...(config.globalPlugins ?? []),
+      ...(config.security.plugins ?? []),
+      ...config.listeners.flatMap((l) => l.security.plugins ?? []),
+    ];
+    const loaded: LoadedPlugin[] = [];
+    const seen = new Set<PluginConfig>();
+    for (const pluginConfig of configs) {
+      if (seen.has(pluginConfig)) continue;
+      seen.add(pluginConfig);
+      const definition = await resolve(pluginConfig);
+      if (definition === null) continue;
+      const context = contextFor(broker, pluginConfig, definition.name);
+      let events: PluginEvents;
+      try {
+        events = await definition.init(context);
+      } catch (error) {
+        throw new PluginError(
+          `Error: Plugin ${pluginConfig.path} failed to initialise: ${errorText(error)}`,
+        );
+      }
+      broker.log.info(`Plugin ${definition.name} loaded from ${pluginConfig.path}.`);
+      loaded.push({ name: definition.name, config: pluginConfig, events });
+    }
+    return loaded.length === 0 ? null : new PluginHost(broker, config, loaded);
+  }
+
+  /** The plugins deciding for clients of `listener`, in the order they are asked. */
+  #chain(listener: ListenerConfig): LoadedPlugin[] {
+    const own = this.#config.perListenerSettings
+      ? (listener.security.plugins ?? [])
+      : (this.#config.security.plugins ?? []);
+    const chain = [...this.#global];
+    for (const config of own) {
+      const plugin = this.#byConfig.get(config);
+      if (plugin !== undefined) chain.push(plugin);
+    }
+    return chain;
+  }
+
+  // ---- Authentication ----------------------------------------------------------------
+
+  /** Whether any plugin answers basic auth for this listener's clients. */
+  hasBasicAuth(listener: ListenerConfig): boolean {
+    return this.#chain(listener).some((p) => p.events.basicAuth !== undefined);
+  }
+
+  /** MOSQ_EVT_BASIC_AUTH through the chain: 'defer' when every plugin deferred. */
+  async basicAuth(listener: ListenerConfig, event: BasicAuthEvent): Promise<PluginResult> {
+    for (const plugin of this.#chain(listener)) {
+      const handler = plugin.events.basicAuth;
+      if (handler === undefined) continue;
+      const result = await this.#settle(plugin, 'basic auth', () => handler(event));
+      if (result !== 'defer') return result;
+    }
+    return 'defer';
+  }
+
+  async #settle(
+    plugin: LoadedPlugin,
+    what: string,
+    call: () => PluginResult | Promise<PluginResult>,
+  ): Promise<PluginResult> {
+    const pending: { timer: TimerHandle | null } = { timer: null };
+    try {
+      const answer = call();
+      const result =
+        typeof answer === 'string'
+          ? answer
+          : await Promise.race([
+              answer,
+              new Promise<'timeout'>((resolve) => {
+                pending.timer = this.#broker.clock.setTimer(() => {
+                  resolve('timeout');
+                }, AUTH_TIMEOUT_MS);
+              }),
+            ]);
+      if (result === 'timeout') {
+        this.#broker.log.error(`Plugin ${plugin.name}: ${what} did not answer in time; denied.`);
+        return 'deny';
+      }
+      return checkResult(this.#broker, plugin, what, result);
+    } catch (error) {
+      this.#broker.log.error(`Plugin ${plugin.name}: ${what} failed: ${errorText(error)}; denied.`);
+      return 'deny';
+    } finally {
+      if (pending.timer !== null) this.#broker.clock.cancel(pending.timer);
+    }
+  }
+
+  // ---- ACL ---------------------------------------------------------------------------
+
+  /**
+   * MOSQ_EVT_ACL_CHECK through the chain. 'defer' when every plugin deferred or none
+   * checks ACLs (the ACL file, if any, decides then).
+   */
+  aclCheck(listener: ListenerConfig, event: AclCheckEvent): PluginResult | 'none' {
+    let asked = false;
+    for (const plugin of this.#chain(listener)) {
+      const handler = plugin.events.aclCheck;
+      if (handler === undefined) continue;
+      asked = true;
+      let result: unknown;
+      try {
+        result = handler(event);
+      } catch (error) {
+        this.#broker.log.error(
+          `Plugin ${plugin.name}: ACL check failed: ${errorText(error)}; denied.`,
+        );
+        return 'deny';
+      }
+      const verdict = checkResult(this.#broker, plugin, 'ACL check', result);
+      if (verdict !== 'defer') return verdict;
+    }
+    return asked ? 'defer' : 'none';
+  }
+
+  // ---- Messages, control topics, lifecycle events -----------------------------------
+
+  /** MOSQ_EVT_MESSAGE_IN: 'deny' refuses the message; an object changes it. */
+  messageIn(listener: ListenerConfig, event: MessageEvent): MessageVerdict {
+    let current = event.message;
+    for (const plugin of this.#chain(listener)) {
+      const handler = plugin.events.messageIn;
+      if (handler === undefined) continue;
+      let verdict: MessageVerdict;
+      try {
+        verdict = handler({ client: event.client, message: current });
+      } catch (error) {
+        this.#broker.log.error(
+          `Plugin ${plugin.name}: message check failed: ${errorText(error)}; refused.`,
+        );
+        return 'deny';
+      }
+      if (verdict === 'deny') return 'deny';
+      if (verdict !== undefined) current = { ...current, ...verdict };
+    }
+    return current === event.message ? undefined : current;
+  }
+
+  /** Whether a plugin answers this `$CONTROL/...` topic (it then gets the message). */
+  control(topic: string, client: PluginClient, payload: Buffer): boolean {
+    const entry = this.#controls.get(topic);
+    if (entry === undefined) return false;
+    const broker = this.#broker;
+    try {
+      entry.handler({
+        client,
+        topic,
+        payload,
+        respond: (answer) => {
+          broker.publish(`${topic}/response`, answer, 1, false);
+        },
+      });
+    } catch (error) {
+      broker.log.error(`Plugin ${entry.plugin.name}: ${topic} failed: ${errorText(error)}.`);
+    }
+    return true;
+  }
+
+  connected(listener: ListenerConfig, client: PluginClient): void {
+    for (const plugin of this.#chain(listener))
+      this.#notify(plugin, 'connect', () => plugin.events.connect?.({ client }));
+  }
+
+  disconnected(listener: ListenerConfig, event: DisconnectEvent): void {
+    for (const plugin of this.#chain(listener))
+      this.#notify(plugin, 'disconnect', () => plugin.events.disconnect?.(event));
+  }
+
+  /** SIGHUP: each plugin gets its (re-read) options. */
+  reload(config: BrokerConfig): void {
+    this.#config = { ...config, listeners: this.#config.listeners };
+    for (const plugin of this.#byConfig.values()) {
+      this.#notify(plugin, 'reload', () => plugin.events.reload?.(optionsOf(plugin.config)));
+    }
+  }
+
+  close(): void {
+    if (this.#tick !== null) this.#broker.clock.cancel(this.#tick);
+    this.#tick = null;
+    for (const plugin of this.#byConfig.values())
+      this.#notify(plugin, 'cleanup', () => plugin.events.cleanup?.());
+  }
+
+  #scheduleTick(): void {
+    this.#tick = this.#broker.clock.setTimer(() => {
+      for (const plugin of this.#byConfig.values())
+        this.#notify(plugin, 'tick', () => plugin.events.tick?.());
+      this.#scheduleTick();
+    }, TICK_MS);
+  }
+
+  #notify(plugin: LoadedPlugin, what: string, call: () => void): void {
+    try {
+      call();
+    } catch (error) {
+      this.#broker.log.error(`Plugin ${plugin.name}: ${what} failed: ${errorText(error)}.`);
+    }
+  }
+}
+
+function checkResult(
+  broker: PluginBroker,
+  plugin: LoadedPlugin,
+  what: string,
+  result: unknown,
+): PluginResult {
+  if (result === 'allow' || result === 'deny' || result === 'defer') return result;
+  broker.log.error(`Plugin ${plugin.name}: ${what} answered ${String(result)}; denied.`);
+  return 'deny';
+}
+
+function contextFor(broker: PluginBroker, config: PluginConfig, name: string): PluginContext {
+  const prefix = `Plugin ${name}: `;
+  return {
+    options: optionsOf(config),
+    log: {
+      info: (text) => {
+        broker.log.info(prefix + text);
+      },
+      notice: (text) => {
+        broker.log.notice(prefix + text);
+      },
+      warning: (text) => {
+        broker.log.warning(prefix + text);
+      },
+      error: (text) => {
+        broker.log.error(prefix + text);
+      },
+    },
+    publish: (topic, payload, qos, retain) => {
+      broker.publish(topic, payload, qos, retain);
+    },
+    kick: (who) => {
+      broker.kick(who);
+    },
+  };
+}
+
+function errorText(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
