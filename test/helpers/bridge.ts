@@ -137,7 +137,9 @@ export async function probeUntilBridged(
   to: MqttJsClient,
   topic: string,
   arrivesAs = topic,
-  timeoutMs = 8000,
+  // Debian's 2.0.11 backs off 5 to 30 s after a failed first attempt (its one-value
+  // restart_timeout is ignored), which a loaded machine can make happen.
+  timeoutMs = 35_000,
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let n = 0;
