@@ -10,6 +10,7 @@ import type { PluginConfig } from '../config/types.ts';
 import type { PluginDefinition } from './api.ts';
 import { aclFilePlugin } from './builtin/acl-file.ts';
 import { passwordFilePlugin } from './builtin/password-file.ts';
+import { sparkplugAwarePlugin } from './builtin/sparkplug-aware.ts';
 import { PluginError } from './host.ts';
 
 export async function resolvePlugin(config: PluginConfig): Promise<PluginDefinition | null> {
@@ -21,8 +22,9 @@ export async function resolvePlugin(config: PluginConfig): Promise<PluginDefinit
       return passwordFilePlugin;
     case 'mosquitto_acl_file.so':
       return aclFilePlugin;
-    case 'mosquitto_dynamic_security.so':
     case 'mosquitto_sparkplug_aware.so':
+      return sparkplugAwarePlugin;
+    case 'mosquitto_dynamic_security.so':
       throw new PluginError(`Error: The built-in ${config.path} is not available yet.`);
     case null:
       break;

@@ -267,4 +267,22 @@ describe('plugin lines', () => {
     assert.equal(c.received[0]?.topic, 'a/1');
     await c.end();
   });
+
+  test("2.1's sparkplug-aware plugin keeps birth certificates, retained", async () => {
+    const b = await brokerWith([plugin('/x/mosquitto_sparkplug_aware.so')], {
+      allowAnonymous: true,
+    });
+    const node = await mqttConnect(b.url, { protocolVersion: 5 });
+    await node.client.publishAsync('spBv1.0/g1/NBIRTH/n1', 'birth', { qos: 1 });
+    await node.client.publishAsync('spBv1.0/g1/NDATA/n1', 'data', { qos: 1 });
+    const host = await mqttConnect(b.url, { protocolVersion: 5 });
+    await host.client.subscribeAsync('$sparkplug/certificates/#');
+    const [certificate] = await host.waitForMessages(1);
+    assert.ok(certificate);
+    assert.equal(certificate.topic, '$sparkplug/certificates/spBv1.0/g1/NBIRTH/n1');
+    assert.equal(certificate.payload, 'birth');
+    assert.equal(certificate.packet.retain, true);
+    await node.end();
+    await host.end();
+  });
 });
