@@ -11,7 +11,7 @@ import type { ProtocolVersion, QoS } from '../protocol/constants.ts';
 import { ProtocolVersion as Versions, ReasonCode } from '../protocol/constants.ts';
 import type { Connection } from '../transport/connection.ts';
 import { FlushScheduler } from '../transport/flush-scheduler.ts';
-import type { BrokerConfig } from './config/types.ts';
+import type { BrokerConfig, PluginConfig } from './config/types.ts';
 import type { SubscriptionOptions } from './router/subscription-tree.ts';
 import { SubscriptionTree } from './router/subscription-tree.ts';
 import { RetainStore } from './router/retain-store.ts';
@@ -38,7 +38,7 @@ import { RestoreBuilder } from './restore-builder.ts';
 import { SysTree } from './sys-tree.ts';
 import { EMPTY_PROPERTIES } from '../protocol/packets.ts';
 import type { BridgeSupervisor } from './bridge-hooks.ts';
-import type { PluginClient } from './plugins/api.ts';
+import type { PluginClient, PluginDefinition } from './plugins/api.ts';
 import type { PluginBroker } from './plugins/host.ts';
 import { PluginHost } from './plugins/host.ts';
 import { resolvePlugin } from './plugins/resolve.ts';
@@ -77,9 +77,17 @@ export interface BrokerEvents {
 /** Makes the broker's bridges (broker/bridge/ provides it; the broker may not import it). */
 export type BridgeSupervisorFactory = (broker: Broker) => BridgeSupervisor;
 
+/** A plugin given to the embedded broker directly (a global plugin, asked first). */
+export interface EmbeddedPlugin {
+  readonly definition: PluginDefinition;
+  /** What `plugin_opt_<key> <value>` lines would give it. */
+  readonly options?: Readonly<Record<string, string>>;
+}
+
 export interface BrokerOptions {
   /** Without it, `connection` blocks in the configuration are not started. */
   readonly bridges?: BridgeSupervisorFactory;
+  readonly plugins?: readonly EmbeddedPlugin[];
 }
 
 export class Broker extends EventEmitter<BrokerEvents> {
@@ -108,11 +116,13 @@ export class Broker extends EventEmitter<BrokerEvents> {
    */
   persistence: Persistence | null = null;
   readonly #bridgeFactory: BridgeSupervisorFactory | null;
+  readonly #embeddedPlugins: readonly EmbeddedPlugin[];
   #bridges: BridgeSupervisor | null = null;
 
   constructor(config: BrokerConfig, clock: Clock, log: BrokerLog, options: BrokerOptions = {}) {
     super();
     this.#bridgeFactory = options.bridges ?? null;
+    this.#embeddedPlugins = options.plugins ?? [];
     this.config = config;
     this.clock = clock;
     this.log = log;
@@ -132,7 +142,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
    */
   async start(): Promise<void> {
     this.security.load(this.config);
-    this.security.plugins = await PluginHost.load(this.#pluginBroker(), this.config, resolvePlugin);
+    this.security.plugins = await this.#loadPlugins();
     this.persistence = await openPersistence(this.config, this.clock, this.log);
     if (this.persistence !== null) this.#restore(this.persistence);
     this.listenerSockets = await openListeners(this);
@@ -166,6 +176,27 @@ export class Broker extends EventEmitter<BrokerEvents> {
       this.delayedWills.schedule(will.clientId, will.message, will.delaySeconds);
     }
     persistence.start((p) => snapshotState(this, p));
+  }
+
+  /** The configuration's plugins, after those given to the embedded broker. */
+  #loadPlugins(): Promise<PluginHost | null> {
+    const embedded = new Map<PluginConfig, PluginDefinition>();
+    for (const plugin of this.#embeddedPlugins) {
+      const config: PluginConfig = {
+        path: `(embedded) ${plugin.definition.name}`,
+        options: Object.entries(plugin.options ?? {}),
+        denySpecialChars: true,
+      };
+      embedded.set(config, plugin.definition);
+    }
+    const config: BrokerConfig = {
+      ...this.config,
+      globalPlugins: [...embedded.keys(), ...(this.config.globalPlugins ?? [])],
+    };
+    return PluginHost.load(this.#pluginBroker(), config, (pluginConfig) => {
+      const definition = embedded.get(pluginConfig);
+      return definition === undefined ? resolvePlugin(pluginConfig) : Promise.resolve(definition);
+    });
   }
 
   /** What plugins may do (see plugins/host.ts). */

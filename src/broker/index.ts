@@ -6,6 +6,7 @@ export { startBroker, libraryDefaultConfig } from './start-broker.ts';
 export type { StartBrokerOptions } from './start-broker.ts';
 export { Broker, BROKER_VERSION } from './broker.ts';
 export type {
+  EmbeddedPlugin,
   BrokerEvents,
   ClientDisconnectedInfo,
   ClientInfo,

@@ -11,7 +11,7 @@ import type { Clock } from '../common/clock.ts';
 import { systemClock } from '../common/clock.ts';
 import type { BrokerLog } from './broker-log.ts';
 import { silentLog } from './broker-log.ts';
-import type { BridgeSupervisorFactory } from './broker.ts';
+import type { BridgeSupervisorFactory, EmbeddedPlugin } from './broker.ts';
 import { Broker } from './broker.ts';
 import type { BrokerConfig } from './config/types.ts';
 import { defaultConfig, defaultListener } from './config/types.ts';
@@ -29,6 +29,8 @@ export interface StartBrokerOptions {
   readonly log?: BrokerLog;
   /** Runs the configuration's bridges (the package's startBroker always passes it). */
   readonly bridges?: BridgeSupervisorFactory;
+  /** Plugins given directly (definePlugin() results), asked before the configuration's. */
+  readonly plugins?: readonly EmbeddedPlugin[];
 }
 
 /** Mosquitto's defaults for an embedded broker: 127.0.0.1, a free port, anonymous allowed. */
@@ -46,7 +48,10 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Bro
     config,
     options.clock ?? systemClock,
     options.log ?? silentLog,
-    options.bridges === undefined ? {} : { bridges: options.bridges },
+    {
+      ...(options.bridges === undefined ? {} : { bridges: options.bridges }),
+      ...(options.plugins === undefined ? {} : { plugins: options.plugins }),
+    },
   );
   await broker.start();
   return broker;

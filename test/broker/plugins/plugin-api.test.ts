@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { formatPasswordHash, hashPassword } from '../../../src/common/password.ts';
 import { parseConfigText } from '../../../src/broker/config/parse.ts';
+import { definePlugin, startBroker } from '../../../src/index.ts';
 import { ConfigError } from '../../../src/broker/config/errors.ts';
 import { defaultSecurity } from '../../../src/broker/config/types.ts';
 import type { PluginConfig } from '../../../src/broker/config/types.ts';
@@ -284,5 +285,30 @@ describe('plugin lines', () => {
     assert.equal(certificate.packet.retain, true);
     await node.end();
     await host.end();
+  });
+
+  test('the embedded broker takes definePlugin() results directly', async () => {
+    const broker = await startBroker({
+      config: { sysInterval: 0 },
+      plugins: [
+        {
+          definition: definePlugin({
+            name: 'embedded',
+            init: (context) => ({
+              basicAuth: ({ username }) =>
+                username === context.options.get('refuse') ? 'deny' : 'allow',
+            }),
+          }),
+          options: { refuse: 'bob' },
+        },
+      ],
+    });
+    try {
+      const url = `mqtt://127.0.0.1:${broker.ports[0] ?? 0}`;
+      assert.equal(await refused(url, 'bob', 'x'), true);
+      assert.equal(await refused(url, 'alice', 'x'), false);
+    } finally {
+      await broker.close();
+    }
   });
 });
