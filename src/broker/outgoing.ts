@@ -133,6 +133,13 @@ export function deliverToSession(
   if (security.aclActive && session.bridge === null && !security.mayRead(session, message.topic)) {
     return;
   }
+  // message-out plugins may refuse or change this client's copy (rare: checked first).
+  const plugins = security.plugins;
+  if (plugins !== null && plugins.hasMessageOut && session.bridge === null) {
+    const changed = security.messageOut(session, message);
+    if (changed === null) return;
+    message = changed;
+  }
   // Mosquitto numbers a QoS 1/2 message when it routes it to the client (subs__send(),
   // mosquitto__mid_generate()), not when it sends it: one that is then dropped (queue
   // full, expired while queued, refused by an ACL reloaded meanwhile, too large for the

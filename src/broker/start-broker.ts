@@ -44,15 +44,10 @@ export function libraryDefaultConfig(): BrokerConfig {
 
 export async function startBroker(options: StartBrokerOptions = {}): Promise<Broker> {
   const config: BrokerConfig = { ...libraryDefaultConfig(), ...options.config };
-  const broker = new Broker(
-    config,
-    options.clock ?? systemClock,
-    options.log ?? silentLog,
-    {
-      ...(options.bridges === undefined ? {} : { bridges: options.bridges }),
-      ...(options.plugins === undefined ? {} : { plugins: options.plugins }),
-    },
-  );
+  const broker = new Broker(config, options.clock ?? systemClock, options.log ?? silentLog, {
+    ...(options.bridges === undefined ? {} : { bridges: options.bridges }),
+    ...(options.plugins === undefined ? {} : { plugins: options.plugins }),
+  });
   await broker.start();
   return broker;
 }

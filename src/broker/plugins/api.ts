@@ -64,7 +64,7 @@ export interface AclCheckEvent {
   readonly qos: QoS;
 }
 
-/** message-in: return 'deny' to refuse the message, or the fields to change. */
+/** message-in and message-out: 'deny' refuses the message, or the fields to change. */
 export type MessageVerdict = undefined | 'deny' | Partial<Omit<PluginMessage, 'properties'>>;
 
 export interface MessageEvent {
@@ -100,6 +100,11 @@ export interface PluginEvents {
    */
   aclCheck?: (event: AclCheckEvent) => PluginResult;
   messageIn?: (event: MessageEvent) => MessageVerdict;
+  /**
+   * One client's copy of a message, before it is queued or sent to it: 'deny' drops that
+   * copy, fields returned change it for that client only.
+   */
+  messageOut?: (event: MessageEvent) => MessageVerdict;
   connect?: (event: ConnectEvent) => void;
   disconnect?: (event: DisconnectEvent) => void;
   /** Once a second. */

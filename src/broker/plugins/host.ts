@@ -66,6 +66,7 @@ export class PluginHost {
   /** Some plugin checks ACLs: the broker must ask (its fast path skips them otherwise). */
   readonly hasAcl: boolean;
   readonly hasMessageIn: boolean;
+  readonly hasMessageOut: boolean;
   #tick: TimerHandle | null = null;
 
   private constructor(broker: PluginBroker, config: BrokerConfig, loaded: LoadedPlugin[]) {
@@ -81,6 +82,7 @@ export class PluginHost {
     }
     this.hasAcl = loaded.some((p) => p.events.aclCheck !== undefined);
     this.hasMessageIn = loaded.some((p) => p.events.messageIn !== undefined);
+    this.hasMessageOut = loaded.some((p) => p.events.messageOut !== undefined);
     if (loaded.some((p) => p.events.tick !== undefined)) this.#scheduleTick();
   }
 
@@ -214,9 +216,22 @@ export class PluginHost {
 
   /** MOSQ_EVT_MESSAGE_IN: 'deny' refuses the message; an object changes it. */
   messageIn(listener: ListenerConfig, event: MessageEvent): MessageVerdict {
+    return this.#message('messageIn', listener, event);
+  }
+
+  /** MOSQ_EVT_MESSAGE_OUT, for one client's copy. */
+  messageOut(listener: ListenerConfig, event: MessageEvent): MessageVerdict {
+    return this.#message('messageOut', listener, event);
+  }
+
+  #message(
+    kind: 'messageIn' | 'messageOut',
+    listener: ListenerConfig,
+    event: MessageEvent,
+  ): MessageVerdict {
     let current = event.message;
     for (const plugin of this.#chain(listener)) {
-      const handler = plugin.events.messageIn;
+      const handler = plugin.events[kind];
       if (handler === undefined) continue;
       let verdict: MessageVerdict;
       try {

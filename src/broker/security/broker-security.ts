@@ -20,7 +20,7 @@ import { mayPublish } from '../access.ts';
 import * as send from '../send.ts';
 import { tlsUsername } from '../tls-context.ts';
 import { ReasonCode } from '../../protocol/constants.ts';
-import type { StoredMessage } from '../messages/stored-message.ts';
+import { StoredMessage } from '../messages/stored-message.ts';
 import type { Session } from '../session.ts';
 import type { ClientAcl, RequestedAccess } from './acl-file.ts';
 import { AclAccess, AclRules } from './acl-file.ts';
@@ -354,6 +354,40 @@ export class BrokerSecurity {
     });
     return (
       verdict !== 'deny' && (verdict !== 'defer' || this.domainFor(binding.listener).acl !== null)
+    );
+  }
+
+  /**
+   * message-out plugins on one session's copy: null when refused, else the message to
+   * deliver (a new one when a plugin changed it).
+   */
+  messageOut(session: Session, message: StoredMessage): StoredMessage | null {
+    const plugins = this.#plugins;
+    const binding = this.#sessions.get(session);
+    if (plugins === null || binding === undefined || binding.listener === null) return message;
+    const original = {
+      topic: message.topic,
+      payload: message.payload,
+      qos: message.qos,
+      retain: message.retain,
+      properties: message.properties,
+    };
+    const verdict = plugins.messageOut(binding.listener, {
+      client: pluginClientOf(session, binding),
+      message: original,
+    });
+    if (verdict === 'deny') return null;
+    if (verdict === undefined) return message;
+    const changed = { ...original, ...verdict };
+    return new StoredMessage(
+      changed.topic,
+      Buffer.from(changed.payload),
+      changed.qos,
+      changed.retain,
+      message.properties,
+      message.expiresAt,
+      message.sourceClientId,
+      message.sourceUsername,
     );
   }
 

@@ -311,4 +311,35 @@ describe('plugin lines', () => {
       await broker.close();
     }
   });
+
+  test("message-out refuses or changes one client's copy only", async () => {
+    const path = pluginFile(`export default {
+      name: 'per-client',
+      init: () => ({
+        basicAuth: () => 'allow',
+        messageOut: ({ client, message }) => {
+          if (client.clientId === 'quiet') return 'deny';
+          if (client.clientId === 'loud') return { payload: Buffer.from(message.payload.toString().toUpperCase()) };
+          return undefined;
+        },
+      }),
+    };`);
+    const b = await brokerWith([plugin(path)]);
+    const clients = await Promise.all(
+      ['quiet', 'loud', 'plain'].map((clientId) =>
+        mqttConnect(b.url, { clientId, username: clientId, protocolVersion: 5 }),
+      ),
+    );
+    for (const c of clients) await c.client.subscribeAsync('t', { qos: 1 });
+    const [quiet, loud, plain] = clients;
+    assert.ok(quiet && loud && plain);
+    await plain.client.publishAsync('t', 'hi', { qos: 1 });
+    await loud.waitForMessages(1);
+    await plain.waitForMessages(1);
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(loud.received[0]?.payload, 'HI');
+    assert.equal(plain.received[0]?.payload, 'hi');
+    assert.deepEqual(quiet.received, []);
+    for (const c of clients) await c.end();
+  });
 });
