@@ -66,6 +66,9 @@ export class ClientConnection implements ConnectionHandler, Flushable, DeadlineO
   topicAliases: string[] | null = null;
   /** The client's Maximum Packet Size (MQTT 5), 0 for none. */
   clientMaximumPacketSize = 0;
+  /** An enhanced authentication waiting for the client's AUTH (see handlers/auth.ts). */
+  pendingAuth: { readonly method: string; readonly resume: (data: Buffer | null) => void } | null =
+    null;
   /** CONNACK 0 was sent on this connection. */
   wasConnected = false;
   /** A CONNECT was decoded: its protocol version is known (refusals get a CONNACK). */
@@ -106,7 +109,8 @@ export class ClientConnection implements ConnectionHandler, Flushable, DeadlineO
       // 0x82 for these whatever their body, as Mosquitto (no extended auth); a bridge's
       // connection is the client side, where they are the answers it waits for.
       refuseServerPackets: bridge === null,
-      refuseAuth: true,
+      // AUTH is read only when a plugin does enhanced authentication.
+      refuseAuth: bridge !== null || !(broker.security.plugins?.hasExtendedAuth ?? false),
     });
     this.connectedAt = broker.clock.wallSeconds();
     if (bridge === null) deadlineHeapFor(broker.clock).arm(this, CONNECT_DEADLINE_MS);

@@ -180,7 +180,29 @@ export function disconnect(conn: ClientConnection, reasonCode: number): void {
   );
 }
 
-/** AUTH is never sent (no authentication method is supported); kept for completeness. */
+/** AUTH (MQTT 5 enhanced authentication): continue (0x18) with the method and its data. */
+export function auth(
+  conn: ClientConnection,
+  reasonCode: number,
+  method: string,
+  data: Buffer | undefined,
+): void {
+  if (conn.broker.debugLog) conn.broker.log.debug(`Sending AUTH to ${conn.logId} (rc${reasonCode})`);
+  writeEncoded(
+    conn,
+    encodePacket(
+      {
+        type: PacketType.Auth,
+        reasonCode,
+        properties: {
+          authenticationMethod: method,
+          ...(data === undefined ? {} : { authenticationData: data }),
+        },
+      },
+      ProtocolVersion.V5,
+    ),
+  );
+}
 
 /**
  * The topic a client sees: without its listener's mount point (null when the topic does

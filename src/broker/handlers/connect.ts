@@ -9,6 +9,7 @@
 import { Buffer } from 'node:buffer';
 import { randomBytes } from 'node:crypto';
 import type { ConnectPacket, Properties } from '../../protocol/packets.ts';
+import { EMPTY_PROPERTIES } from '../../protocol/packets.ts';
 import { ProtocolVersion, ReasonCode } from '../../protocol/constants.ts';
 import { MqttError } from '../../protocol/errors.ts';
 import type { ClientConnection } from '../client-connection.ts';
@@ -19,6 +20,7 @@ import { forwardedProperties, NEVER_EXPIRES, StoredMessage } from '../messages/s
 import { SESSION_NEVER_EXPIRES } from '../session.ts';
 import type { SessionWill } from '../session.ts';
 import { tlsUsername } from '../tls-context.ts';
+import * as send from '../send.ts';
 
 type MutableProperties = { -readonly [K in keyof Properties]: Properties[K] };
 
@@ -174,15 +176,10 @@ export function handleConnect(conn: ClientConnection, packet: ConnectPacket): vo
     conn.clientId = clientId;
   }
 
-  if (properties.authenticationMethod !== undefined) {
-    // No extended authentication method is supported [MQTT-4.12.0-1]; Mosquitto forgets
-    // the id before logging this one.
-    conn.clientId = '';
-    throw new MqttError(
-      ReasonCode.BadAuthenticationMethod,
-      'authentication method not supported',
-      'MQTT-4.12.0-1',
-    );
+  const method = properties.authenticationMethod;
+  const plugins = conn.broker.security.plugins;
+  if (method !== undefined && (plugins === null || !plugins.hasExtendedAuth)) {
+    throw badAuthenticationMethod(conn);
   }
   // Likewise a zero-length password is no password: it matches no password_file entry.
   const password =
@@ -197,9 +194,73 @@ export function handleConnect(conn: ClientConnection, packet: ConnectPacket): vo
     password,
     sessionWill,
   };
+  if (method !== undefined) {
+    // Enhanced authentication replaces the basic one (a plugin answers the method).
+    extendedAuth(conn, request, method, 'start', properties.authenticationData ?? null);
+    return;
+  }
   // Basic authentication (password_file, allow_anonymous), unless TLS gave the username.
   if (tlsName === undefined) authenticateConnect(conn, request);
   else acceptConnect(conn, request);
+}
+
+/** No plugin knows the method [MQTT-4.12.0-1]; Mosquitto forgets the id before logging. */
+function badAuthenticationMethod(conn: ClientConnection): MqttError {
+  conn.clientId = '';
+  return new MqttError(
+    ReasonCode.BadAuthenticationMethod,
+    'authentication method not supported',
+    'MQTT-4.12.0-1',
+  );
+}
+
+/**
+ * One step of MQTT 5 enhanced authentication through the plugins: 'continue' sends the
+ * client an AUTH and waits for its answer (handlers/auth.ts), 'allow' completes the
+ * CONNECT with the method (and data) in the CONNACK.
+ */
+function extendedAuth(
+  conn: ClientConnection,
+  request: ConnectRequest,
+  method: string,
+  step: 'start' | 'continue',
+  data: Buffer | null,
+): void {
+  const plugins = conn.broker.security.plugins;
+  if (plugins === null) throw badAuthenticationMethod(conn);
+  conn.state = ConnectionState.Authenticating;
+  const client = {
+    clientId: request.clientId,
+    username: request.username,
+    address: conn.transport.remoteAddress,
+    protocolVersion: request.packet.protocolVersion,
+    listenerPort: conn.listener.port,
+  };
+  void plugins.extendedAuth(conn.listener.config, step, { client, method, data }).then((answer) => {
+    conn.continueConnect(() => {
+      switch (answer.result) {
+        case 'allow':
+          acceptConnect(conn, request, {
+            authenticationMethod: method,
+            ...(answer.data === undefined ? {} : { authenticationData: answer.data }),
+          });
+          return;
+        case 'continue':
+          conn.pendingAuth = {
+            method,
+            resume: (next) => {
+              extendedAuth(conn, request, method, 'continue', next);
+            },
+          };
+          send.auth(conn, 0x18, method, answer.data);
+          return;
+        case 'deny':
+          throw notAuthorised();
+        default:
+          throw badAuthenticationMethod(conn);
+      }
+    });
+  });
 }
 
 /** What an authenticated CONNECT carries on with. */
@@ -251,7 +312,11 @@ function authenticateConnect(conn: ClientConnection, request: ConnectRequest): v
 }
 
 /** The client is in: keepalive, session takeover or resume, CONNACK, resend. */
-function acceptConnect(conn: ClientConnection, request: ConnectRequest): void {
+function acceptConnect(
+  conn: ClientConnection,
+  request: ConnectRequest,
+  authProperties: Properties = EMPTY_PROPERTIES,
+): void {
   const broker = conn.broker;
   const config = broker.config;
   const listener = conn.listener.config;
@@ -318,7 +383,7 @@ function acceptConnect(conn: ClientConnection, request: ConnectRequest): void {
 
   // The CONNACK properties of this connection; send.connack() adds the server's own
   // after them, in Mosquitto's order (features §3.3).
-  const connackProperties: MutableProperties = {};
+  const connackProperties: MutableProperties = { ...authProperties };
   if (v5) {
     if (serverKeepAlive >= 0) connackProperties.serverKeepAlive = serverKeepAlive;
     if (listener.maxTopicAlias > 0) connackProperties.topicAliasMaximum = listener.maxTopicAlias;

@@ -48,6 +48,23 @@ export interface PluginMessage {
   readonly properties: Properties;
 }
 
+/** MQTT 5 enhanced authentication: the CONNECT's (or an AUTH's) method and data. */
+export interface ExtendedAuthEvent {
+  readonly client: PluginClient;
+  readonly method: string;
+  readonly data: Buffer | null;
+}
+
+/**
+ * 'continue' sends the client an AUTH (reason 0x18) with `data` and waits for its answer;
+ * 'allow' completes the CONNECT (with `data` in the CONNACK); 'defer' leaves the method
+ * to another plugin (none: CONNACK 0x8C, bad authentication method).
+ */
+export interface ExtendedAuthAnswer {
+  readonly result: 'allow' | 'deny' | 'defer' | 'continue';
+  readonly data?: Buffer;
+}
+
 export interface BasicAuthEvent {
   readonly client: PluginClient;
   readonly username: string | null;
@@ -94,6 +111,12 @@ export interface ControlEvent {
 /** The handlers a plugin registers; each is optional. */
 export interface PluginEvents {
   basicAuth?: (event: BasicAuthEvent) => PluginResult | Promise<PluginResult>;
+  /** A CONNECT with an Authentication Method (MQTT 5). */
+  extendedAuthStart?: (event: ExtendedAuthEvent) => ExtendedAuthAnswer | Promise<ExtendedAuthAnswer>;
+  /** The client's AUTH (0x18) answering a 'continue'. */
+  extendedAuthContinue?: (
+    event: ExtendedAuthEvent,
+  ) => ExtendedAuthAnswer | Promise<ExtendedAuthAnswer>;
   /**
    * Checks are synchronous: they run for every message on the hot path (a Promise here is
    * a plugin error and counts as 'deny').

@@ -16,6 +16,8 @@ import type {
   BasicAuthEvent,
   ControlEvent,
   DisconnectEvent,
+  ExtendedAuthAnswer,
+  ExtendedAuthEvent,
   MessageEvent,
   MessageVerdict,
   PluginClient,
@@ -67,6 +69,8 @@ export class PluginHost {
   readonly hasAcl: boolean;
   readonly hasMessageIn: boolean;
   readonly hasMessageOut: boolean;
+  /** Some plugin does MQTT 5 enhanced authentication (AUTH packets are read then). */
+  readonly hasExtendedAuth: boolean;
   #tick: TimerHandle | null = null;
 
   private constructor(broker: PluginBroker, config: BrokerConfig, loaded: LoadedPlugin[]) {
@@ -83,6 +87,7 @@ export class PluginHost {
     this.hasAcl = loaded.some((p) => p.events.aclCheck !== undefined);
     this.hasMessageIn = loaded.some((p) => p.events.messageIn !== undefined);
     this.hasMessageOut = loaded.some((p) => p.events.messageOut !== undefined);
+    this.hasExtendedAuth = loaded.some((p) => p.events.extendedAuthStart !== undefined);
     if (loaded.some((p) => p.events.tick !== undefined)) this.#scheduleTick();
   }
 
@@ -183,6 +188,38 @@ export class PluginHost {
     } finally {
       if (pending.timer !== null) this.#broker.clock.cancel(pending.timer);
     }
+  }
+
+
+  /**
+   * Enhanced authentication, start or continue: the first plugin that does not defer
+   * answers. A fault or a bad answer is a denial.
+   */
+  async extendedAuth(
+    listener: ListenerConfig,
+    step: 'start' | 'continue',
+    event: ExtendedAuthEvent,
+  ): Promise<ExtendedAuthAnswer> {
+    for (const plugin of this.#chain(listener)) {
+      const handler =
+        step === 'start' ? plugin.events.extendedAuthStart : plugin.events.extendedAuthContinue;
+      if (handler === undefined) continue;
+      let answer: ExtendedAuthAnswer;
+      try {
+        answer = await handler(event);
+      } catch (error) {
+        this.#broker.log.error(
+          `Plugin ${plugin.name}: extended auth failed: ${errorText(error)}; denied.`,
+        );
+        return { result: 'deny' };
+      }
+      const result = (answer as { result?: unknown } | null)?.result;
+      if (result === 'defer') continue;
+      if (result === 'allow' || result === 'deny' || result === 'continue') return answer;
+      this.#broker.log.error(`Plugin ${plugin.name}: extended auth answered badly; denied.`);
+      return { result: 'deny' };
+    }
+    return { result: 'defer' };
   }
 
   // ---- ACL ---------------------------------------------------------------------------

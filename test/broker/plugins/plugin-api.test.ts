@@ -17,6 +17,7 @@ import { ConfigError } from '../../../src/broker/config/errors.ts';
 import { defaultSecurity } from '../../../src/broker/config/types.ts';
 import type { PluginConfig } from '../../../src/broker/config/types.ts';
 import type { TestBroker } from '../../helpers/broker.ts';
+import { frame, properties } from '../../helpers/packet-bytes.ts';
 import { mqttConnect, startTestBroker, waitFor } from '../../helpers/broker.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'mosquitto-ts-plugins-'));
@@ -341,5 +342,58 @@ describe('plugin lines', () => {
     assert.equal(plain.received[0]?.payload, 'hi');
     assert.deepEqual(quiet.received, []);
     for (const c of clients) await c.end();
+  });
+
+  test('MQTT 5 enhanced authentication: AUTH exchanges, then CONNACK with the method', async () => {
+    const path = pluginFile(`export default {
+      name: 'toy-auth',
+      init: () => ({
+        extendedAuthStart: ({ method, data }) =>
+          method === 'toy' && data?.toString() === 'hello'
+            ? { result: 'continue', data: Buffer.from('challenge') }
+            : { result: method === 'toy' ? 'deny' : 'defer' },
+        extendedAuthContinue: ({ data }) =>
+          data?.toString() === 'answer'
+            ? { result: 'allow', data: Buffer.from('welcome') }
+            : { result: 'deny' },
+      }),
+    };`);
+    const b = await brokerWith([plugin(path)]);
+    const authProps = (data: string) => [
+      { id: 0x15, value: 'toy' },
+      { id: 0x16, value: Buffer.from(data) },
+    ];
+    // Good exchange.
+    const { client, connack: first } = await b.rawConnect({
+      version: 5,
+      clientId: 'toy',
+      properties: authProps('hello'),
+    });
+    assert.equal(first[0], 0xf0, 'AUTH first');
+    assert.equal(first[2], 0x18, 'continue authentication');
+    assert.ok(first.includes(Buffer.from('challenge')));
+    client.send(frame(0xf0, Buffer.from([0x18]), properties(authProps('answer'))));
+    const connack = await client.expectPacket();
+    assert.equal(connack[0], 0x20);
+    assert.equal(connack[3], 0, 'CONNACK success');
+    assert.ok(connack.includes(Buffer.from('welcome')));
+    // A wrong answer: CONNACK 0x87.
+    const second = await b.rawConnect({
+      version: 5,
+      clientId: 'toy2',
+      properties: authProps('hello'),
+    });
+    second.client.send(frame(0xf0, Buffer.from([0x18]), properties(authProps('wrong'))));
+    const refusal = await second.client.expectPacket();
+    assert.equal(refusal[0], 0x20);
+    assert.equal(refusal[3], 0x87);
+    // A method no plugin knows: CONNACK 0x8C as before.
+    const third = await b.rawConnect({
+      version: 5,
+      clientId: 'toy3',
+      properties: [{ id: 0x15, value: 'other' }],
+    });
+    assert.equal(third.connack[0], 0x20);
+    assert.equal(third.connack[3], 0x8c);
   });
 });
