@@ -471,11 +471,16 @@ export class Broker extends EventEmitter<BrokerEvents> {
     if (conn.wasConnected && this.listenerCount('clientDisconnected') > 0) {
       this.emit('clientDisconnected', { ...clientInfo(conn), reason });
     }
-    if (conn.wasConnected && conn.bridge === null) {
-      this.security.plugins?.disconnected(conn.listener.config, {
+    const plugins = this.security.plugins;
+    if (plugins !== null && conn.wasConnected && conn.bridge === null) {
+      const event = {
         client: pluginClientOf(conn),
         reason: closeLogLine(reason, conn.clientId, conn.closeDetail) ?? 'broker shutdown',
-      });
+      };
+      plugins.disconnected(conn.listener.config, event);
+      if (session !== null && session.expiryInterval > 0) {
+        plugins.wentOffline(conn.listener.config, event);
+      }
     }
     conn.bridge?.onClosed(conn);
   }
@@ -497,13 +502,27 @@ export class Broker extends EventEmitter<BrokerEvents> {
     const { entry, isNew } = this.subscriptions.add(session, filter, options);
     session.subscriptions.set(filter, entry);
     this.persistence?.noteSubscription(session, filter, options);
+    this.#notifySubscription(session, filter, options.qos, false);
     return isNew;
   }
 
   /** Removes a subscription; true when it existed. */
   unsubscribe(session: Session, filter: string): boolean {
     if (session.subscriptions.delete(filter)) this.persistence?.noteUnsubscription(session, filter);
+    this.#notifySubscription(session, filter, 0, true);
     return this.subscriptions.remove(session, filter);
+  }
+
+  /** MOSQ_EVT_SUBSCRIBE / _UNSUBSCRIBE for a client's own (un)subscription. */
+  #notifySubscription(session: Session, filter: string, qos: QoS, removed: boolean): void {
+    const plugins = this.security.plugins;
+    const conn = session.connection;
+    if (plugins === null || conn === null || conn.bridge !== null) return;
+    plugins.subscribed(
+      conn.listener.config,
+      { client: pluginClientOf(conn), topic: filter, qos },
+      removed,
+    );
   }
 
   // ---- Messages ----------------------------------------------------------------------

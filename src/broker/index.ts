@@ -38,4 +38,7 @@ export type {
   PluginLog,
   PluginMessage,
   PluginResult,
+  SubscriptionEvent,
+  ExtendedAuthAnswer,
+  ExtendedAuthEvent,
 } from './plugins/api.ts';

@@ -187,7 +187,8 @@ export function auth(
   method: string,
   data: Buffer | undefined,
 ): void {
-  if (conn.broker.debugLog) conn.broker.log.debug(`Sending AUTH to ${conn.logId} (rc${reasonCode})`);
+  if (conn.broker.debugLog)
+    conn.broker.log.debug(`Sending AUTH to ${conn.logId} (rc${reasonCode})`);
   writeEncoded(
     conn,
     encodePacket(

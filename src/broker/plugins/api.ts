@@ -89,6 +89,14 @@ export interface MessageEvent {
   readonly message: PluginMessage;
 }
 
+/** A subscription made or removed (after the ACL check allowed it). */
+export interface SubscriptionEvent {
+  readonly client: PluginClient;
+  readonly topic: string;
+  /** The QoS granted (0 for unsubscribe). */
+  readonly qos: QoS;
+}
+
 export interface ConnectEvent {
   readonly client: PluginClient;
 }
@@ -112,7 +120,9 @@ export interface ControlEvent {
 export interface PluginEvents {
   basicAuth?: (event: BasicAuthEvent) => PluginResult | Promise<PluginResult>;
   /** A CONNECT with an Authentication Method (MQTT 5). */
-  extendedAuthStart?: (event: ExtendedAuthEvent) => ExtendedAuthAnswer | Promise<ExtendedAuthAnswer>;
+  extendedAuthStart?: (
+    event: ExtendedAuthEvent,
+  ) => ExtendedAuthAnswer | Promise<ExtendedAuthAnswer>;
   /** The client's AUTH (0x18) answering a 'continue'. */
   extendedAuthContinue?: (
     event: ExtendedAuthEvent,
@@ -128,8 +138,12 @@ export interface PluginEvents {
    * copy, fields returned change it for that client only.
    */
   messageOut?: (event: MessageEvent) => MessageVerdict;
+  subscribe?: (event: SubscriptionEvent) => void;
+  unsubscribe?: (event: SubscriptionEvent) => void;
   connect?: (event: ConnectEvent) => void;
   disconnect?: (event: DisconnectEvent) => void;
+  /** A client whose session outlives the connection went offline (MOSQ_EVT_CLIENT_OFFLINE). */
+  clientOffline?: (event: DisconnectEvent) => void;
   /** Once a second. */
   tick?: () => void;
   /** SIGHUP. */

@@ -25,6 +25,7 @@ import type {
   PluginDefinition,
   PluginEvents,
   PluginResult,
+  SubscriptionEvent,
 } from './api.ts';
 
 /** A basic-auth handler has this long to answer. */
@@ -190,7 +191,6 @@ export class PluginHost {
     }
   }
 
-
   /**
    * Enhanced authentication, start or continue: the first plugin that does not defer
    * answers. A fault or a bad answer is a denial.
@@ -308,6 +308,22 @@ export class PluginHost {
   connected(listener: ListenerConfig, client: PluginClient): void {
     for (const plugin of this.#chain(listener))
       this.#notify(plugin, 'connect', () => plugin.events.connect?.({ client }));
+  }
+
+  subscribed(listener: ListenerConfig, event: SubscriptionEvent, removed: boolean): void {
+    for (const plugin of this.#chain(listener)) {
+      this.#notify(plugin, removed ? 'unsubscribe' : 'subscribe', () => {
+        (removed ? plugin.events.unsubscribe : plugin.events.subscribe)?.(event);
+      });
+    }
+  }
+
+  wentOffline(listener: ListenerConfig, event: DisconnectEvent): void {
+    for (const plugin of this.#chain(listener)) {
+      this.#notify(plugin, 'client offline', () => {
+        plugin.events.clientOffline?.(event);
+      });
+    }
   }
 
   disconnected(listener: ListenerConfig, event: DisconnectEvent): void {

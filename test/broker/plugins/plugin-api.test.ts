@@ -396,4 +396,40 @@ describe('plugin lines', () => {
     assert.equal(third.connack[0], 0x20);
     assert.equal(third.connack[3], 0x8c);
   });
+
+  test('subscribe, unsubscribe and client-offline events', async () => {
+    const path = pluginFile(`export default {
+      name: 'audit',
+      init: (ctx) => ({
+        basicAuth: () => 'allow',
+        subscribe: ({ client, topic, qos }) => ctx.publish('audit', 'sub ' + client.clientId + ' ' + topic + ' ' + qos, 0, false),
+        unsubscribe: ({ client, topic }) => ctx.publish('audit', 'unsub ' + client.clientId + ' ' + topic, 0, false),
+        clientOffline: ({ client }) => ctx.publish('audit', 'offline ' + client.clientId, 0, false),
+      }),
+    };`);
+    const b = await brokerWith([plugin(path)]);
+    const auditor = await mqttConnect(b.url, {
+      clientId: 'auditor',
+      username: 'a',
+      protocolVersion: 5,
+    });
+    await auditor.client.subscribeAsync('audit');
+    const durable = await mqttConnect(b.url, {
+      clientId: 'durable',
+      username: 'd',
+      protocolVersion: 5,
+      clean: false,
+      properties: { sessionExpiryInterval: 60 },
+    });
+    await durable.client.subscribeAsync('x/#', { qos: 1 });
+    await durable.client.unsubscribeAsync('x/#');
+    await durable.end();
+    await waitFor(() => auditor.received.length >= 4);
+    // (The auditor's own subscription is in place when its event is published.)
+    assert.deepEqual(
+      auditor.received.map((m) => m.payload),
+      ['sub auditor audit 0', 'sub durable x/# 1', 'unsub durable x/#', 'offline durable'],
+    );
+    await auditor.end();
+  });
 });
