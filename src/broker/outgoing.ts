@@ -133,9 +133,8 @@ export function deliverToSession(
   if (security.aclActive && session.bridge === null && !security.mayRead(session, message.topic)) {
     return;
   }
-  // message-out plugins may refuse or change this client's copy (rare: checked first).
-  const plugins = security.plugins;
-  if (plugins !== null && plugins.hasMessageOut && session.bridge === null) {
+  // message-out plugins may refuse or change this client's copy.
+  if (security.messageOutActive && session.bridge === null) {
     const changed = security.messageOut(session, message);
     if (changed === null) return;
     message = changed;

@@ -87,6 +87,8 @@ export class BrokerSecurity {
   aclActive = false;
   /** The loaded plugins (set once they are loaded at start-up). */
   #plugins: PluginHost | null = null;
+  /** A plugin handles message-out: deliveries ask messageOut() (a field: read per delivery). */
+  messageOutActive = false;
   /** Bumped by each load or reload: answers computed for an older one are redone. */
   generation = 0;
   readonly #sessions = new WeakMap<Session, SessionBinding>();
@@ -333,6 +335,7 @@ export class BrokerSecurity {
 
   set plugins(host: PluginHost | null) {
     this.#plugins = host;
+    this.messageOutActive = host?.hasMessageOut ?? false;
     this.#updateAclActive();
   }
 
