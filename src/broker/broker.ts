@@ -38,7 +38,7 @@ import { RestoreBuilder } from './restore-builder.ts';
 import { SysTree } from './sys-tree.ts';
 import { EMPTY_PROPERTIES } from '../protocol/packets.ts';
 import type { BridgeSupervisor } from './bridge-hooks.ts';
-import type { PluginClient, PluginDefinition } from './plugins/api.ts';
+import type { KickTarget, PluginClient, PluginDefinition } from './plugins/api.ts';
 import type { PluginBroker } from './plugins/host.ts';
 import { PluginHost } from './plugins/host.ts';
 import { resolvePlugin } from './plugins/resolve.ts';
@@ -228,12 +228,13 @@ export class Broker extends EventEmitter<BrokerEvents> {
    * Disconnects the clients with this client id or username (mosquitto_kick_client_by_*),
    * MQTT 5 ones with DISCONNECT 0x98; their wills go out.
    */
-  kick(who: { readonly clientId?: string; readonly username?: string }): void {
+  kick(who: KickTarget): void {
     for (const conn of [...this.connections]) {
       if (conn.bridge !== null || conn.state !== ConnectionState.Connected) continue;
       const match =
         (who.clientId !== undefined && conn.clientId === who.clientId) ||
-        (who.username !== undefined && conn.username === who.username);
+        (who.username !== undefined && conn.username === who.username) ||
+        (who.anonymous === true && conn.username === null);
       if (!match) continue;
       send.disconnect(conn, ReasonCode.AdministrativeAction);
       conn.close(CloseReason.Administrative);

@@ -161,6 +161,12 @@ export interface PluginLog {
   readonly error: (text: string) => void;
 }
 
+export interface KickTarget {
+  readonly clientId?: string;
+  readonly username?: string;
+  readonly anonymous?: boolean;
+}
+
 /** What the broker gives a plugin at init. */
 export interface PluginContext {
   /** The `plugin_opt_<key> <value>` lines, by key (without the prefix). */
@@ -168,8 +174,11 @@ export interface PluginContext {
   readonly log: PluginLog;
   /** Publishes a message from the broker itself. */
   readonly publish: (topic: string, payload: Buffer | string, qos: QoS, retain: boolean) => void;
-  /** Disconnects the clients with this username or client id (mosquitto_kick_client_by_*). */
-  readonly kick: (who: { readonly clientId?: string; readonly username?: string }) => void;
+  /**
+   * Disconnects the clients with this username or client id, or (`anonymous`) every client
+   * without a username (mosquitto_kick_client_by_*).
+   */
+  readonly kick: (who: KickTarget) => void;
 }
 
 export interface PluginDefinition {

@@ -16,6 +16,7 @@ import type {
   BasicAuthEvent,
   ControlEvent,
   DisconnectEvent,
+  KickTarget,
   ExtendedAuthAnswer,
   ExtendedAuthEvent,
   MessageEvent,
@@ -37,7 +38,7 @@ export interface PluginBroker {
   readonly log: BrokerLog;
   readonly clock: Clock;
   publish(topic: string, payload: Buffer | string, qos: QoS, retain: boolean): void;
-  kick(who: { readonly clientId?: string; readonly username?: string }): void;
+  kick(who: KickTarget): void;
 }
 
 /** Finds the definition a `plugin` line names (built in, or a JavaScript module). */
