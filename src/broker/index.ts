@@ -39,6 +39,7 @@ export type {
   PluginMessage,
   PluginResult,
   SubscriptionEvent,
+  KickTarget,
   ExtendedAuthAnswer,
   ExtendedAuthEvent,
 } from './plugins/api.ts';
