@@ -3,14 +3,8 @@
  * levels, encoded_password and initial config generation) as a module the plugin host calls.
  */
 import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
-import {
-  createHash,
-  pbkdf2,
-  pbkdf2Sync,
-  randomBytes,
-  randomInt,
-  timingSafeEqual,
-} from 'node:crypto';
+import { createHash, pbkdf2, pbkdf2Sync, randomBytes, timingSafeEqual } from 'node:crypto';
+import { ConfigInitError, generateInitialConfig, writeRestricted } from './config-init.ts';
 import { aclMatchesFilter, aclMatchesTopic, isValidAclTopic } from './acl-match.ts';
 import {
   ACL_TYPES,
@@ -102,8 +96,6 @@ function writeAtomic(file: string, text: string): void {
   renameSync(tmp, file);
 }
 
-const PW_CHARS = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789';
-
 export class DynamicSecurity {
   private state: DynsecState;
   private readonly cache = new Map<string, DynsecDecision>();
@@ -121,102 +113,45 @@ export class DynamicSecurity {
     try {
       text = readFileSync(options.configFile, 'utf8');
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') {
-        throw new DynsecConfigError(
-          options.configFile,
-          'File is not readable - check permissions.',
-        );
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code !== 'ENOENT') {
+        const reason =
+          code === 'EISDIR' ? 'Config is not a file.' : 'File is not readable - check permissions.';
+        log.error(`Error loading Dynamic security plugin config: ${reason}`);
+        throw new DynsecConfigError(options.configFile, reason);
       }
-      const state = DynamicSecurity.initialState(options, log);
-      const ds = new DynamicSecurity(options, log, state);
-      ds.save();
-      return ds;
-    }
-    return new DynamicSecurity(options, log, parseConfig(text, options.configFile));
-  }
-
-  /** 2.1's generated config: an admin client with the admin role (see config_init.c). */
-  private static initialState(options: DynsecOptions, log: DynsecLog): DynsecState {
-    let password: string;
-    if (options.passwordInitFile != null) {
-      let line: string;
+      // 2.1: a missing file is generated (2.0 refuses to start instead).
+      let generated: { text: string; pwFile: string | null };
       try {
-        line = readFileSync(options.passwordInitFile, 'utf8').split('\n')[0] ?? '';
-      } catch {
-        throw new DynsecConfigError(
+        generated = generateInitialConfig(
           options.configFile,
-          `Unable to get initial password from '${options.passwordInitFile}', file not accessible.`,
+          options.passwordInitFile ?? null,
+          log,
         );
+      } catch (e) {
+        if (e instanceof ConfigInitError) {
+          log.error(e.message);
+          throw new DynsecConfigError(options.configFile, e.message);
+        }
+        throw e;
       }
-      password = line.replace(/\r$/, '');
-      if (password === '') {
-        throw new DynsecConfigError(
-          options.configFile,
-          `Unable to get initial password from '${options.passwordInitFile}', password is empty.`,
-        );
+      try {
+        if (generated.pwFile !== null)
+          writeRestricted(`${options.configFile}.pw`, generated.pwFile);
+        writeAtomic(options.configFile, generated.text);
+      } catch (e) {
+        throw new DynsecConfigError(options.configFile, (e as Error).message);
       }
-    } else {
-      password = Array.from({ length: 20 }, () => PW_CHARS[randomInt(PW_CHARS.length)]).join('');
+      text = generated.text;
     }
-    const salt = randomBytes(SALT_BYTES);
-    const acls = emptyAcls();
-    const add = (t: AclType, topic: string): void => {
-      acls[t].push({ topic, priority: 0, allow: true });
-    };
-    add('publishClientSend', '$CONTROL/dynamic-security/#');
-    add('publishClientReceive', '$CONTROL/dynamic-security/#');
-    add('subscribePattern', '$CONTROL/dynamic-security/#');
-    add('publishClientReceive', '$SYS/#');
-    add('subscribePattern', '$SYS/#');
-    add('publishClientReceive', '#');
-    add('subscribePattern', '#');
-    add('unsubscribePattern', '#');
-    const state: DynsecState = {
-      defaultAccess: {
-        publishClientSend: false,
-        publishClientReceive: true,
-        subscribe: false,
-        unsubscribe: true,
-      },
-      clients: new Map(),
-      groups: new Map(),
-      roles: new Map([
-        [
-          'admin',
-          {
-            rolename: 'admin',
-            textname: 'Dynsec admin user',
-            textdescription: null,
-            allowwildcardsubs: true,
-            acls,
-          },
-        ],
-      ]),
-      anonymousGroup: null,
-    };
-
-    state.clients.set('admin', {
-      username: 'admin',
-      clientid: null,
-      textname: 'Dynsec admin user',
-      textdescription: null,
-      disabled: false,
-      pw: {
-        type: 7,
-        iterations: DYNSEC_ITERATIONS,
-        salt,
-        hash: pbkdf2Sync(Buffer.from(password), salt, DYNSEC_ITERATIONS, 64, 'sha512'),
-      },
-      encoded: null,
-      roles: [{ rolename: 'admin', priority: -1 }],
-    });
-    log.info(`Dynamic security plugin: generated the initial config '${options.configFile}'.`);
-    if (options.passwordInitFile == null) {
-      log.info(`  The admin user's password is: ${password}`);
-    } else {
-      log.info(`  Using admin password from file '${options.passwordInitFile}'`);
+    try {
+      return new DynamicSecurity(options, log, parseConfig(text, options.configFile));
+    } catch (e) {
+      if (e instanceof DynsecConfigError) {
+        log.error(`Error loading Dynamic security plugin config: ${e.reason}`);
+      }
+      throw e;
     }
-    return state;
   }
 
   reload(): void {

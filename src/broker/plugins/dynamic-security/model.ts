@@ -1,5 +1,5 @@
 /** The dynamic security plugin's data: clients, groups, roles, default access. */
-import { parsePasswordHash, type PasswordHash } from '../../../common/password.ts';
+import type { PasswordHash } from '../../../common/password.ts';
 
 export const ACL_TYPES = [
   'publishClientSend',
@@ -143,15 +143,46 @@ function loadRoleRefs(o: Json): RoleRef[] {
   return refs;
 }
 
+/**
+ * 2.1's "encoded_password": `$7$<iterations>$<salt>$<hash>` (PBKDF2-SHA512; 2.1 uses a
+ * 64-byte salt, 2.0's password file 12) or `$6$<salt>$<hash>`; null when unusable (argon2id
+ * and anything else: the client then has no password and authentication defers).
+ */
+export function parseEncoded(text: string): PasswordHash | null {
+  const parts = text.split('$');
+  const b64 = /^[A-Za-z0-9+/]+={0,2}$/;
+  if (parts[0] !== '') return null;
+  if (parts[1] === '7' && parts.length === 5) {
+    const iterations = Number(parts[2]);
+    const [salt, hash] = [parts[3] ?? '', parts[4] ?? ''];
+    if (!Number.isInteger(iterations) || iterations < 1 || !b64.test(salt) || !b64.test(hash))
+      return null;
+    const h = Buffer.from(hash, 'base64');
+    return h.length === 64
+      ? { type: 7, iterations, salt: Buffer.from(salt, 'base64'), hash: h }
+      : null;
+  }
+  if (parts[1] === '6' && parts.length === 4) {
+    const [salt, hash] = [parts[2] ?? '', parts[3] ?? ''];
+    if (!b64.test(salt) || !b64.test(hash)) return null;
+    const h = Buffer.from(hash, 'base64');
+    return h.length === 64
+      ? { type: 6, iterations: 0, salt: Buffer.from(salt, 'base64'), hash: h }
+      : null;
+  }
+  return null;
+}
+
 /** The state from the file's text (2.0 or 2.1 format); throws a reason string. */
 export function parseConfig(text: string, file: string): DynsecState {
-  let tree: unknown;
+  let parsed: unknown;
   try {
-    tree = JSON.parse(text);
+    parsed = JSON.parse(text);
   } catch {
     throw new DynsecConfigError(file, 'File is not valid JSON.');
   }
-  if (!isObj(tree)) throw new DynsecConfigError(file, 'File is not a JSON object.');
+  // Any other JSON value loads as an empty config, as in the plugin.
+  const tree: Json = isObj(parsed) ? parsed : {};
   const state: DynsecState = {
     defaultAccess: {
       publishClientSend: false,
@@ -207,16 +238,14 @@ export function parseConfig(text: string, file: string): DynsecState {
     const password = str(c, 'password');
     const iterations = int(c, 'iterations', -1);
     if (salt !== null && password !== null && iterations > 0) {
+      // 2.0 skips the whole client when the salt is not 12 bytes or the hash not 64.
       const s = Buffer.from(salt, 'base64');
       const h = Buffer.from(password, 'base64');
-      if (h.length === 64 && s.length > 0) pw = { type: 7, iterations, salt: s, hash: h };
+      if (s.length !== 12 || h.length !== 64) continue;
+      pw = { type: 7, iterations, salt: s, hash: h };
     } else if (str(c, 'encoded_password') !== null) {
       encoded = str(c, 'encoded_password');
-      try {
-        pw = parsePasswordHash(encoded ?? '');
-      } catch {
-        pw = null;
-      }
+      pw = parseEncoded(encoded ?? '');
     }
     const roles = loadRoleRefs(c).filter((x) => state.roles.has(x.rolename));
     sortRefs(roles, (x) => x.rolename);
@@ -254,6 +283,12 @@ export function parseConfig(text: string, file: string): DynsecState {
       clients,
     });
   }
+  // The plugin sorts each table by name after loading (HASH_SORT with strcmp).
+  const byName = <T>(m: Map<string, T>): Map<string, T> =>
+    new Map([...m.entries()].sort((a, b) => cmp(a[0], b[0])));
+  state.clients = byName(state.clients);
+  state.groups = byName(state.groups);
+  state.roles = byName(state.roles);
   const anon = str(tree, 'anonymousGroup');
   if (anon !== null && state.groups.has(anon)) state.anonymousGroup = anon;
   return state;

@@ -701,21 +701,80 @@ describe('the file', () => {
     assert.equal(log.error.length, 1);
   });
 
-  test('2.1: a missing file is generated with an admin user (password_init_file)', async () => {
+  test('2.1: a missing file is generated as 2.1 does (password_init_file)', async () => {
     const file = join(dir, 'new.json');
     const pwFile = join(dir, 'pw');
-    writeFileSync(pwFile, 'init-password\n');
-    const ds = DynamicSecurity.open({ configFile: file, passwordInitFile: pwFile }, sink(logger()));
+    writeFileSync(pwFile, 'init-password \t\nsecond line\n');
+    const log = logger();
+    const ds = DynamicSecurity.open({ configFile: file, passwordInitFile: pwFile }, sink(log));
+    assert.deepEqual(log.info, [
+      'Dynamic security plugin config not found, generating a default config.',
+      `  Using admin password from file '${pwFile}'`,
+    ]);
     assert.equal(await ds.authenticate('x', 'admin', Buffer.from('init-password')), 'allow');
     assert.equal(
       ds.aclCheck('x', 'admin', 'publish-client-send', '$CONTROL/dynamic-security/v1'),
       'allow',
     );
+    assert.equal(ds.aclCheck('x', 'admin', 'publish-client-send', 'a/b'), 'defer');
+    assert.equal(ds.aclCheck('x', 'admin', 'subscribe', '$SYS/#'), 'allow');
     assert.equal(statSync(file).mode & 0o777, 0o600);
-    const log = logger();
-    DynamicSecurity.open({ configFile: join(dir, 'gen.json') }, sink(log));
-    assert.match(log.info.join('\n'), /password is: [A-Za-z0-9]{20}/);
-    writeFileSync(pwFile, '');
+    const tree = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+    assert.deepEqual(Object.keys(tree), [
+      'defaultACLAccess',
+      'clients',
+      'groups',
+      'roles',
+      'anonymousGroup',
+    ]);
+    assert.equal(tree.anonymousGroup, 'unauthenticated');
+    assert.match(JSON.stringify(tree.clients), /"encoded_password":"\$7\$1000\$/);
+    assert.deepEqual(run(ds, { command: 'listRoles' })[0]?.data, {
+      totalCount: 7,
+      roles: [
+        'broker-admin',
+        'client',
+        'dynsec-admin',
+        'super-admin',
+        'sys-notify',
+        'sys-observe',
+        'topic-observe',
+      ],
+    });
+    assert.equal(existsSync(`${file}.pw`), false);
+  });
+
+  test('2.1: without a password source, random passwords for admin and democlient in <file>.pw', async () => {
+    const saved = process.env.MOSQUITTO_DYNSEC_PASSWORD;
+    delete process.env.MOSQUITTO_DYNSEC_PASSWORD;
+    try {
+      const file = join(dir, 'gen.json');
+      const ds = DynamicSecurity.open({ configFile: file }, sink(logger()));
+      assert.equal(statSync(`${file}.pw`).mode & 0o777, 0o600);
+      const lines = readFileSync(`${file}.pw`, 'utf8').trimEnd().split('\n');
+      assert.equal(lines.length, 2);
+      for (const [i, user] of ['admin', 'democlient'].entries()) {
+        const m = new RegExp(`^${user} (.{20})$`).exec(lines[i] ?? '');
+        assert.ok(m?.[1] !== undefined, lines[i]);
+        assert.equal(await ds.authenticate('x', user, Buffer.from(m[1])), 'allow');
+      }
+      process.env.MOSQUITTO_DYNSEC_PASSWORD = 'short';
+      assert.throws(
+        () => DynamicSecurity.open({ configFile: join(dir, 'e.json') }, sink(logger())),
+        DynsecConfigError,
+      );
+      process.env.MOSQUITTO_DYNSEC_PASSWORD = 'long-enough-password';
+      const env = DynamicSecurity.open({ configFile: join(dir, 'e.json') }, sink(logger()));
+      assert.equal(
+        await env.authenticate('x', 'admin', Buffer.from('long-enough-password')),
+        'allow',
+      );
+    } finally {
+      if (saved === undefined) delete process.env.MOSQUITTO_DYNSEC_PASSWORD;
+      else process.env.MOSQUITTO_DYNSEC_PASSWORD = saved;
+    }
+    const pwFile = join(dir, 'empty');
+    writeFileSync(pwFile, ' \n');
     assert.throws(
       () =>
         DynamicSecurity.open(
@@ -726,8 +785,26 @@ describe('the file', () => {
     );
   });
 
+  test('2.0 skips a client whose salt or hash has the wrong length; other JSON values load empty', () => {
+    const { ds } = open(
+      JSON.stringify({
+        clients: [
+          {
+            username: 'bad',
+            salt: 'AAAA',
+            password: Buffer.alloc(64).toString('base64'),
+            iterations: 101,
+          },
+        ],
+      }),
+    );
+    assert.deepEqual(run(ds, { command: 'listClients' })[0]?.data, { totalCount: 0, clients: [] });
+    const { ds: other } = open('[1,2]');
+    assert.deepEqual(run(other, { command: 'listRoles' })[0]?.data, { totalCount: 0, roles: [] });
+  });
+
   test('2.1: encoded_password ($7$) clients authenticate', async () => {
-    const salt = Buffer.alloc(12, 7);
+    const salt = Buffer.alloc(64, 7); // 2.1 writes 64-byte salts
     const hash = pbkdf2Sync('pw', salt, 1000, 64, 'sha512');
     const { ds } = open(
       JSON.stringify({
