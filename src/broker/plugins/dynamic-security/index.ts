@@ -99,6 +99,8 @@ function writeAtomic(file: string, text: string): void {
 export class DynamicSecurity {
   private state: DynsecState;
   private readonly cache = new Map<string, DynsecDecision>();
+  /** 2.1's changeIndex: read from the file when it has one, not written back (2.0 format). */
+  private changeIndex: number;
 
   private constructor(
     private readonly options: DynsecOptions,
@@ -106,6 +108,7 @@ export class DynamicSecurity {
     state: DynsecState,
   ) {
     this.state = state;
+    this.changeIndex = state.changeIndex;
   }
 
   static open(options: DynsecOptions, log: DynsecLog): DynamicSecurity {
@@ -158,6 +161,7 @@ export class DynamicSecurity {
     try {
       const text = readFileSync(this.options.configFile, 'utf8');
       this.state = parseConfig(text, this.options.configFile);
+      this.changeIndex = this.state.changeIndex;
       this.cache.clear();
     } catch (err) {
       this.log.error(
@@ -351,24 +355,30 @@ export class DynamicSecurity {
             break;
           }
           const corr = corrRaw ?? null;
-          const handler = this.commands[command];
-          if (handler === undefined) {
+          // Command names are matched ignoring case (strcasecmp); replies use the
+          // plugin's own spelling.
+          const name = this.commandNames.get(command.toLowerCase());
+          const handler = name === undefined ? undefined : this.commands[name];
+          if (name === undefined || handler === undefined) {
             reply(command, 'Unknown command', corr);
             continue;
           }
           try {
             const result = handler(item, kick);
-            if (result.changed) changed = true;
+            if (result.changed) {
+              changed = true;
+              this.changeIndex++;
+            }
             if (result.data !== undefined) {
-              const j: Json = { command, data: result.data };
+              const j: Json = { command: name, data: result.data };
               if (corr !== null) j.correlationData = corr;
               responses.push(j);
             } else {
-              reply(command, null, corr);
+              reply(name, null, corr);
             }
           } catch (err) {
-            if (err instanceof Reply) reply(command, err.text, corr);
-            else reply(command, 'Internal error', corr);
+            if (err instanceof Reply) reply(name, err.text, corr);
+            else reply(name, 'Internal error', corr);
           }
         }
       }
@@ -699,6 +709,16 @@ export class DynamicSecurity {
       kick.push({});
       return { changed: true };
     },
+    /** 2.1: counts and the change index (bumped by every command that changes state). */
+    getDetails: () => ({
+      changed: false,
+      data: {
+        clientCount: this.state.clients.size,
+        groupCount: this.state.groups.size,
+        roleCount: this.state.roles.size,
+        changeIndex: this.changeIndex,
+      },
+    }),
     getAnonymousGroup: () => ({
       changed: false,
       data: { group: { groupname: this.state.anonymousGroup ?? '' } },
@@ -805,6 +825,10 @@ export class DynamicSecurity {
       return { changed: true };
     },
   };
+
+  private readonly commandNames = new Map(
+    Object.keys(this.commands).map((n) => [n.toLowerCase(), n] as const),
+  );
 
   // ---- helpers ----------------------------------------------------------------------
 

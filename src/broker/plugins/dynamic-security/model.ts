@@ -63,6 +63,8 @@ export interface DynsecState {
   groups: Map<string, Group>;
   roles: Map<string, Role>;
   anonymousGroup: string | null;
+  /** 2.1's "changeIndex" from the file (0 when absent). */
+  changeIndex: number;
 }
 
 export function emptyAcls(): Record<AclType, Acl[]> {
@@ -194,6 +196,7 @@ export function parseConfig(text: string, file: string): DynsecState {
     groups: new Map(),
     roles: new Map(),
     anonymousGroup: null,
+    changeIndex: int(tree, 'changeIndex', 0),
   };
   const da = field(tree, 'defaultACLAccess');
   if (isObj(da)) {

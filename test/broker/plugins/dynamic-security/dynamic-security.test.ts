@@ -108,6 +108,25 @@ describe('request framing', () => {
     });
   });
 
+  test('command names are matched ignoring case; replies use the plugin’s spelling', () => {
+    const { ds } = open();
+    assert.deepEqual(
+      run(ds, { command: 'CREATEROLE', rolename: 'r' }, { command: 'getrole', rolename: 'x' }),
+      [{ command: 'createRole' }, { command: 'getRole', error: 'Role not found' }],
+    );
+  });
+
+  test('2.1: getDetails counts and the change index', () => {
+    const { ds } = open(JSON.stringify({ changeIndex: 40, roles: [{ rolename: 'r' }] }));
+    run(ds, { command: 'createClient', username: 'u' }, { command: 'getClient', username: 'u' });
+    assert.deepEqual(run(ds, { command: 'getDetails' })[0]?.data, {
+      clientCount: 1,
+      groupCount: 0,
+      roleCount: 1,
+      changeIndex: 41,
+    });
+  });
+
   test('random and huge payloads never throw and always answer JSON', () => {
     const { ds } = open();
     fc.assert(
