@@ -208,6 +208,8 @@ describe(
               { acltype: 'subscribePattern', topic: 'ok/#', allow: true },
               { acltype: 'subscribePattern', topic: 'ok/no/#', allow: false, priority: 5 },
               { acltype: 'subscribeLiteral', topic: 'lit/+', allow: true },
+              { acltype: 'publishClientSend', topic: 'pub/#', allow: true },
+              { acltype: 'publishClientSend', topic: 'pub/no', allow: false, priority: 1 },
             ],
           },
           {
