@@ -54,26 +54,92 @@ const CACHE_LIMIT = 100_000;
 type Json = Record<string, unknown>;
 const isObj = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
 
-/** Thrown inside a command handler: the reply's error text; `stop` aborts the rest. */
+/**
+ * A JSON string whose bytes were not valid UTF-8 (cJSON keeps such bytes; the plugin then
+ * rejects them where it calls mosquitto_validate_utf8). `text` is the lossy decoding.
+ */
+class InvalidUtf8 {
+  constructor(readonly text: string) {}
+}
+
+const UTF8_ERRORS: Readonly<Record<string, string>> = {
+  username: 'Username not valid UTF-8',
+  clientid: 'Client ID not valid UTF-8',
+  groupname: 'Group name not valid UTF-8',
+  rolename: 'Role name not valid UTF-8',
+  topic: 'Topic not valid UTF-8',
+};
+
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** The request: parsed as UTF-8, or byte-wise with invalid strings marked (InvalidUtf8). */
+function parsePayload(payload: Buffer): unknown {
+  let text: string | null;
+  try {
+    text = strictUtf8.decode(payload);
+  } catch {
+    text = null;
+  }
+  if (text !== null) return JSON.parse(text);
+  const fix = (v: unknown): unknown => {
+    if (typeof v === 'string') {
+      const bytes = Buffer.from(v, 'latin1');
+      try {
+        return strictUtf8.decode(bytes);
+      } catch {
+        return new InvalidUtf8(bytes.toString('utf8'));
+      }
+    }
+    if (Array.isArray(v)) return v.map(fix);
+    if (isObj(v)) {
+      const out: Json = {};
+      for (const [k, x] of Object.entries(v)) {
+        out[Buffer.from(k, 'latin1').toString('utf8')] = fix(x);
+      }
+      return out;
+    }
+    return v;
+  };
+  return fix(JSON.parse(payload.toString('latin1')));
+}
+
+/** A string value (an invalid-UTF-8 one as its lossy decoding); null when not a string. */
+function asString(v: unknown): string | null {
+  if (typeof v === 'string') return v;
+  return v instanceof InvalidUtf8 ? v.text : null;
+}
+
+/** Thrown inside a command handler: the reply's error text. */
 class Reply extends Error {
   constructor(readonly text: string) {
     super(text);
   }
 }
 
-/** cJSON-like getters: json_get_string / json_get_int / json_get_bool. */
-function getString(o: Json, key: string, optional: boolean, err: string): string | null {
+/**
+ * cJSON-like getters: json_get_string / json_get_int / json_get_bool. Names, ids and topics
+ * are then checked as UTF-8 as the plugin does (`checkUtf8` false where it does not).
+ */
+function getString(
+  o: Json,
+  key: string,
+  optional: boolean,
+  err: string,
+  checkUtf8 = true,
+): string | null {
   const v = field(o, key);
   if (v === undefined) {
     if (optional) return null;
     throw new Reply(err);
   }
-  if (typeof v !== 'string') throw new Reply(err);
-  return v;
+  const text = asString(v);
+  if (text === null) throw new Reply(err);
+  const utf8Error = UTF8_ERRORS[key];
+  if (v instanceof InvalidUtf8 && checkUtf8 && utf8Error !== undefined) throw new Reply(utf8Error);
+  return text;
 }
 function optString(o: Json, key: string): string | null {
-  const v = field(o, key);
-  return typeof v === 'string' ? v : null;
+  return asString(field(o, key));
 }
 function getInt(o: Json, key: string, dflt: number): number {
   const v = field(o, key);
@@ -330,7 +396,7 @@ export class DynamicSecurity {
     try {
       let tree: unknown;
       try {
-        tree = JSON.parse(payload.toString('utf8'));
+        tree = parsePayload(payload);
       } catch {
         tree = undefined;
       }
@@ -344,17 +410,17 @@ export class DynamicSecurity {
             reply('Unknown command', 'Command not an object', null);
             continue;
           }
-          const command = field(item, 'command');
-          if (typeof command !== 'string') {
+          const command = asString(field(item, 'command'));
+          if (command === null) {
             reply('Unknown command', 'Missing command', null);
             continue;
           }
           const corrRaw = field(item, 'correlationData');
-          if (corrRaw !== undefined && typeof corrRaw !== 'string') {
+          if (corrRaw !== undefined && asString(corrRaw) === null) {
             reply(command, 'Invalid correlationData data type.', null);
             break;
           }
-          const corr = corrRaw ?? null;
+          const corr = asString(corrRaw);
           // Command names are matched ignoring case (strcasecmp); replies use the
           // plugin's own spelling.
           const name = this.commandNames.get(command.toLowerCase());
@@ -405,9 +471,9 @@ export class DynamicSecurity {
       const d = this.state.defaultAccess;
       for (const a of acls as unknown[]) {
         if (!isObj(a)) continue;
-        const acltype = field(a, 'acltype');
+        const acltype = asString(field(a, 'acltype'));
         const allow = field(a, 'allow');
-        if (typeof acltype !== 'string' || typeof allow !== 'boolean') continue;
+        if (acltype === null || typeof allow !== 'boolean') continue;
         if (acltype === 'publishClientSend') d.publishClientSend = allow;
         else if (acltype === 'publishClientReceive') d.publishClientReceive = allow;
         else if (acltype === 'subscribe') d.subscribe = allow;
@@ -460,7 +526,7 @@ export class DynamicSecurity {
       return { changed: true };
     },
     deleteClient: (c, kick) => {
-      const username = getString(c, 'username', false, 'Invalid/missing username') as string;
+      const username = getString(c, 'username', false, 'Invalid/missing username', false) as string;
       if (!this.state.clients.has(username)) throw new Reply('Client not found');
       this.state.clients.delete(username);
       for (const g of this.state.groups.values()) {

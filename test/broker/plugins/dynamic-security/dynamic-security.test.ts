@@ -127,6 +127,38 @@ describe('request framing', () => {
     });
   });
 
+  test('strings that are not UTF-8: the plugin’s "... not valid UTF-8" errors', () => {
+    const { ds } = open();
+    const payload = Buffer.concat([
+      Buffer.from('{"commands":[{"command":"createClient","username":"a'),
+      Buffer.from([0xff]),
+      Buffer.from('"},{"command":"createRole","rolename":"'),
+      Buffer.from([0xc3]),
+      Buffer.from('"},{"command":"createClient","username":"ok","clientid":"'),
+      Buffer.from([0xfe]),
+      Buffer.from('"},{"command":"deleteClient","username":"'),
+      Buffer.from([0xff]),
+      Buffer.from('"},{"command":"createRole","rolename":"r"},'),
+      Buffer.from('{"command":"addRoleACL","rolename":"r","acltype":"publishClientSend","topic":"'),
+      Buffer.from([0xff]),
+      Buffer.from('"}]}'),
+    ]);
+    const out = JSON.parse(ds.handleControl('c', 'u', payload).response.toString()) as {
+      responses: Resp[];
+    };
+    assert.deepEqual(
+      out.responses.map((r) => r.error),
+      [
+        'Username not valid UTF-8',
+        'Role name not valid UTF-8',
+        'Client ID not valid UTF-8',
+        'Client not found', // deleteClient does not check
+        undefined,
+        'Topic not valid UTF-8',
+      ],
+    );
+  });
+
   test('random and huge payloads never throw and always answer JSON', () => {
     const { ds } = open();
     fc.assert(
