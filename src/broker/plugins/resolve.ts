@@ -9,6 +9,7 @@ import { builtinPluginOf, isJavaScriptPlugin } from '../config/builtin-plugins.t
 import type { PluginConfig } from '../config/types.ts';
 import type { PluginDefinition } from './api.ts';
 import { aclFilePlugin } from './builtin/acl-file.ts';
+import { dynamicSecurityPlugin } from './builtin/dynamic-security.ts';
 import { passwordFilePlugin } from './builtin/password-file.ts';
 import { sparkplugAwarePlugin } from './builtin/sparkplug-aware.ts';
 import { PluginError } from './host.ts';
@@ -25,7 +26,7 @@ export async function resolvePlugin(config: PluginConfig): Promise<PluginDefinit
     case 'mosquitto_sparkplug_aware.so':
       return sparkplugAwarePlugin;
     case 'mosquitto_dynamic_security.so':
-      throw new PluginError(`Error: The built-in ${config.path} is not available yet.`);
+      return dynamicSecurityPlugin;
     case null:
       break;
   }
