@@ -296,8 +296,9 @@ export class PluginHost {
         client,
         topic,
         payload,
+        // QoS 0, not retained, as Mosquitto's plugins answer.
         respond: (answer) => {
-          broker.publish(`${topic}/response`, answer, 1, false);
+          broker.publish(`${topic}/response`, answer, 0, false);
         },
       });
     } catch (error) {

@@ -2,6 +2,7 @@
  * Mosquitto's dynamic security plugin (2.0.22, with 2.1's allowwildcardsubs, %c/%u ACL
  * levels, encoded_password and initial config generation) as a module the plugin host calls.
  */
+import { isMosquittoUtf8 } from '../../../common/mosquitto-utf8.ts';
 import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import { createHash, pbkdf2, pbkdf2Sync, randomBytes, timingSafeEqual } from 'node:crypto';
 import { ConfigInitError, generateInitialConfig, writeRestricted } from './config-init.ts';
@@ -135,7 +136,10 @@ function getString(
   const text = asString(v);
   if (text === null) throw new Reply(err);
   const utf8Error = UTF8_ERRORS[key];
-  if (v instanceof InvalidUtf8 && checkUtf8 && utf8Error !== undefined) throw new Reply(utf8Error);
+  // mosquitto_validate_utf8() also refuses well-formed text with U+0000, control
+  // characters or non-characters (Mosquitto's 14-dynsec-*-invalid tests send U+FFFF).
+  const invalid = v instanceof InvalidUtf8 || !isMosquittoUtf8(Buffer.from(text, 'utf8'));
+  if (invalid && checkUtf8 && utf8Error !== undefined) throw new Reply(utf8Error);
   return text;
 }
 function optString(o: Json, key: string): string | null {
