@@ -10,7 +10,7 @@ import { findOnPath, spawnTracked, terminate, waitForExit } from '../helpers/chi
 import { requiredPath } from '../helpers/mosquitto.ts';
 import { repoRoot } from '../helpers/process.ts';
 
-export type ToolName = 'mosquitto_pub' | 'mosquitto_sub' | 'mosquitto_rr';
+export type ToolName = 'mosquitto_pub' | 'mosquitto_sub' | 'mosquitto_rr' | 'mosquitto_ctrl';
 export type Implementation = 'ours' | 'real';
 
 export interface ToolResult {
