@@ -8,6 +8,7 @@
  * disable commands is the word as typed, as Mosquitto does.
  */
 import type { Buffer } from 'node:buffer';
+import { pbkdf2Sync, randomBytes } from 'node:crypto';
 import { closeSync, openSync, readFileSync, writeFileSync, writeSync } from 'node:fs';
 import { formatPasswordHash, hashPassword, HashType } from '../common/password.ts';
 import { atoi } from './args/c-numbers.ts';
@@ -670,6 +671,8 @@ async function dynsecInit(args: readonly string[], io: ToolIo): Promise<ModuleRe
 
 /** Mosquitto 2.1's iterations for a new sha512-pbkdf2 hash (PW_DEFAULT_ITERATIONS). */
 const OFFLINE_DEFAULT_ITERATIONS = 1000;
+/** 2.1's salts are 64 bytes (2.0's 12). */
+const OFFLINE_SALT_BYTES = 64;
 
 /**
  * 2.1's `-f <file> dynsec setClientPassword <username> <password> [-i iterations]`: the
@@ -717,11 +720,19 @@ function fileSetPassword(args: readonly string[], file: string, io: ToolIo): Mod
   }
   for (const client of clients as Json[]) {
     if (!isObject(client) || str(client.username) !== username) continue;
-    const hash = hashPassword(
-      password,
-      HashType.Sha512Pbkdf2,
-      iterations > 0 ? iterations : OFFLINE_DEFAULT_ITERATIONS,
-    );
+    const salt = randomBytes(OFFLINE_SALT_BYTES);
+    const hash = {
+      type: HashType.Sha512Pbkdf2,
+      iterations: iterations > 0 ? iterations : OFFLINE_DEFAULT_ITERATIONS,
+      salt,
+      hash: pbkdf2Sync(
+        password,
+        salt,
+        iterations > 0 ? iterations : OFFLINE_DEFAULT_ITERATIONS,
+        64,
+        'sha512',
+      ),
+    };
     for (const key of ['password', 'salt', 'iterations', 'encoded_password']) {
       Reflect.deleteProperty(client, key);
     }

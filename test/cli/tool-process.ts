@@ -22,6 +22,8 @@ export interface ToolResult {
 
 export interface ToolOptions {
   readonly input?: Buffer | string;
+  /** For 'real': another build of the tool than Debian's (e.g. /work/ref/m2022/bin/...). */
+  readonly path?: string;
   readonly env?: NodeJS.ProcessEnv;
 }
 
@@ -141,9 +143,9 @@ export function startTool(
     argv = [...args];
   } else if (stdbuf !== null) {
     command = stdbuf;
-    argv = ['-oL', requiredPath(tool), ...args];
+    argv = ['-oL', options.path ?? requiredPath(tool), ...args];
   } else {
-    command = requiredPath(tool);
+    command = options.path ?? requiredPath(tool);
     argv = [...args];
   }
   const child = spawnTracked(command, argv, {
