@@ -336,7 +336,10 @@ export function parseCtrlArguments(
   const location = optionsFileLocation(ctrl, io.env);
   if (location !== null) {
     for (const line of readOptionsFile(location)) {
-      if (!scanOptions(ctrl, line, io).ok) return { ctrl, rest: scanned.rest };
+      // mosquitto_ctrl reads the value with strtok(NULL, " "): one word, not the rest.
+      const value = (line[1] ?? '').replace(/^ +/, '').split(' ')[0] ?? '';
+      const words = value === '' ? line.slice(0, 1) : [line[0] ?? '', value];
+      if (!scanOptions(ctrl, words, io).ok) return { ctrl, rest: scanned.rest };
     }
   }
   const checks: readonly (readonly [boolean, string])[] = [

@@ -243,6 +243,26 @@ describe(
       }
     });
 
+    test('the broker password from the prompt', async () => {
+      const prompted = (impl: Implementation): string[] => [
+        ...connection(impl).slice(0, 6),
+        'dynsec',
+        'listRoles',
+      ];
+      const [ours, real] = await Promise.all([
+        ctrl('ours', prompted('ours'), 'adminpw\n'),
+        ctrl('real', prompted('real'), 'adminpw\n'),
+      ]);
+      assertSame(ours, real, 'password prompt');
+      const [oursEmpty, realEmpty] = await Promise.all([
+        ctrl('ours', prompted('ours'), ''),
+        ctrl('real', prompted('real'), ''),
+      ]);
+      assertSame(oursEmpty, realEmpty, 'password prompt, no answer');
+      // Options files (-o): 2.0.11 read the file before -o was known (fixed in 2.0.12), so
+      // they are compared with 2.0.22 in ctrl.test.ts.
+    });
+
     test('a client whose role forbids the control topic', async () => {
       const setup = async (impl: Implementation): Promise<void> => {
         const run = (args: string[]): Promise<ToolResult> =>

@@ -362,6 +362,21 @@ describe('against Mosquitto 2.0.22: every dynsec command', referenceSkip('2.0.22
     }
   });
 
+  test('options file (-o): one "-option value" per line, the value one word', async () => {
+    const run = async (which: 'ours' | 'ref', broker: RunningBroker | undefined) => {
+      const file = join(dir, `options-${which}`);
+      writeFileSync(
+        file,
+        `# comment\n-h 127.0.0.1\n-p  ${String(broker?.port ?? 0)} ignored\n-u admin\n-P adminpw\n`,
+      );
+      const args = ['-o', file, 'dynsec', 'getClient', 'admin'];
+      return which === 'ours' ? ours(args) : reference('2.0.22', args);
+    };
+    const [a, b] = await Promise.all([run('ours', brokers.ours), run('ref', brokers.ref)]);
+    assertSame(a, b, 'options file');
+    assert.match(a.stdout.toString(), /^Username: admin\n/);
+  });
+
   test('a client created with a prompted password can log in', async () => {
     for (const [impl, broker] of [
       ['ours', brokers.ours],
