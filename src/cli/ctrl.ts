@@ -437,6 +437,11 @@ async function requestResponse(
     }
     cfg.password = got.toString('utf8');
   }
+  if (cfg.psk !== null && cfg.pskIdentity === null && cfg.cafile === null && cfg.capath === null) {
+    // mosquitto_tls_psk_set() refuses a missing identity.
+    io.err('Error: Problem setting TLS-PSK options.\n');
+    return 1;
+  }
   const built = buildClientOptions(cfg, io.pid);
   if (!built.ok) {
     if (built.error !== '') io.err(built.error);

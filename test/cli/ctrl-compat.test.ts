@@ -316,6 +316,8 @@ describe('mosquitto_ctrl without a broker, compared with Debian', SKIP, () => {
     ['dynsec', 'addRoleACL', 'r', 'nope', 't', 'allow'],
     ['dynsec', 'createClient', 'u', '-p'],
     ['dynsec', 'createClient', 'u', '-c'],
+    ['-p', '1', '--cert', 'c', 'dynsec', 'listClients'],
+    ['-p', '1', '--keyform', 'pem', 'dynsec', 'listClients'],
   ];
   for (const args of cases) {
     test(`mosquitto_ctrl ${args.join(' ')}`, async () => {

@@ -16,7 +16,9 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cjsonPrint, cjsonPrintUnformatted, RawNumber } from '../../src/cli/cjson.ts';
-import { DYNSEC_COMMANDS } from '../../src/cli/ctrl-dynsec.ts';
+import { brokerMain, dynsecMain, DYNSEC_COMMANDS } from '../../src/cli/ctrl-dynsec.ts';
+import { runCtrl } from '../../src/cli/ctrl.ts';
+import { recordingIo } from './fake-io.ts';
 import { trackTempDir } from '../helpers/children.ts';
 import { startBrokerProcess, type RunningBroker } from '../helpers/process.ts';
 import { referenceProgram, referenceSkipMessage } from '../helpers/real-db.ts';
@@ -145,6 +147,192 @@ describe('cJSON output', () => {
       'setClientPassword',
       'setDefaultACLAccess',
     ]);
+  });
+});
+
+describe('requests and responses, in-process', () => {
+  async function request(args: readonly string[]) {
+    const result = await dynsecMain(args, recordingIo(), null);
+    assert.equal(result.kind, 'request');
+    return result;
+  }
+
+  async function printed(command: string, response: unknown): Promise<[string, string]> {
+    const io = recordingIo();
+    const { onResponse } = await request([command, 'x']);
+    onResponse(Buffer.from(typeof response === 'string' ? response : JSON.stringify(response)), io);
+    return [io.stdout().toString(), io.stderr()];
+  }
+
+  test('the JSON commands sent', async () => {
+    const cases: readonly (readonly [readonly string[], string])[] = [
+      [['listClients', '0', '5'], '{"command":"listClients","offset":5}'],
+      [
+        ['ADDCLIENTROLE', 'u', 'r', '-1'],
+        '{"command":"ADDCLIENTROLE","username":"u","rolename":"r"}',
+      ],
+      [
+        ['addGroupClient', 'g', 'u', '3x'],
+        '{"command":"addGroupClient","username":"u","groupname":"g","priority":3}',
+      ],
+      [
+        ['setDefaultACLAccess', 'Subscribe', 'ALLOW'],
+        '{"command":"setDefaultACLAccess","acls":[{"acltype":"Subscribe","allow":true}]}',
+      ],
+      [
+        ['addRoleACL', 'r', 'publishClientSend', 't/#', 'deny', '2'],
+        '{"command":"addRoleACL","rolename":"r","acltype":"publishClientSend","topic":"t/#","allow":false,"priority":2}',
+      ],
+      [
+        ['createClient', 'u', '-p', 'pw', '-i', 'id'],
+        '{"command":"createClient","username":"u","clientid":"id","password":"pw"}',
+      ],
+    ];
+    for (const [args, json] of cases) {
+      const { payload, requestTopic, responseTopic } = await request(args);
+      assert.equal(payload, `{"commands":[${json}]}`, args.join(' '));
+      assert.equal(requestTopic, '$CONTROL/dynamic-security/v1');
+      assert.equal(responseTopic, '$CONTROL/dynamic-security/v1/response');
+    }
+  });
+
+  test('malformed responses', async () => {
+    assert.deepEqual(await printed('getClient', 'nope'), ['', 'Error: Payload not JSON.\n']);
+    assert.deepEqual(await printed('getClient', {}), ['', 'Error: Payload missing data.\n']);
+    assert.deepEqual(await printed('getClient', { responses: [] }), [
+      '',
+      'Error: Payload missing data.\n',
+    ]);
+    assert.deepEqual(await printed('getClient', { responses: [{ command: 'getClient' }] }), [
+      '',
+      'Error: Invalid response from server.\n',
+    ]);
+    assert.deepEqual(
+      await printed('getClient', { responses: [{ command: 'getClient', error: 'Nope' }] }),
+      ['', 'getClient: Error: Nope\n'],
+    );
+    assert.deepEqual(
+      await printed('listClients', {
+        responses: [{ command: 'listClients', data: { clients: ['a', { username: 'b' }, 3] } }],
+      }),
+      ['a\nb\n', ''],
+    );
+  });
+
+  test('a client with every field, a role with every kind of ACL', async () => {
+    const client = {
+      username: 'u',
+      clientid: 'c',
+      disabled: true,
+      roles: [{ rolename: 'r1', priority: 2.7 }, { rolename: 'r2' }],
+      groups: [{ groupname: 'g1' }, { groupname: 'g2', priority: -3 }],
+    };
+    assert.deepEqual(
+      await printed('getClient', { responses: [{ command: 'getClient', data: { client } }] }),
+      [
+        'Username: u\nClientid: c\nDisabled: true\nRoles:    r1 (priority: 2)\n          r2 (priority: -1)\n' +
+          'Groups:   g1 (priority: -1)\n          g2 (priority: -3)\n',
+        '',
+      ],
+    );
+    const role = {
+      rolename: 'r',
+      acls: [{ acltype: 'subscribeLiteral', allow: false, topic: 't' }, { acltype: 'x' }],
+    };
+    assert.deepEqual(
+      await printed('getRole', { responses: [{ command: 'getRole', data: { role } }] }),
+      [
+        'Rolename: r\nACLs:     subscribeLiteral     : deny  : t (priority: -1)\n          x                    (priority: -1)\n',
+        '',
+      ],
+    );
+  });
+
+  test('broker listPlugins and listListeners (2.1)', () => {
+    const io = recordingIo();
+    const plugins = brokerMain(['listPlugins'], io);
+    assert.equal(plugins.kind, 'request');
+    assert.equal(plugins.payload, '{"commands":[{"command":"listPlugins"}]}');
+    assert.equal(plugins.requestTopic, '$CONTROL/broker/v1');
+    plugins.onResponse(
+      Buffer.from(
+        JSON.stringify({
+          responses: [
+            {
+              command: 'listPlugins',
+              data: {
+                plugins: [
+                  {
+                    name: 'dynsec',
+                    version: '1.0',
+                    'control-endpoints': ['$CONTROL/a', '$CONTROL/b'],
+                  },
+                  { name: 'other' },
+                ],
+              },
+            },
+          ],
+        }),
+      ),
+      io,
+    );
+    assert.equal(
+      io.stdout().toString(),
+      'Plugin:            dynsec\nVersion:           1.0\nControl endpoints: $CONTROL/a\n' +
+        '                   $CONTROL/b\nPlugin:            other\n',
+    );
+    const io2 = recordingIo();
+    const listeners = brokerMain(['listlisteners'], io2);
+    assert.equal(listeners.kind, 'request');
+    listeners.onResponse(
+      Buffer.from(
+        JSON.stringify({
+          responses: [
+            {
+              command: 'listListeners',
+              data: {
+                listeners: [{ port: 1883, protocol: 'mqtt', tls: true }, { 'socket-path': '/s' }],
+              },
+            },
+          ],
+        }),
+      ),
+      io2,
+    );
+    assert.equal(
+      io2.stdout().toString(),
+      'Listener 1:\n  Port:              1883\n  Protocol:          mqtt\n  TLS:               true\n\n' +
+        'Listener 2:\n  Socket path:       /s\n  TLS:               false\n\n',
+    );
+    const io3 = recordingIo();
+    listeners.onResponse(
+      Buffer.from('{"responses":[{"command":"listListeners","error":"Denied"}]}'),
+      io3,
+    );
+    assert.equal(io3.stderr(), 'listListeners: Error: Denied.\n');
+  });
+
+  test('argument errors never connect', async () => {
+    const cases: readonly (readonly [readonly string[], string, number])[] = [
+      [
+        ['-p', '1', '--cert', 'c', 'dynsec', 'listClients'],
+        'Error: Both certfile and keyfile must be provided if one of them is set.\n',
+        3,
+      ],
+      [
+        ['--psk', 'aa', 'dynsec', 'listClients'],
+        'Error: --psk-identity required if --psk used.\n',
+        1,
+      ],
+      [['dynsec', 'getClient'], 'Error: Invalid arguments provided.\n', 3],
+      [['broker', 'nonsense'], "Command 'nonsense' not recognised.\n", 13],
+    ];
+    for (const [args, stderr, code] of cases) {
+      const io = recordingIo();
+      const status = await runCtrl(args, io);
+      assert.ok(io.stderr().startsWith(stderr), `${args.join(' ')}: ${io.stderr()}`);
+      assert.equal(status, code, args.join(' '));
+    }
   });
 });
 
