@@ -18,6 +18,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { opensslPath, testCertificates } from '../client/certs.ts';
 import { trackTempDir } from '../helpers/children.ts';
 import { isCi, mosquittoSkip, startRealBroker } from '../helpers/mosquitto.ts';
 import { freePort, type RunningBroker } from '../helpers/process.ts';
@@ -29,6 +30,9 @@ const pluginSkip =
   SKIP.skip === undefined && !existsSync(PLUGIN) && !isCi()
     ? { skip: `needs ${PLUGIN}: apt-get install -y mosquitto` }
     : SKIP;
+
+const tlsSkip =
+  opensslPath === null ? { skip: 'needs openssl (apt-get install -y openssl)' } : pluginSkip;
 
 const dir = trackTempDir(mkdtempSync(join(tmpdir(), 'mosquitto-ts-ctrl-')));
 
@@ -288,6 +292,54 @@ describe(
     });
   },
 );
+
+describe('mosquitto_ctrl over TLS, compared with Debian', tlsSkip, () => {
+  let broker: RunningBroker | undefined;
+
+  before(async () => {
+    const certs = testCertificates();
+    const file = join(dir, 'tls-init.json');
+    const made = await ctrl('ours', ['dynsec', 'init', file, 'admin', 'adminpw']);
+    assert.equal(made.code, 0, made.stderr);
+    broker = await startRealBroker({
+      allowAnonymous: false,
+      config: [
+        `cafile ${certs.caCert}`,
+        `certfile ${certs.serverCert}`,
+        `keyfile ${certs.serverKey}`,
+        `plugin ${PLUGIN}`,
+        'plugin_opt_config_file {dir}/dynsec.json',
+      ],
+      files: { 'dynsec.json': readFileSync(file, 'utf8') },
+    });
+  });
+
+  after(() => broker?.stop());
+
+  for (const [name, ca, command] of [
+    ['no warning, the same answers', 'ca', ['getClient', 'admin']],
+    ['the same answers, role listing', 'ca', ['listRoles']],
+    ['an untrusted server certificate', 'other', ['listRoles']],
+  ] as const) {
+    test(name, async () => {
+      const certs = testCertificates();
+      await compare([
+        '-h',
+        'localhost',
+        '-p',
+        String(broker?.port ?? 0),
+        '--cafile',
+        ca === 'ca' ? certs.caCert : certs.otherCaCert,
+        '-u',
+        'admin',
+        '-P',
+        'adminpw',
+        'dynsec',
+        ...command,
+      ]);
+    });
+  }
+});
 
 describe('mosquitto_ctrl without a broker, compared with Debian', SKIP, () => {
   const cases: readonly (readonly string[])[] = [
