@@ -316,10 +316,9 @@ describe('mosquitto_ctrl over TLS, compared with Debian', tlsSkip, () => {
 
   after(() => broker?.stop());
 
-  for (const [name, ca, command] of [
-    ['no warning, the same answers', 'ca', ['getClient', 'admin']],
-    ['the same answers, role listing', 'ca', ['listRoles']],
-    ['an untrusted server certificate', 'other', ['listRoles']],
+  for (const [name, command] of [
+    ['no warning, the same answers', ['getClient', 'admin']],
+    ['the same answers, role listing', ['listRoles']],
   ] as const) {
     test(name, async () => {
       const certs = testCertificates();
@@ -329,7 +328,7 @@ describe('mosquitto_ctrl over TLS, compared with Debian', tlsSkip, () => {
         '-p',
         String(broker?.port ?? 0),
         '--cafile',
-        ca === 'ca' ? certs.caCert : certs.otherCaCert,
+        certs.caCert,
         '-u',
         'admin',
         '-P',
@@ -339,6 +338,47 @@ describe('mosquitto_ctrl over TLS, compared with Debian', tlsSkip, () => {
       ]);
     });
   }
+});
+
+describe('mosquitto_ctrl over TLS, an untrusted server certificate', tlsSkip, () => {
+  let broker: RunningBroker | undefined;
+  before(async () => {
+    const certs = testCertificates();
+    broker = await startRealBroker({
+      config: [
+        `cafile ${certs.caCert}`,
+        `certfile ${certs.serverCert}`,
+        `keyfile ${certs.serverKey}`,
+      ],
+    });
+  });
+  after(() => broker?.stop());
+
+  // Debian's tool is not deterministic here: the handshake fails either inside
+  // mosquitto_connect() ("Unable to connect (A TLS error occurred.).", status 8) or in the
+  // loop, which mosquitto_ctrl does not report (silence for 10 s, status 0). Ours always
+  // gives the first, informative outcome.
+  test('"Unable to connect (A TLS error occurred.)." and status 8, one of Debian\'s outcomes', async () => {
+    const args = [
+      '-h',
+      'localhost',
+      '-p',
+      String(broker?.port ?? 0),
+      '--cafile',
+      testCertificates().otherCaCert,
+      'dynsec',
+      'listRoles',
+    ];
+    const [ours, real] = await Promise.all([ctrl('ours', args), ctrl('real', args)]);
+    const failed = ['', 'Unable to connect (A TLS error occurred.).\n', 8];
+    assert.deepEqual([ours.stdout.toString(), ours.stderr, ours.code], failed);
+    assert.ok(
+      [JSON.stringify(failed), JSON.stringify(['', '', 0])].includes(
+        JSON.stringify([real.stdout.toString(), real.stderr, real.code]),
+      ),
+      `Debian: ${real.stderr} ${String(real.code)}`,
+    );
+  });
 });
 
 describe('mosquitto_ctrl without a broker, compared with Debian', SKIP, () => {
