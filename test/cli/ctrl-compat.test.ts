@@ -8,8 +8,9 @@
  * Known 2.0.11 → 2.0.22 differences are avoided or erased (normaliseCtrl): the version in
  * the usage text, mosquitto_strerror's "Invalid function arguments provided." (now
  * "Invalid arguments provided."), createClient's `-i` (2.0.11 knows only `-c`), the
- * setDefaultACLAccess request (2.0.11 sends `"access":"allow"`, which its plugin refuses;
- * 2.0.12 sends `"allow":true`) and init's message for an existing file.
+ * setDefaultACLAccess request (2.0.11 sends `"access":"allow"`, which its plugin silently
+ * reads as deny; 2.0.22 sends `"allow":true`: compared with 2.0.22 in ctrl.test.ts) and
+ * init's message for an existing file.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
