@@ -170,3 +170,43 @@ function stripLineEnd(line: Buffer): Buffer | null {
   while (end > 0 && (line[end - 1] === 0x0a || line[end - 1] === 0x0d)) end--;
   return end === 0 ? null : line.subarray(0, end);
 }
+
+/**
+ * get_password() with its own prompts, as mosquitto_ctrl calls it: `prompt`, then
+ * `verifyPrompt` when given. `quiet` silences the error lines. Resolves to the password,
+ * or 1 (empty answer / end of input), 2 (answers differ), 0 (Ctrl-C).
+ */
+export async function getPassword(
+  prompt: string,
+  verifyPrompt: string | null,
+  quiet: boolean,
+): Promise<Buffer | number> {
+  const input = new PromptInput();
+  try {
+    out(prompt);
+    const first = await input.readLine();
+    if (first === 'interrupted') return 0;
+    if (first === null) {
+      if (!quiet) err('Error: Empty password.\n');
+      return 1;
+    }
+    out('\n');
+    if (verifyPrompt !== null) {
+      out(verifyPrompt);
+      const second = await input.readLine();
+      if (second === 'interrupted') return 0;
+      if (second === null) {
+        if (!quiet) err('Error: Empty password.\n');
+        return 1;
+      }
+      out('\n');
+      if (!cString(first).equals(cString(second))) {
+        if (!quiet) err('Error: Passwords do not match.\n');
+        return 2;
+      }
+    }
+    return cString(first);
+  } finally {
+    input.close();
+  }
+}

@@ -10,7 +10,7 @@ import { findOnPath, spawnTracked, terminate, waitForExit } from '../helpers/chi
 import { requiredPath } from '../helpers/mosquitto.ts';
 import { repoRoot } from '../helpers/process.ts';
 
-export type ToolName = 'mosquitto_pub' | 'mosquitto_sub' | 'mosquitto_rr';
+export type ToolName = 'mosquitto_pub' | 'mosquitto_sub' | 'mosquitto_rr' | 'mosquitto_ctrl';
 export type Implementation = 'ours' | 'real';
 
 export interface ToolResult {
@@ -22,6 +22,8 @@ export interface ToolResult {
 
 export interface ToolOptions {
   readonly input?: Buffer | string;
+  /** For 'real': another build of the tool than Debian's (e.g. /work/ref/m2022/bin/...). */
+  readonly path?: string;
   readonly env?: NodeJS.ProcessEnv;
 }
 
@@ -141,9 +143,9 @@ export function startTool(
     argv = [...args];
   } else if (stdbuf !== null) {
     command = stdbuf;
-    argv = ['-oL', requiredPath(tool), ...args];
+    argv = ['-oL', options.path ?? requiredPath(tool), ...args];
   } else {
-    command = requiredPath(tool);
+    command = options.path ?? requiredPath(tool);
     argv = [...args];
   }
   const child = spawnTracked(command, argv, {
