@@ -22,7 +22,7 @@ import { join } from 'node:path';
 import { opensslPath, testCertificates } from '../client/certs.ts';
 import { trackTempDir } from '../helpers/children.ts';
 import { isCi, mosquittoSkip, startRealBroker } from '../helpers/mosquitto.ts';
-import { freePort, type RunningBroker } from '../helpers/process.ts';
+import { freePort, ourBroker, type RunningBroker } from '../helpers/process.ts';
 import { normalise, runTool, type Implementation, type ToolResult } from './tool-process.ts';
 
 const PLUGIN = '/usr/lib/x86_64-linux-gnu/mosquitto_dynamic_security.so';
@@ -290,6 +290,61 @@ describe(
         ctrl('real', args('real')),
       ]);
       assertSame(ours, real, 'eve listClients');
+    });
+  },
+);
+
+describe(
+  "Debian's mosquitto_ctrl against our broker's dynamic security and against Debian's plugin",
+  pluginSkip,
+  () => {
+    const brokers: Partial<Record<Implementation, RunningBroker>> = {};
+
+    before(async () => {
+      const file = join(dir, 'init-for-both.json');
+      const result = await ctrl('real', ['dynsec', 'init', file, 'admin', 'adminpw']);
+      assert.equal(result.code, 0, result.stderr);
+      const json = readFileSync(file, 'utf8');
+      const options = {
+        allowAnonymous: false,
+        config: [`plugin ${PLUGIN}`, 'plugin_opt_config_file {dir}/dynsec.json'],
+        files: { 'dynsec.json': json },
+      };
+      // "ours" here is the broker (ours, with the built-in plugin); the tool is Debian's.
+      const [ours, real] = await Promise.all([ourBroker.start(options), startRealBroker(options)]);
+      brokers.ours = ours;
+      brokers.real = real;
+    });
+
+    after(async () => {
+      await Promise.all(Object.values(brokers).map((broker) => broker.stop()));
+    });
+
+    test('every dynsec command, step by step: the same output from both brokers', async () => {
+      for (const step of STEPS) {
+        const [ours, real] = await Promise.all(
+          (['ours', 'real'] as const).map((impl) =>
+            ctrl(
+              'real',
+              [
+                '-h',
+                '127.0.0.1',
+                '-p',
+                String(brokers[impl]?.port ?? 0),
+                '-u',
+                'admin',
+                '-P',
+                'adminpw',
+                'dynsec',
+                ...step,
+              ],
+              'secret\nsecret\n',
+            ),
+          ),
+        );
+        assert.ok(ours !== undefined && real !== undefined);
+        assertSame(ours, real, `our broker: ${step.join(' ')}`);
+      }
     });
   },
 );
