@@ -113,8 +113,11 @@ typedef struct {
 static struct {
   const char *host;
   int port, mode, broker_pid, batch, clients, payload, rate, qos_window, refill, keepalive, tick_us;
-  int durable, sub_port, broker2_pid, pair_qos;
+  int durable, sub_port, broker2_pid, pair_qos, users;
   long window;
+  /* --user-prefix/--password-prefix: client i logs in as <user-prefix><i % users> with the
+   * password <password-prefix><i % users> (bench/dynsec.ts); unset: no username, as before */
+  const char *user_prefix, *password_prefix;
   double warmup, duration, drain, setup_timeout;
 } opt = {.host = "127.0.0.1", .port = 1883, .mode = MODE_FANIN, .batch = 32, .clients = 100,
          .payload = 64, .rate = 10000, .qos_window = 16, .keepalive = 60, .tick_us = 1000,
@@ -238,14 +241,28 @@ static uint32_t put_string(uint8_t *p, const char *s) {
   return (uint32_t)(len + 2);
 }
 
-static uint32_t encode_connect(uint8_t *p, const char *client_id, int clean) {
-  uint8_t body[128];
+/* `index`: the client's number, which picks its username and password (if any). */
+static uint32_t encode_connect(uint8_t *p, const char *client_id, int clean, long index) {
+  uint8_t body[384];
   uint32_t n = put_string(body, "MQTT");
-  body[n++] = 4;                   /* MQTT 3.1.1 */
-  body[n++] = clean ? 0x02 : 0x00; /* clean session flag */
+  body[n++] = 4; /* MQTT 3.1.1 */
+  uint8_t flags = clean ? 0x02 : 0x00; /* clean session flag */
+  if (opt.user_prefix) flags |= 0x80;
+  if (opt.user_prefix && opt.password_prefix) flags |= 0x40;
+  body[n++] = flags;
   body[n++] = (uint8_t)(opt.keepalive >> 8);
   body[n++] = (uint8_t)opt.keepalive;
   n += put_string(body + n, client_id);
+  if (opt.user_prefix) {
+    char credential[128];
+    long k = opt.users > 0 ? index % opt.users : index;
+    snprintf(credential, sizeof credential, "%s%ld", opt.user_prefix, k);
+    n += put_string(body + n, credential);
+    if (opt.password_prefix) {
+      snprintf(credential, sizeof credential, "%s%ld", opt.password_prefix, k);
+      n += put_string(body + n, credential);
+    }
+  }
   p[0] = 0x10;
   uint32_t h = 1 + put_varint(p + 1, n);
   memcpy(p + h, body, n);
@@ -557,11 +574,11 @@ static void on_connected(conn_t *c) {
   getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len);
   if (err) fatal("connect to %s:%d: %s", opt.host, c->port, strerror(err));
   char id[48];
-  uint8_t p[192];
+  uint8_t p[400];
   client_id(c, id, sizeof id);
   c->state = ST_CONNACK;
   watch(c, EPOLLIN, EPOLL_CTL_MOD);
-  send_bytes(c, p, encode_connect(p, id, !c->durable));
+  send_bytes(c, p, encode_connect(p, id, !c->durable, (long)(c - conns)));
 }
 
 static void handle_event(struct epoll_event *ev) {
@@ -737,14 +754,14 @@ static void forget_durable_sessions(void) {
     conn_t *c = &conns[i];
     if (!c->durable) continue;
     char id[48];
-    uint8_t p[192], in[64];
+    uint8_t p[400], in[64];
     client_id(c, id, sizeof id);
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     struct timeval tv = {.tv_sec = 10};
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)c->port)};
     inet_pton(AF_INET, opt.host, &sa.sin_addr);
-    uint32_t n = encode_connect(p, id, 1);
+    uint32_t n = encode_connect(p, id, 1, (long)(c - conns));
     ssize_t got = 0;
     if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0 &&
         write(fd, p, n) == (ssize_t)n) {
@@ -890,7 +907,8 @@ static void usage(void) {
           "  --broker-pid PID [--durable 0|1] [--sub-port P] [--broker2-pid PID] [--qos 0|1]\n"
           "  [--host 127.0.0.1] [--clients N] [--window W] [--refill R] [--qos-window Q]\n"
           "  [--rate MSG_PER_S] [--payload BYTES] [--warmup S] [--duration S] [--drain S]\n"
-          "  [--setup-timeout S] [--keepalive S] [--batch MSGS_PER_WRITE] [--tick-us US]\n");
+          "  [--setup-timeout S] [--keepalive S] [--batch MSGS_PER_WRITE] [--tick-us US]\n"
+          "  [--user-prefix U [--password-prefix P] [--users N]] (client i: U<i %% N>, P<i %% N>; N 0: all)\n");
   exit(2);
 }
 
@@ -925,6 +943,9 @@ int main(int argc, char **argv) {
     else if (!strcmp(a, "--sub-port")) opt.sub_port = atoi(v);
     else if (!strcmp(a, "--broker2-pid")) opt.broker2_pid = atoi(v);
     else if (!strcmp(a, "--qos")) opt.pair_qos = atoi(v) != 0;
+    else if (!strcmp(a, "--user-prefix")) opt.user_prefix = v;
+    else if (!strcmp(a, "--password-prefix")) opt.password_prefix = v;
+    else if (!strcmp(a, "--users")) opt.users = atoi(v);
     else usage();
   }
   if (opt.clients < 1 || opt.payload < 8 || opt.payload > 256 || opt.rate < 1 || !opt.broker_pid ||
