@@ -179,6 +179,11 @@ export interface PluginContext {
    * without a username (mosquitto_kick_client_by_*).
    */
   readonly kick: (who: KickTarget) => void;
+  /**
+   * The plugin's ACL answers may have changed: the broker caches aclCheck() answers per
+   * client, access and topic until this is called (or SIGHUP).
+   */
+  readonly aclChanged: () => void;
 }
 
 export interface PluginDefinition {

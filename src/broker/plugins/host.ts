@@ -74,6 +74,9 @@ export class PluginHost {
   /** Some plugin does MQTT 5 enhanced authentication (AUTH packets are read then). */
   readonly hasExtendedAuth: boolean;
   #tick: TimerHandle | null = null;
+  /** Each listener's plugins in the order they are asked (worked out once). */
+  readonly #chains = new Map<ListenerConfig, LoadedPlugin[]>();
+  #aclGeneration = 0;
 
   private constructor(broker: PluginBroker, config: BrokerConfig, loaded: LoadedPlugin[]) {
     this.#broker = broker;
@@ -109,12 +112,16 @@ export class PluginHost {
     ];
     const loaded: LoadedPlugin[] = [];
     const seen = new Set<PluginConfig>();
+    // Made after every init; a plugin's aclChanged() before that has nothing to clear.
+    let host: PluginHost | null = null;
     for (const pluginConfig of configs) {
       if (seen.has(pluginConfig)) continue;
       seen.add(pluginConfig);
       const definition = await resolve(pluginConfig);
       if (definition === null) continue;
-      const context = contextFor(broker, pluginConfig, definition.name);
+      const context = contextFor(broker, pluginConfig, definition.name, () => {
+        host?.aclChanged();
+      });
       let events: PluginEvents;
       try {
         events = await definition.init(context);
@@ -126,20 +133,38 @@ export class PluginHost {
       broker.log.info(`Plugin ${definition.name} loaded from ${pluginConfig.path}.`);
       loaded.push({ name: definition.name, config: pluginConfig, events });
     }
-    return loaded.length === 0 ? null : new PluginHost(broker, config, loaded);
+    if (loaded.length === 0) return null;
+    host = new PluginHost(broker, config, loaded);
+    return host;
+  }
+
+  /** A plugin's ACL answers changed: cached answers are dropped. */
+  aclChanged(): void {
+    this.#aclGeneration++;
   }
 
   /** The plugins deciding for clients of `listener`, in the order they are asked. */
-  #chain(listener: ListenerConfig): LoadedPlugin[] {
+  #chain(listener: ListenerConfig): readonly LoadedPlugin[] {
+    let chain = this.#chains.get(listener);
+    if (chain !== undefined) return chain;
     const own = this.#config.perListenerSettings
       ? (listener.security.plugins ?? [])
       : (this.#config.security.plugins ?? []);
-    const chain = [...this.#global];
+    chain = [...this.#global];
     for (const config of own) {
       const plugin = this.#byConfig.get(config);
       if (plugin !== undefined) chain.push(plugin);
     }
+    this.#chains.set(listener, chain);
     return chain;
+  }
+
+  /**
+   * Bumped when a plugin says its ACL answers changed (context.aclChanged()) and on
+   * SIGHUP: the broker caches ACL answers per client and topic until then.
+   */
+  get aclGeneration(): number {
+    return this.#aclGeneration;
   }
 
   // ---- Authentication ----------------------------------------------------------------
@@ -336,6 +361,8 @@ export class PluginHost {
   /** SIGHUP: each plugin gets its (re-read) options. */
   reload(config: BrokerConfig): void {
     this.#config = { ...config, listeners: this.#config.listeners };
+    this.#chains.clear();
+    this.#aclGeneration++;
     for (const plugin of this.#byConfig.values()) {
       this.#notify(plugin, 'reload', () => plugin.events.reload?.(optionsOf(plugin.config)));
     }
@@ -376,7 +403,12 @@ function checkResult(
   return 'deny';
 }
 
-function contextFor(broker: PluginBroker, config: PluginConfig, name: string): PluginContext {
+function contextFor(
+  broker: PluginBroker,
+  config: PluginConfig,
+  name: string,
+  aclChanged: () => void,
+): PluginContext {
   const prefix = `Plugin ${name}: `;
   return {
     options: optionsOf(config),
@@ -400,6 +432,7 @@ function contextFor(broker: PluginBroker, config: PluginConfig, name: string): P
     kick: (who) => {
       broker.kick(who);
     },
+    aclChanged,
   };
 }
 

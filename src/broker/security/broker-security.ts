@@ -25,7 +25,7 @@ import type { Session } from '../session.ts';
 import type { ClientAcl, RequestedAccess } from './acl-file.ts';
 import { AclAccess, AclRules } from './acl-file.ts';
 import { SecurityDomain, loadAcl, loadPasswords } from './security-domain.ts';
-import type { PluginClient } from '../plugins/api.ts';
+import type { PluginClient, PluginResult } from '../plugins/api.ts';
 import type { PluginHost } from '../plugins/host.ts';
 import type { QoS } from '../../protocol/constants.ts';
 
@@ -46,6 +46,8 @@ interface SessionBinding {
   listener: ListenerConfig | null;
   /** The session as plugins see it (made on the first plugin ACL check). */
   pluginClient?: PluginClient;
+  /** Plugin ACL answers for this client, by topic, until the plugins' ACL generation moves. */
+  pluginAcl?: PluginAclMemo;
   /** The rules `acl` was resolved from, and for which identity. */
   rules: AclRules | null;
   clientId: string;
@@ -72,6 +74,17 @@ interface DomainTarget {
   readonly settings: SecurityConfig;
   readonly previous: SecurityDomain | null;
 }
+
+/** What one client's plugin ACL answers are kept for (a bounded cache per access). */
+interface PluginAclMemo {
+  readonly generation: number;
+  /** The identity the answers are for (a new PluginClient when it changes). */
+  readonly client: PluginClient;
+  readonly write: Map<string, PluginResult | 'none'>;
+  readonly read: Map<string, PluginResult | 'none'>;
+}
+
+const PLUGIN_ACL_MEMO_LIMIT = 1024;
 
 /** Resolved rules per identity, for wills and retained-message sources (bounded). */
 const IDENTITY_CACHE_LIMIT = 4096;
@@ -399,12 +412,28 @@ export class BrokerSecurity {
     if (plugins !== null && plugins.hasAcl) {
       const binding = this.#sessions.get(session);
       if (binding !== undefined && binding.listener !== null) {
-        const verdict = plugins.aclCheck(binding.listener, {
-          client: pluginClientOf(session, binding),
-          access: access === AclAccess.Write ? 'publish-client-send' : 'publish-client-receive',
-          topic,
-          qos: 0,
-        });
+        const client = pluginClientOf(session, binding);
+        let memo = binding.pluginAcl;
+        if (
+          memo === undefined ||
+          memo.generation !== plugins.aclGeneration ||
+          memo.client !== client
+        ) {
+          memo = { generation: plugins.aclGeneration, client, write: new Map(), read: new Map() };
+          binding.pluginAcl = memo;
+        }
+        const answers = access === AclAccess.Write ? memo.write : memo.read;
+        let verdict = answers.get(topic);
+        if (verdict === undefined) {
+          verdict = plugins.aclCheck(binding.listener, {
+            client,
+            access: access === AclAccess.Write ? 'publish-client-send' : 'publish-client-receive',
+            topic,
+            qos: 0,
+          });
+          if (answers.size >= PLUGIN_ACL_MEMO_LIMIT) answers.clear();
+          answers.set(topic, verdict);
+        }
         if (verdict === 'allow') return true;
         if (verdict === 'deny') return false;
         // Every plugin deferred: the ACL file decides, and without one it is a denial.

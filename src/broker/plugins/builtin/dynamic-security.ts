@@ -33,6 +33,8 @@ export const dynamicSecurityPlugin: PluginDefinition = definePlugin({
             event.payload,
           );
           event.respond(response);
+          // A command may have changed who may do what: cached ACL answers go.
+          context.aclChanged();
           for (const who of kick) {
             // `{}` names every client without a username (the anonymous group changed).
             context.kick(

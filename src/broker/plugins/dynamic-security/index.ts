@@ -51,6 +51,8 @@ export interface DynsecKick {
 export const DYNSEC_ITERATIONS = 101;
 const SALT_BYTES = 12;
 const CACHE_LIMIT = 100_000;
+/** Hashes this cheap are computed on the event loop (see authenticate()). */
+const SYNC_HASH_ITERATIONS = 200;
 
 type Json = Record<string, unknown>;
 const isObj = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -266,6 +268,10 @@ export class DynamicSecurity {
     let derived: Buffer;
     if (pw.type === 6) {
       derived = createHash('sha512').update(password).update(pw.salt).digest();
+    } else if (pw.iterations <= SYNC_HASH_ITERATIONS) {
+      // ~40 µs for 2.0's 101 iterations: cheaper here than a trip to the thread pool,
+      // which competes with the event loop for the cores.
+      derived = pbkdf2Sync(password, pw.salt, pw.iterations, 64, 'sha512');
     } else {
       derived = await new Promise<Buffer>((resolve, reject) => {
         pbkdf2(password, pw.salt, pw.iterations, 64, 'sha512', (err, key) => {
