@@ -38,7 +38,8 @@ import { RestoreBuilder } from './restore-builder.ts';
 import { SysTree } from './sys-tree.ts';
 import { EMPTY_PROPERTIES } from '../protocol/packets.ts';
 import type { BridgeSupervisor } from './bridge-hooks.ts';
-import type { KickTarget, PluginClient, PluginDefinition } from './plugins/api.ts';
+import type { KickTarget, PluginDefinition } from './plugins/api.ts';
+import { pluginClientOf } from './plugins/client.ts';
 import type { PluginBroker } from './plugins/host.ts';
 import { PluginHost } from './plugins/host.ts';
 import { resolvePlugin } from './plugins/resolve.ts';
@@ -629,15 +630,5 @@ function clientInfo(conn: ClientConnection): ClientInfo {
     protocolVersion: conn.protocolVersion,
     address: conn.transport.remoteAddress,
     port: conn.transport.remotePort,
-  };
-}
-
-function pluginClientOf(conn: ClientConnection): PluginClient {
-  return {
-    clientId: conn.clientId,
-    username: conn.username,
-    address: conn.transport.remoteAddress,
-    protocolVersion: conn.protocolVersion,
-    listenerPort: conn.listener.port,
   };
 }

@@ -21,6 +21,7 @@ import { SESSION_NEVER_EXPIRES } from '../session.ts';
 import type { SessionWill } from '../session.ts';
 import { tlsUsername } from '../tls-context.ts';
 import * as send from '../send.ts';
+import { pluginClientOf } from '../plugins/client.ts';
 
 type MutableProperties = { -readonly [K in keyof Properties]: Properties[K] };
 
@@ -229,13 +230,7 @@ function extendedAuth(
   const plugins = conn.broker.security.plugins;
   if (plugins === null) throw badAuthenticationMethod(conn);
   conn.state = ConnectionState.Authenticating;
-  const client = {
-    clientId: request.clientId,
-    username: request.username,
-    address: conn.transport.remoteAddress,
-    protocolVersion: request.packet.protocolVersion,
-    listenerPort: conn.listener.port,
-  };
+  const client = pluginClientOf(conn);
   void plugins.extendedAuth(conn.listener.config, step, { client, method, data }).then((answer) => {
     conn.continueConnect(() => {
       switch (answer.result) {
@@ -288,13 +283,12 @@ function notAuthorised(): MqttError {
  */
 function authenticateConnect(conn: ClientConnection, request: ConnectRequest): void {
   const security = conn.broker.security;
-  const verdict = security.authenticate(conn.listener.config, request.username, request.password, {
-    clientId: request.clientId,
-    username: request.username,
-    address: conn.transport.remoteAddress,
-    protocolVersion: request.packet.protocolVersion,
-    listenerPort: conn.listener.port,
-  });
+  const verdict = security.authenticate(
+    conn.listener.config,
+    request.username,
+    request.password,
+    pluginClientOf(conn),
+  );
   if (verdict === true) {
     acceptConnect(conn, request);
     return;

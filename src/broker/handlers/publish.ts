@@ -17,8 +17,8 @@ import { mayPublish } from '../access.ts';
 import { forwardedProperties, NEVER_EXPIRES, StoredMessage } from '../messages/stored-message.ts';
 import * as send from '../send.ts';
 import { requireSession } from './require-session.ts';
-import type { PluginClient, PluginMessage } from '../plugins/api.ts';
-import type { Session } from '../session.ts';
+import type { PluginMessage } from '../plugins/api.ts';
+import { pluginClientOf } from '../plugins/client.ts';
 
 function refuse(conn: ClientConnection, packet: PublishPacket, reasonCode: number): void {
   if (packet.qos === 1) send.puback(conn, packet.packetId, reasonCode);
@@ -69,17 +69,6 @@ function borrowReceivedFrame(
     packetIdOffset,
     v5,
   );
-}
-
-/** The client as plugins see it. */
-function pluginClient(conn: ClientConnection, session: Session): PluginClient {
-  return {
-    clientId: session.clientId,
-    username: conn.username,
-    address: conn.transport.remoteAddress,
-    protocolVersion: conn.protocolVersion,
-    listenerPort: conn.listener.port,
-  };
 }
 
 /**
@@ -189,7 +178,7 @@ export function handlePublish(conn: ClientConnection, packet: PublishPacket): vo
   const plugins = security.plugins;
   if (topic.charCodeAt(0) === 0x24 /* $ */ && topic.startsWith('$CONTROL/')) {
     // For the plugin that answers this endpoint; otherwise the message is swallowed.
-    plugins?.control(topic, pluginClient(conn, session), Buffer.from(packet.payload));
+    plugins?.control(topic, pluginClientOf(conn), Buffer.from(packet.payload));
     refuse(conn, packet, ReasonCode.Success);
     return;
   }
@@ -203,7 +192,7 @@ export function handlePublish(conn: ClientConnection, packet: PublishPacket): vo
       properties,
     };
     const verdict = plugins.messageIn(listener, {
-      client: pluginClient(conn, session),
+      client: pluginClientOf(conn),
       message: original,
     });
     if (verdict === 'deny') {

@@ -32,17 +32,11 @@ import {
   writeMosquittoDb,
   writeMosquittoDbFileAtomic,
 } from '../../common/mosquitto-db.ts';
-import type {
-  BaseMessageRecord,
-  ClientMessageRecord,
-  DurableState,
-  DurableStateSink,
-} from './records.ts';
-import { MessageDirection, MessageState } from './records.ts';
+import type { ClientMessageRecord, DurableState, DurableStateSink } from './records.ts';
+import type { MessageState } from './records.ts';
+import { blankBaseMessage, blankClientMessage } from './records.ts';
 import type { PersistenceStore } from './store.ts';
 import { StoreError } from './store.ts';
-
-const EMPTY_PAYLOAD = Buffer.alloc(0);
 
 /** The property list of a message, without its length prefix (as the codec keeps it). */
 function encodePropertyList(properties: Properties): Buffer | null {
@@ -159,8 +153,6 @@ function safeNumber(value: bigint, what: string, path: string): number {
   return Number(value);
 }
 
-type Mutable<T> = { -readonly [K in keyof T]: T[K] };
-
 /**
  * The records of a mosquitto.db file, chunk by chunk as the reader hands them over, into a
  * sink. One record object per kind serves every message and client message (the sink
@@ -170,31 +162,8 @@ export class DbRecordFeeder implements DbChunkVisitor {
   readonly #sink: DurableStateSink;
   readonly #path: string;
   #cmsgId = 1;
-  readonly #message: Mutable<BaseMessageRecord> = {
-    storeId: 0,
-    expiryTime: 0,
-    topic: '',
-    payload: EMPTY_PAYLOAD,
-    sourceId: '',
-    sourceUsername: null,
-    sourceMid: 0,
-    sourcePort: 0,
-    qos: 0,
-    retain: false,
-    properties: EMPTY_PROPERTIES,
-  };
-  readonly #clientMessage: Mutable<ClientMessageRecord> = {
-    clientId: '',
-    cmsgId: 0,
-    storeId: 0,
-    mid: 0,
-    qos: 0,
-    retain: false,
-    dup: false,
-    direction: MessageDirection.Out,
-    state: MessageState.Queued,
-    subscriptionId: 0,
-  };
+  readonly #message = blankBaseMessage();
+  readonly #clientMessage = blankClientMessage();
 
   constructor(sink: DurableStateSink, path: string) {
     this.#sink = sink;

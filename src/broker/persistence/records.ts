@@ -11,6 +11,7 @@
 import { Buffer } from 'node:buffer';
 import type { QoS } from '../../protocol/constants.ts';
 import type { Properties } from '../../protocol/packets.ts';
+import { EMPTY_PROPERTIES } from '../../protocol/packets.ts';
 
 /** Mosquitto's `enum mosquitto_msg_direction`. */
 export const MessageDirection = { In: 0, Out: 1 } as const;
@@ -151,6 +152,44 @@ export function emptyDurableState(): DurableState {
     subscriptions: [],
     retains: [],
     wills: [],
+  };
+}
+
+/** A record whose fields a reader refills for each row or chunk. */
+export type RefilledRecord<T> = { -readonly [K in keyof T]: T[K] };
+
+const NO_PAYLOAD = Buffer.alloc(0);
+
+/** A blank base message for a reader to refill (one object serves a whole load). */
+export function blankBaseMessage(): RefilledRecord<BaseMessageRecord> {
+  return {
+    storeId: 0,
+    expiryTime: 0,
+    topic: '',
+    payload: NO_PAYLOAD,
+    sourceId: '',
+    sourceUsername: null,
+    sourceMid: 0,
+    sourcePort: 0,
+    qos: 0,
+    retain: false,
+    properties: EMPTY_PROPERTIES,
+  };
+}
+
+/** A blank client message for a reader to refill. */
+export function blankClientMessage(): RefilledRecord<ClientMessageRecord> {
+  return {
+    clientId: '',
+    cmsgId: 0,
+    storeId: 0,
+    mid: 0,
+    qos: 0,
+    retain: false,
+    dup: false,
+    direction: MessageDirection.Out,
+    state: MessageState.Queued,
+    subscriptionId: 0,
   };
 }
 

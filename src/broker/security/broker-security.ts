@@ -238,11 +238,11 @@ export class BrokerSecurity {
     listener: ListenerConfig,
     username: string | null,
     password: Buffer | null,
-    client?: PluginClient,
+    client: PluginClient,
   ): boolean | Promise<boolean> {
     const plugins = this.plugins;
     const domain = this.domainFor(listener);
-    if (plugins === null || client === undefined || !plugins.hasBasicAuth(listener)) {
+    if (plugins === null || !plugins.hasBasicAuth(listener)) {
       return domain.authenticate(username, password);
     }
     return plugins.basicAuth(listener, { client, username, password }).then((result) => {

@@ -15,20 +15,12 @@ import { Buffer } from 'node:buffer';
 import type Database from 'better-sqlite3';
 import { LastString } from '../../../common/last-string.ts';
 import type { QoS } from '../../../protocol/constants.ts';
-import { EMPTY_PROPERTIES } from '../../../protocol/packets.ts';
-import type {
-  BaseMessageRecord,
-  ClientMessageRecord,
-  DurableStateSink,
-  MessageState,
-  RetainRecord,
-} from '../records.ts';
-import { MessageDirection } from '../records.ts';
+import type { DurableStateSink, MessageState, RefilledRecord, RetainRecord } from '../records.ts';
+import { blankBaseMessage, blankClientMessage, MessageDirection } from '../records.ts';
 import { StoreIdIndex } from '../store-id-index.ts';
 import { propertiesFromJson } from './properties-json.ts';
 
 type Db = Database.Database;
-type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 export type LoadLog = (level: 'warning' | 'info', line: string) => void;
 
 const EMPTY_PAYLOAD = Buffer.alloc(0);
@@ -315,7 +307,7 @@ function readRetains(db: Db, sink: DurableStateSink, known: StoreIdIndex<true>):
     .raw();
   const reader = new PackedReader();
   const topics = new LastString();
-  const record: Mutable<RetainRecord> = { topic: '', storeId: 0 };
+  const record: RefilledRecord<RetainRecord> = { topic: '', storeId: 0 };
   let count = 0;
   let failed = 0;
   for (let offset = 0; offset < rows; offset += size) {
@@ -345,19 +337,7 @@ function readBaseMessages(
   known: StoreIdIndex<true>,
   warn: (line: string) => void,
 ): number {
-  const record: Mutable<BaseMessageRecord> = {
-    storeId: 0,
-    expiryTime: 0,
-    topic: '',
-    payload: EMPTY_PAYLOAD,
-    sourceId: '',
-    sourceUsername: null,
-    sourceMid: 0,
-    sourcePort: 0,
-    qos: 0,
-    retain: false,
-    properties: EMPTY_PROPERTIES,
-  };
+  const record = blankBaseMessage();
   const topics = new LastString();
   const sourceIds = new LastString();
   const usernames = new LastString();
@@ -441,18 +421,7 @@ function readClientMessages(
   known: StoreIdIndex<true>,
   clientIds: Set<string>,
 ): [number, number] {
-  const record: Mutable<ClientMessageRecord> = {
-    clientId: '',
-    cmsgId: 0,
-    storeId: 0,
-    mid: 0,
-    qos: 0,
-    retain: false,
-    dup: false,
-    direction: MessageDirection.Out,
-    state: 0,
-    subscriptionId: 0,
-  };
+  const record = blankClientMessage();
   const ids = new LastString();
   // Mosquitto 2.1 derives a client's last packet id from its restored messages: the id of
   // its last outgoing QoS 1/2 message. A client's messages mostly come together: the map
