@@ -144,6 +144,10 @@ function getString(
   if (invalid && checkUtf8 && utf8Error !== undefined) throw new Reply(utf8Error);
   return text;
 }
+/** getString() of a field that must be there: its value, or the Reply `err`. */
+function requireString(o: Json, key: string, err: string): string {
+  return getString(o, key, false, err) as string;
+}
 function optString(o: Json, key: string): string | null {
   return asString(field(o, key));
 }
@@ -507,7 +511,7 @@ export class DynamicSecurity {
     },
 
     createClient: (c) => {
-      const username = getString(c, 'username', false, 'Invalid/missing username') as string;
+      const username = requireString(c, 'username', 'Invalid/missing username');
       const password = getString(c, 'password', true, 'Invalid/missing password');
       const clientid = getString(c, 'clientid', true, 'Invalid/missing client id');
       const textname = getString(c, 'textname', true, 'Invalid/missing textname');
@@ -556,7 +560,7 @@ export class DynamicSecurity {
       return { changed: true };
     },
     setClientId: (c, kick) => {
-      const username = getString(c, 'username', false, 'Invalid/missing username') as string;
+      const username = requireString(c, 'username', 'Invalid/missing username');
       const clientid = getString(c, 'clientid', true, 'Invalid/missing client ID');
       const client = this.state.clients.get(username);
       if (client === undefined) throw new Reply('Client not found');
@@ -565,8 +569,8 @@ export class DynamicSecurity {
       return { changed: true };
     },
     setClientPassword: (c, kick) => {
-      const username = getString(c, 'username', false, 'Invalid/missing username') as string;
-      const password = getString(c, 'password', false, 'Invalid/missing password') as string;
+      const username = requireString(c, 'username', 'Invalid/missing username');
+      const password = requireString(c, 'password', 'Invalid/missing password');
       if (password === '') throw new Reply('Empty password is not allowed');
       const client = this.state.clients.get(username);
       if (client === undefined) throw new Reply('Client not found');
@@ -623,8 +627,8 @@ export class DynamicSecurity {
       };
     },
     addClientRole: (c, kick) => {
-      const username = getString(c, 'username', false, 'Invalid/missing username') as string;
-      const rolename = getString(c, 'rolename', false, 'Invalid/missing rolename') as string;
+      const username = requireString(c, 'username', 'Invalid/missing username');
+      const rolename = requireString(c, 'rolename', 'Invalid/missing rolename');
       const priority = getInt(c, 'priority', -1);
       const client = this.state.clients.get(username);
       if (client === undefined) throw new Reply('Client not found');
@@ -637,8 +641,8 @@ export class DynamicSecurity {
       return { changed: true };
     },
     removeClientRole: (c, kick) => {
-      const username = getString(c, 'username', false, 'Invalid/missing username') as string;
-      const rolename = getString(c, 'rolename', false, 'Invalid/missing rolename') as string;
+      const username = requireString(c, 'username', 'Invalid/missing username');
+      const rolename = requireString(c, 'rolename', 'Invalid/missing rolename');
       const client = this.state.clients.get(username);
       if (client === undefined) throw new Reply('Client not found');
       if (!this.state.roles.has(rolename)) throw new Reply('Role not found');
@@ -648,7 +652,7 @@ export class DynamicSecurity {
     },
 
     createGroup: (c) => {
-      const groupname = getString(c, 'groupname', false, 'Invalid/missing groupname') as string;
+      const groupname = requireString(c, 'groupname', 'Invalid/missing groupname');
       const textname = getString(c, 'textname', true, 'Invalid/missing textname');
       const textdescription = getString(
         c,
@@ -669,7 +673,7 @@ export class DynamicSecurity {
       return { changed: true };
     },
     deleteGroup: (c, kick) => {
-      const groupname = getString(c, 'groupname', false, 'Invalid/missing groupname') as string;
+      const groupname = requireString(c, 'groupname', 'Invalid/missing groupname');
       const group = this.state.groups.get(groupname);
       if (group === undefined) throw new Reply('Group not found');
       if (this.state.anonymousGroup === groupname) {
@@ -680,8 +684,8 @@ export class DynamicSecurity {
       return { changed: true };
     },
     addGroupClient: (c, kick) => {
-      const username = getString(c, 'username', false, 'Invalid/missing username') as string;
-      const groupname = getString(c, 'groupname', false, 'Invalid/missing groupname') as string;
+      const username = requireString(c, 'username', 'Invalid/missing username');
+      const groupname = requireString(c, 'groupname', 'Invalid/missing groupname');
       const priority = getInt(c, 'priority', -1);
       if (!this.state.clients.has(username)) throw new Reply('Client not found');
       const group = this.state.groups.get(groupname);
@@ -694,8 +698,8 @@ export class DynamicSecurity {
       return { changed: true };
     },
     removeGroupClient: (c, kick) => {
-      const username = getString(c, 'username', false, 'Invalid/missing username') as string;
-      const groupname = getString(c, 'groupname', false, 'Invalid/missing groupname') as string;
+      const username = requireString(c, 'username', 'Invalid/missing username');
+      const groupname = requireString(c, 'groupname', 'Invalid/missing groupname');
       if (!this.state.clients.has(username)) throw new Reply('Client not found');
       const group = this.state.groups.get(groupname);
       if (group === undefined) throw new Reply('Group not found');
@@ -704,8 +708,8 @@ export class DynamicSecurity {
       return { changed: true };
     },
     addGroupRole: (c, kick) => {
-      const groupname = getString(c, 'groupname', false, 'Invalid/missing groupname') as string;
-      const rolename = getString(c, 'rolename', false, 'Invalid/missing rolename') as string;
+      const groupname = requireString(c, 'groupname', 'Invalid/missing groupname');
+      const rolename = requireString(c, 'rolename', 'Invalid/missing rolename');
       const priority = getInt(c, 'priority', -1);
       const group = this.state.groups.get(groupname);
       if (group === undefined) throw new Reply('Group not found');
@@ -719,8 +723,8 @@ export class DynamicSecurity {
       return { changed: true };
     },
     removeGroupRole: (c, kick) => {
-      const groupname = getString(c, 'groupname', false, 'Invalid/missing groupname') as string;
-      const rolename = getString(c, 'rolename', false, 'Invalid/missing rolename') as string;
+      const groupname = requireString(c, 'groupname', 'Invalid/missing groupname');
+      const rolename = requireString(c, 'rolename', 'Invalid/missing rolename');
       const group = this.state.groups.get(groupname);
       if (group === undefined) throw new Reply('Group not found');
       if (!this.state.roles.has(rolename)) throw new Reply('Role not found');
@@ -729,7 +733,7 @@ export class DynamicSecurity {
       return { changed: true };
     },
     modifyGroup: (c, kick) => {
-      const groupname = getString(c, 'groupname', false, 'Invalid/missing groupname') as string;
+      const groupname = requireString(c, 'groupname', 'Invalid/missing groupname');
       const group = this.state.groups.get(groupname);
       if (group === undefined) throw new Reply('Group not found');
       const textname = optString(c, 'textname');
@@ -762,7 +766,7 @@ export class DynamicSecurity {
       return { changed: true };
     },
     getGroup: (c) => {
-      const groupname = getString(c, 'groupname', false, 'Invalid/missing groupname') as string;
+      const groupname = requireString(c, 'groupname', 'Invalid/missing groupname');
       const group = this.state.groups.get(groupname);
       if (group === undefined) throw new Reply('Group not found');
       return { changed: false, data: { group: groupJson(group) } };
@@ -779,7 +783,7 @@ export class DynamicSecurity {
       };
     },
     setAnonymousGroup: (c, kick) => {
-      const groupname = getString(c, 'groupname', false, 'Invalid/missing groupname') as string;
+      const groupname = requireString(c, 'groupname', 'Invalid/missing groupname');
       if (!this.state.groups.has(groupname)) throw new Reply('Group not found');
       this.state.anonymousGroup = groupname;
       kick.push({});
@@ -801,7 +805,7 @@ export class DynamicSecurity {
     }),
 
     createRole: (c) => {
-      const rolename = getString(c, 'rolename', false, 'Invalid/missing rolename') as string;
+      const rolename = requireString(c, 'rolename', 'Invalid/missing rolename');
       const textname = getString(c, 'textname', true, 'Invalid/missing textname');
       const textdescription = getString(
         c,
@@ -823,7 +827,7 @@ export class DynamicSecurity {
       return { changed: true };
     },
     deleteRole: (c, kick) => {
-      const rolename = getString(c, 'rolename', false, 'Invalid/missing rolename') as string;
+      const rolename = requireString(c, 'rolename', 'Invalid/missing rolename');
       const role = this.state.roles.get(rolename);
       if (role === undefined) throw new Reply('Role not found');
       this.kickRole(rolename, kick);
@@ -837,7 +841,7 @@ export class DynamicSecurity {
       return { changed: true };
     },
     getRole: (c) => {
-      const rolename = getString(c, 'rolename', false, 'Invalid/missing rolename') as string;
+      const rolename = requireString(c, 'rolename', 'Invalid/missing rolename');
       const role = this.state.roles.get(rolename);
       if (role === undefined) throw new Reply('Role not found');
       return { changed: false, data: { role: roleJson(role) } };
@@ -854,7 +858,7 @@ export class DynamicSecurity {
       };
     },
     modifyRole: (c, kick) => {
-      const rolename = getString(c, 'rolename', false, 'Invalid/missing rolename') as string;
+      const rolename = requireString(c, 'rolename', 'Invalid/missing rolename');
       const role = this.state.roles.get(rolename);
       if (role === undefined) throw new Reply('Role does not exist');
       const textname = optString(c, 'textname');
@@ -869,12 +873,12 @@ export class DynamicSecurity {
       return { changed: true };
     },
     addRoleACL: (c, kick) => {
-      const rolename = getString(c, 'rolename', false, 'Invalid/missing rolename') as string;
+      const rolename = requireString(c, 'rolename', 'Invalid/missing rolename');
       const role = this.state.roles.get(rolename);
       if (role === undefined) throw new Reply('Role not found');
-      const acltype = getString(c, 'acltype', false, 'Invalid/missing acltype') as string;
+      const acltype = requireString(c, 'acltype', 'Invalid/missing acltype');
       if (!(ACL_TYPES as readonly string[]).includes(acltype)) throw new Reply('Unknown acltype');
-      const topic = getString(c, 'topic', false, 'Invalid/missing topic') as string;
+      const topic = requireString(c, 'topic', 'Invalid/missing topic');
       if (!isValidAclTopic(topic)) throw new Reply('Invalid ACL topic');
       const list = role.acls[acltype as AclType];
       if (list.some((a) => a.topic === topic)) {
@@ -886,12 +890,12 @@ export class DynamicSecurity {
       return { changed: true };
     },
     removeRoleACL: (c, kick) => {
-      const rolename = getString(c, 'rolename', false, 'Invalid/missing rolename') as string;
+      const rolename = requireString(c, 'rolename', 'Invalid/missing rolename');
       const role = this.state.roles.get(rolename);
       if (role === undefined) throw new Reply('Role not found');
-      const acltype = getString(c, 'acltype', false, 'Invalid/missing acltype') as string;
+      const acltype = requireString(c, 'acltype', 'Invalid/missing acltype');
       if (!(ACL_TYPES as readonly string[]).includes(acltype)) throw new Reply('Unknown acltype');
-      const topic = getString(c, 'topic', false, 'Invalid/missing topic') as string;
+      const topic = requireString(c, 'topic', 'Invalid/missing topic');
       if (!isValidAclTopic(topic)) throw new Reply('Invalid ACL topic');
       const list = role.acls[acltype as AclType];
       const i = list.findIndex((a) => a.topic === topic);
@@ -909,7 +913,7 @@ export class DynamicSecurity {
   // ---- helpers ----------------------------------------------------------------------
 
   private client(c: Json): Client {
-    const username = getString(c, 'username', false, 'Invalid/missing username') as string;
+    const username = requireString(c, 'username', 'Invalid/missing username');
     const client = this.state.clients.get(username);
     if (client === undefined) throw new Reply('Client not found');
     return client;
