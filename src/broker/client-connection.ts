@@ -69,6 +69,11 @@ export class ClientConnection implements ConnectionHandler, Flushable, DeadlineO
   /** An enhanced authentication waiting for the client's AUTH (see handlers/auth.ts). */
   pendingAuth: { readonly method: string; readonly resume: (data: Buffer | null) => void } | null =
     null;
+  /**
+   * A packet's handling waits for an asynchronous check (a plugin's ACL answer): the
+   * packets after it wait too, in order, and the socket is not read meanwhile.
+   */
+  inputHeld = false;
   /** CONNACK 0 was sent on this connection. */
   wasConnected = false;
   /** A CONNECT was decoded: its protocol version is known (refusals get a CONNACK). */
@@ -143,8 +148,9 @@ export class ClientConnection implements ConnectionHandler, Flushable, DeadlineO
     const decoder = this.decoder;
     try {
       while (
-        this.state === ConnectionState.Connected ||
-        this.state === ConnectionState.AwaitingConnect
+        (this.state === ConnectionState.Connected ||
+          this.state === ConnectionState.AwaitingConnect) &&
+        !this.inputHeld
       ) {
         const packet = decoder.next();
         if (packet === null) break;
@@ -173,6 +179,29 @@ export class ClientConnection implements ConnectionHandler, Flushable, DeadlineO
       return;
     }
     this.#decodePackets();
+  }
+
+  /**
+   * The packet being handled waits for `pending`: the packets behind it wait and the socket
+   * is not read until `then` has run with its value (skipped if the connection closed
+   * meanwhile). `pending` must not reject.
+   */
+  holdInputUntil<T>(pending: Promise<T>, then: (value: T) => void): void {
+    this.inputHeld = true;
+    this.transport.pauseReading();
+    void pending.then((value) => {
+      if (this.state >= ConnectionState.Closing) return;
+      this.inputHeld = false;
+      this.transport.resumeReading();
+      try {
+        then(value);
+      } catch (error) {
+        if (!isMqttError(error)) throw error;
+        handleProtocolError(this, error);
+        return;
+      }
+      this.#decodePackets();
+    });
   }
 
   onDrain(): void {

@@ -130,8 +130,22 @@ export function deliverToSession(
   // acl_file read check: a denied delivery is skipped silently (subs__send).
   const security = broker.security;
   // (A bridge of ours is trusted: its session is not checked, as Mosquitto.)
-  if (security.aclActive && session.bridge === null && !security.mayRead(session, message.topic)) {
-    return;
+  if (security.aclActive && session.bridge === null) {
+    // Behind a delivery whose plugin answer is pending: wait in line, in order.
+    if (session.aclHeld !== null) {
+      holdForAcl(broker, session, message, requestedQos, retain, subscriptionId);
+      return;
+    }
+    const allowed = security.mayRead(session, message.topic);
+    if (allowed !== true) {
+      if (allowed !== false) {
+        holdForAcl(broker, session, message, requestedQos, retain, subscriptionId);
+        void allowed.then(() => {
+          releaseHeldForAcl(broker, session);
+        });
+      }
+      return;
+    }
   }
   // message-out plugins may refuse or change this client's copy.
   if (security.messageOutActive && session.bridge === null) {
@@ -192,6 +206,54 @@ export function deliverToSession(
     bridge?.queuedWhileDown(session.queue.length + session.inflight.size);
   } else {
     dropOutgoing(broker, session);
+  }
+}
+
+/**
+ * Deliveries to one session waiting for a plugin's asynchronous read check (the first) and
+ * those routed to it meanwhile: at most max_queued_messages (or 1000 without one), the
+ * rest dropped as a full queue drops them.
+ */
+function holdForAcl(
+  broker: Broker,
+  session: Session,
+  message: StoredMessage,
+  qos: QoS,
+  retain: boolean,
+  subscriptionId: number,
+): void {
+  const held = (session.aclHeld ??= []);
+  const limit = broker.config.maxQueuedMessages > 0 ? broker.config.maxQueuedMessages : 1000;
+  if (held.length >= limit) {
+    dropOutgoing(broker, session);
+    return;
+  }
+  held.push(new Delivery(message, qos, retain, subscriptionId));
+}
+
+/**
+ * The pending read check settled (its answer is remembered): the held deliveries go
+ * through deliverToSession again in order, until one waits for another pending answer.
+ */
+function releaseHeldForAcl(broker: Broker, session: Session): void {
+  const held = session.aclHeld;
+  if (held === null) return;
+  session.aclHeld = null;
+  for (let i = 0; i < held.length; i++) {
+    const delivery = held[i] as Delivery;
+    const waiting = session.aclHeld as Delivery[] | null;
+    if (waiting !== null) {
+      waiting.push(delivery);
+      continue;
+    }
+    deliverToSession(
+      broker,
+      session,
+      delivery.message,
+      delivery.qos,
+      delivery.retain,
+      delivery.subscriptionId,
+    );
   }
 }
 

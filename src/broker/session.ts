@@ -103,6 +103,11 @@ export class Session implements Subscriber {
   /** In-flight limit: the client's Receive Maximum, else max_inflight_messages; 0 none. */
   inflightMaximum = 0;
   readonly queue = new DeliveryQueue();
+  /**
+   * Deliveries waiting for a plugin's asynchronous read check, in order (outgoing.ts
+   * holdForAcl); null while none waits.
+   */
+  aclHeld: Delivery[] | null = null;
   readonly packetIds = new PacketIdAllocator();
   /** Incoming QoS 2 messages between PUBREC and PUBREL (routed on PUBREL), by packet id. */
   readonly incoming = new LazyMap<number, StoredMessage>();

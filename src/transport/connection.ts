@@ -59,4 +59,10 @@ export interface Connection {
   end(): void;
   /** Closes at once, discarding anything queued. */
   destroy(): void;
+  /**
+   * Stops reading from the peer (TCP backpressure does the rest) until resumeReading():
+   * the owner cannot take more input for now, e.g. while a plugin's check is pending.
+   */
+  pauseReading(): void;
+  resumeReading(): void;
 }

@@ -91,6 +91,14 @@ export class StreamConnection implements Connection {
   destroy(): void {
     this.socket.destroy();
   }
+
+  pauseReading(): void {
+    this.socket.pause();
+  }
+
+  resumeReading(): void {
+    if (!this.socket.writableEnded) this.socket.resume();
+  }
 }
 
 /** "::ffff:127.0.0.1" (an IPv4 peer on a dual-stack socket) prints as "127.0.0.1". */

@@ -114,6 +114,14 @@ export class TlsConnection implements Connection {
   destroy(): void {
     this.stream.destroy();
   }
+
+  pauseReading(): void {
+    this.stream.pauseReading();
+  }
+
+  resumeReading(): void {
+    this.stream.resumeReading();
+  }
 }
 
 /** What the handshake of `socket` established about the peer. */

@@ -155,6 +155,15 @@ export class WebSocketConnection implements Connection {
   destroy(): void {
     this.webSocket.terminate();
   }
+
+  pauseReading(): void {
+    this.webSocket.pause();
+  }
+
+  resumeReading(): void {
+    const webSocket = this.webSocket;
+    if (webSocket.readyState === webSocket.OPEN) webSocket.resume();
+  }
 }
 
 /** A listening HTTP(S) server that turns WebSocket upgrades into connections. */

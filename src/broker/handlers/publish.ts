@@ -163,17 +163,53 @@ export function handlePublish(conn: ClientConnection, packet: PublishPacket): vo
     refuse(conn, packet, ReasonCode.PacketTooLarge);
     return;
   }
-  const security = broker.security;
   // The acl_file write check (v5: PUBACK/PUBREC 0x87; 3.x: acknowledged and dropped).
   // Traffic of a bridge we opened is trusted, `$SYS` included, as in Mosquitto.
-  if (
-    bridge === null &&
-    (!mayPublish(topic) || (security.aclActive && !security.mayWrite(session, topic)))
-  ) {
-    if (broker.debugLog) broker.log.debug(`Denied PUBLISH from ${describe(conn, packet, topic)}`);
-    refuse(conn, packet, ReasonCode.NotAuthorized);
-    return;
+  if (bridge === null) {
+    const security = broker.security;
+    const allowed = !mayPublish(topic)
+      ? false
+      : security.aclActive
+        ? security.mayWrite(session, topic)
+        : true;
+    if (allowed !== true) {
+      if (allowed === false) {
+        refuseDenied(conn, packet, topic);
+      } else {
+        // A plugin answers later: this client's next packets wait (the frame stays put, as
+        // the decoder is not advanced meanwhile); everyone else goes on.
+        conn.holdInputUntil(allowed, (settled) => {
+          if (settled) acceptPublish(conn, packet, topic, length);
+          else refuseDenied(conn, packet, topic);
+        });
+      }
+      return;
+    }
   }
+  acceptPublish(conn, packet, topic, length);
+}
+
+function refuseDenied(conn: ClientConnection, packet: PublishPacket, topic: string): void {
+  const broker = conn.broker;
+  if (broker.debugLog) broker.log.debug(`Denied PUBLISH from ${describe(conn, packet, topic)}`);
+  refuse(conn, packet, ReasonCode.NotAuthorized);
+}
+
+/** The rest of handlePublish, once the PUBLISH may go through: plugins, then route. */
+function acceptPublish(
+  conn: ClientConnection,
+  packet: PublishPacket,
+  topic: string,
+  length: number,
+): void {
+  const broker = conn.broker;
+  const session = requireSession(conn);
+  const listener = conn.listener.config;
+  const config = broker.config;
+  const security = broker.security;
+  const qos = packet.qos;
+  const properties = packet.properties;
+  const plain = properties === EMPTY_PROPERTIES;
   if (broker.debugLog) broker.log.debug(`Received PUBLISH from ${describe(conn, packet, topic)}`);
   const plugins = security.plugins;
   if (topic.charCodeAt(0) === 0x24 /* $ */ && topic.startsWith('$CONTROL/')) {

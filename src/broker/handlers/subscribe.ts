@@ -45,17 +45,37 @@ function visitRetained(topic: string, message: StoredMessage, batch: RetainedBat
   batch.subscriptionIds.push(batch.subscriptionId);
 }
 
+/**
+ * How far one SUBSCRIBE has got: its filters are taken in order, and one whose plugin ACL
+ * answer is pending makes the rest (and the client's next packets) wait for it.
+ */
+interface SubscribeProgress {
+  readonly packet: SubscribePacket;
+  readonly reasonCodes: number[];
+  batch: RetainedBatch | null;
+  next: number;
+  /** The settled ACL answer for filter `next`, once it came. */
+  answer: boolean | null;
+}
+
 export function handleSubscribe(conn: ClientConnection, packet: SubscribePacket): void {
+  const broker = conn.broker;
+  if (broker.debugLog) broker.log.debug(`Received SUBSCRIBE from ${conn.logId}`);
+  subscribeFrom(conn, { packet, reasonCodes: [], batch: null, next: 0, answer: null });
+}
+
+function subscribeFrom(conn: ClientConnection, progress: SubscribeProgress): void {
   const session = requireSession(conn);
   const broker = conn.broker;
   const listener = conn.listener.config;
   const v5 = conn.protocolVersion === ProtocolVersion.V5;
-  if (broker.debugLog) broker.log.debug(`Received SUBSCRIBE from ${conn.logId}`);
+  const packet = progress.packet;
   const subscriptionId = packet.properties.subscriptionIdentifiers?.[0] ?? 0;
-  const reasonCodes: number[] = [];
-  let batch: RetainedBatch | null = null;
+  const reasonCodes = progress.reasonCodes;
+  const subscriptions = packet.subscriptions;
 
-  for (const subscription of packet.subscriptions) {
+  for (; progress.next < subscriptions.length; progress.next++) {
+    const subscription = subscriptions[progress.next] as (typeof subscriptions)[number];
     let filter = subscription.topicFilter;
     if (filter === '' || !isValidTopicFilter(filter)) {
       broker.log.info(
@@ -86,12 +106,26 @@ export function handleSubscribe(conn: ClientConnection, packet: SubscribePacket)
           ? listener.mountPoint + filter
           : `$share/${shared.group}/${listener.mountPoint}${shared.filter}`;
     }
-    if (broker.debugLog) broker.log.debug(`\t${filter} (QoS ${qos})`);
     // A plugin's subscribe ACL (the ACL file decides on delivery instead).
     const security = broker.security;
-    if (security.aclActive && !security.maySubscribe(session, filter, qos, false)) {
-      reasonCodes.push(v5 ? ReasonCode.NotAuthorized : 0x80);
-      continue;
+    let allowed: boolean | Promise<boolean> = true;
+    if (progress.answer !== null) {
+      allowed = progress.answer;
+      progress.answer = null;
+    } else {
+      if (broker.debugLog) broker.log.debug(`\t${filter} (QoS ${qos})`);
+      if (security.aclActive) allowed = security.maySubscribe(session, filter, qos, false);
+    }
+    if (allowed !== true) {
+      if (allowed === false) {
+        reasonCodes.push(v5 ? ReasonCode.NotAuthorized : 0x80);
+        continue;
+      }
+      conn.holdInputUntil(allowed, (answer) => {
+        progress.answer = answer;
+        subscribeFrom(conn, progress);
+      });
+      return;
     }
     const isNew = broker.subscribe(session, filter, {
       qos,
@@ -104,7 +138,7 @@ export function handleSubscribe(conn: ClientConnection, packet: SubscribePacket)
       shared === null &&
       (!v5 || subscription.retainHandling === 0 || (subscription.retainHandling === 1 && isNew));
     if (wantsRetained && broker.retained.size > 0) {
-      batch ??= new RetainedBatch();
+      const batch = (progress.batch ??= new RetainedBatch());
       batch.grantedQos = qos;
       batch.subscriptionId = subscriptionId;
       batch.upgradeQos = broker.config.upgradeOutgoingQos;
@@ -118,7 +152,7 @@ export function handleSubscribe(conn: ClientConnection, packet: SubscribePacket)
   }
 
   send.suback(conn, packet.packetId, reasonCodes);
-  if (batch !== null) deliverRetained(conn, session, batch);
+  if (progress.batch !== null) deliverRetained(conn, session, progress.batch);
 }
 
 function deliverRetained(conn: ClientConnection, session: Session, batch: RetainedBatch): void {

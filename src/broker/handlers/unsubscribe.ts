@@ -12,12 +12,28 @@ import * as send from '../send.ts';
 import { requireSession } from './require-session.ts';
 
 export function handleUnsubscribe(conn: ClientConnection, packet: UnsubscribePacket): void {
+  const broker = conn.broker;
+  if (broker.debugLog) broker.log.debug(`Received UNSUBSCRIBE from ${conn.logId}`);
+  unsubscribeFrom(conn, packet, [], 0, null);
+}
+
+/**
+ * Filters from `next` on; `answer` is the settled plugin ACL answer for filter `next`
+ * when its check had to wait (the client's next packets wait with it).
+ */
+function unsubscribeFrom(
+  conn: ClientConnection,
+  packet: UnsubscribePacket,
+  reasonCodes: number[],
+  next: number,
+  answer: boolean | null,
+): void {
   const session = requireSession(conn);
   const broker = conn.broker;
   const mountPoint = conn.listener.config.mountPoint;
-  if (broker.debugLog) broker.log.debug(`Received UNSUBSCRIBE from ${conn.logId}`);
-  const reasonCodes: number[] = [];
-  for (let filter of packet.topicFilters) {
+  const filters = packet.topicFilters;
+  for (let i = next; i < filters.length; i++) {
+    let filter = filters[i] as string;
     if (filter === '' || !isValidTopicFilter(filter)) {
       broker.log.info(
         `${filter === '' ? 'Empty' : 'Invalid'} unsubscription string from ${conn.transport.remoteAddress}, disconnecting.`,
@@ -31,11 +47,23 @@ export function handleUnsubscribe(conn: ClientConnection, packet: UnsubscribePac
           ? mountPoint + filter
           : `$share/${shared.group}/${mountPoint}${shared.filter}`;
     }
-    if (broker.debugLog) broker.log.debug(`\t${filter}`);
     const security = broker.security;
-    if (security.aclActive && !security.maySubscribe(session, filter, 0, true)) {
-      reasonCodes.push(ReasonCode.NotAuthorized);
-      continue;
+    let allowed: boolean | Promise<boolean> = true;
+    if (i === next && answer !== null) {
+      allowed = answer;
+    } else {
+      if (broker.debugLog) broker.log.debug(`\t${filter}`);
+      if (security.aclActive) allowed = security.maySubscribe(session, filter, 0, true);
+    }
+    if (allowed !== true) {
+      if (allowed === false) {
+        reasonCodes.push(ReasonCode.NotAuthorized);
+        continue;
+      }
+      conn.holdInputUntil(allowed, (settled) => {
+        unsubscribeFrom(conn, packet, reasonCodes, i, settled);
+      });
+      return;
     }
     const existed = broker.unsubscribe(session, filter);
     broker.log.unsubscribe(`${session.clientId} ${filter}`);

@@ -128,10 +128,13 @@ export interface PluginEvents {
     event: ExtendedAuthEvent,
   ) => ExtendedAuthAnswer | Promise<ExtendedAuthAnswer>;
   /**
-   * Checks are synchronous: they run for every message on the hot path (a Promise here is
-   * a plugin error and counts as 'deny').
+   * Runs for every message on the hot path, so the broker caches each answer per client,
+   * access and topic until `aclChanged()` (or SIGHUP). May answer with a Promise: the
+   * client's packets after the one being checked (publish, subscribe, unsubscribe) or its
+   * deliveries after the one being checked (receive) wait for it, in order, while every
+   * other client goes on; one that does not settle within 10 s counts as 'deny'.
    */
-  aclCheck?: (event: AclCheckEvent) => PluginResult;
+  aclCheck?: (event: AclCheckEvent) => PluginResult | Promise<PluginResult>;
   messageIn?: (event: MessageEvent) => MessageVerdict;
   /**
    * One client's copy of a message, before it is queued or sent to it: 'deny' drops that

@@ -29,8 +29,11 @@ import type {
   SubscriptionEvent,
 } from './api.ts';
 
-/** A basic-auth handler has this long to answer. */
+/** A basic-auth or ACL-check handler that answers with a Promise has this long to settle. */
 export const AUTH_TIMEOUT_MS = 10_000;
+
+/** A plugin chain's ACL answer: 'none' when no plugin checks ACLs for the listener. */
+export type AclAnswer = PluginResult | 'none';
 const TICK_MS = 1000;
 
 /** What plugins may do to the broker (given by the broker, so the host does not import it). */
@@ -252,11 +255,22 @@ export class PluginHost {
 
   /**
    * MOSQ_EVT_ACL_CHECK through the chain. 'defer' when every plugin deferred or none
-   * checks ACLs (the ACL file, if any, decides then).
+   * checks ACLs (the ACL file, if any, decides then). A handler that answers with a
+   * Promise makes the rest of the chain wait for it (at most AUTH_TIMEOUT_MS, then
+   * 'deny'): the answer is a Promise then, which never rejects.
    */
-  aclCheck(listener: ListenerConfig, event: AclCheckEvent): PluginResult | 'none' {
-    let asked = false;
-    for (const plugin of this.#chain(listener)) {
+  aclCheck(listener: ListenerConfig, event: AclCheckEvent): AclAnswer | Promise<AclAnswer> {
+    return this.#aclFrom(this.#chain(listener), 0, event, false);
+  }
+
+  #aclFrom(
+    chain: readonly LoadedPlugin[],
+    start: number,
+    event: AclCheckEvent,
+    asked: boolean,
+  ): AclAnswer | Promise<AclAnswer> {
+    for (let i = start; i < chain.length; i++) {
+      const plugin = chain[i] as LoadedPlugin;
       const handler = plugin.events.aclCheck;
       if (handler === undefined) continue;
       asked = true;
@@ -268,6 +282,11 @@ export class PluginHost {
           `Plugin ${plugin.name}: ACL check failed: ${errorText(error)}; denied.`,
         );
         return 'deny';
+      }
+      if (isThenable(result)) {
+        return this.#settle(plugin, 'ACL check', () => result as Promise<PluginResult>).then(
+          (verdict) => (verdict === 'defer' ? this.#aclFrom(chain, i + 1, event, true) : verdict),
+        );
       }
       const verdict = checkResult(this.#broker, plugin, 'ACL check', result);
       if (verdict !== 'defer') return verdict;
@@ -401,6 +420,14 @@ function checkResult(
   if (result === 'allow' || result === 'deny' || result === 'defer') return result;
   broker.log.error(`Plugin ${plugin.name}: ${what} answered ${String(result)}; denied.`);
   return 'deny';
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as { then?: unknown }).then === 'function'
+  );
 }
 
 function contextFor(

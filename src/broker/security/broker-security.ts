@@ -5,8 +5,11 @@
  * stops the broker with Mosquitto's exit code), reloads them on SIGHUP (a broken file keeps
  * what was loaded before) and re-checks connected clients after a reload (§3.14).
  *
- * ACL checks are synchronous and cheap: each session caches its resolved rules, and
- * callers skip the checks entirely while `aclActive` is false (no ACL file anywhere).
+ * ACL checks are cheap: each session caches its resolved rules (and its plugins' answers),
+ * and callers skip the checks entirely while `aclActive` is false (no ACL file and no ACL
+ * plugin anywhere). A check answers a boolean, or a Promise of one while a plugin's
+ * asynchronous answer is pending; callers then make that client's packet (or delivery)
+ * wait, and only that client's.
  */
 import { Buffer } from 'node:buffer';
 import type { PasswordHash } from '../../common/password.ts';
@@ -25,8 +28,8 @@ import type { Session } from '../session.ts';
 import type { ClientAcl, RequestedAccess } from './acl-file.ts';
 import { AclAccess, AclRules } from './acl-file.ts';
 import { SecurityDomain, loadAcl, loadPasswords } from './security-domain.ts';
-import type { PluginClient, PluginResult } from '../plugins/api.ts';
-import type { PluginHost } from '../plugins/host.ts';
+import type { PluginClient } from '../plugins/api.ts';
+import type { AclAnswer, PluginHost } from '../plugins/host.ts';
 import type { QoS } from '../../protocol/constants.ts';
 
 /** A password or ACL file made start-up fail; the lines saying why are already logged. */
@@ -80,9 +83,12 @@ interface PluginAclMemo {
   readonly generation: number;
   /** The identity the answers are for (a new PluginClient when it changes). */
   readonly client: PluginClient;
-  readonly write: Map<string, PluginResult | 'none'>;
-  readonly read: Map<string, PluginResult | 'none'>;
+  readonly write: Map<string, PluginAnswer>;
+  readonly read: Map<string, PluginAnswer>;
 }
+
+/** A plugin chain's answer, or the promise of it while an asynchronous plugin decides. */
+type PluginAnswer = AclAnswer | Promise<AclAnswer>;
 
 const PLUGIN_ACL_MEMO_LIMIT = 1024;
 
@@ -332,13 +338,16 @@ export class BrokerSecurity {
 
   // ---- ACL ---------------------------------------------------------------------------
 
-  /** May this session receive a message on `topic`? (Call only while aclActive.) */
-  mayRead(session: Session, topic: string): boolean {
+  /**
+   * May this session receive a message on `topic`? A Promise while a plugin's answer is
+   * pending (it never rejects). Call only while aclActive.
+   */
+  mayRead(session: Session, topic: string): boolean | Promise<boolean> {
     return this.#sessionAllows(session, topic, AclAccess.Read);
   }
 
-  /** May this session publish to `topic`? (Call only while aclActive.) */
-  mayWrite(session: Session, topic: string): boolean {
+  /** May this session publish to `topic`? (As mayRead.) */
+  mayWrite(session: Session, topic: string): boolean | Promise<boolean> {
     return this.#sessionAllows(session, topic, AclAccess.Write);
   }
 
@@ -356,21 +365,27 @@ export class BrokerSecurity {
    * A subscribe or unsubscribe check (plugins only: the ACL file decides on delivery).
    * Call only while aclActive.
    */
-  maySubscribe(session: Session, filter: string, qos: QoS, unsubscribe: boolean): boolean {
+  maySubscribe(
+    session: Session,
+    filter: string,
+    qos: QoS,
+    unsubscribe: boolean,
+  ): boolean | Promise<boolean> {
     const plugins = this.#plugins;
     const binding = this.#sessions.get(session);
     if (plugins === null || !plugins.hasAcl || binding === undefined || binding.listener === null) {
       return true;
     }
-    const verdict = plugins.aclCheck(binding.listener, {
+    const listener = binding.listener;
+    const decide = (verdict: AclAnswer): boolean =>
+      verdict !== 'deny' && (verdict !== 'defer' || this.domainFor(listener).acl !== null);
+    const verdict = plugins.aclCheck(listener, {
       client: pluginClientOf(session, binding),
       access: unsubscribe ? 'unsubscribe' : 'subscribe',
       topic: filter,
       qos,
     });
-    return (
-      verdict !== 'deny' && (verdict !== 'defer' || this.domainFor(binding.listener).acl !== null)
-    );
+    return typeof verdict === 'string' ? decide(verdict) : verdict.then(decide);
   }
 
   /**
@@ -407,39 +422,74 @@ export class BrokerSecurity {
     );
   }
 
-  #sessionAllows(session: Session, topic: string, access: RequestedAccess): boolean {
+  #sessionAllows(
+    session: Session,
+    topic: string,
+    access: RequestedAccess,
+  ): boolean | Promise<boolean> {
     const plugins = this.#plugins;
     if (plugins !== null && plugins.hasAcl) {
       const binding = this.#sessions.get(session);
       if (binding !== undefined && binding.listener !== null) {
-        const client = pluginClientOf(session, binding);
-        let memo = binding.pluginAcl;
-        if (
-          memo === undefined ||
-          memo.generation !== plugins.aclGeneration ||
-          memo.client !== client
-        ) {
-          memo = { generation: plugins.aclGeneration, client, write: new Map(), read: new Map() };
-          binding.pluginAcl = memo;
+        const verdict = this.#pluginAnswer(plugins, session, binding, topic, access);
+        if (typeof verdict === 'string') {
+          return this.#decide(session, binding.listener, verdict, topic, access);
         }
-        const answers = access === AclAccess.Write ? memo.write : memo.read;
-        let verdict = answers.get(topic);
-        if (verdict === undefined) {
-          verdict = plugins.aclCheck(binding.listener, {
-            client,
-            access: access === AclAccess.Write ? 'publish-client-send' : 'publish-client-receive',
-            topic,
-            qos: 0,
-          });
-          if (answers.size >= PLUGIN_ACL_MEMO_LIMIT) answers.clear();
-          answers.set(topic, verdict);
-        }
-        if (verdict === 'allow') return true;
-        if (verdict === 'deny') return false;
-        // Every plugin deferred: the ACL file decides, and without one it is a denial.
-        if (verdict === 'defer' && this.domainFor(binding.listener).acl === null) return false;
+        const listener = binding.listener;
+        return verdict.then((settled) => this.#decide(session, listener, settled, topic, access));
       }
     }
+    return this.#fileAllows(session, topic, access);
+  }
+
+  /** The plugins' answer for this session, access and topic, remembered (see PluginAclMemo). */
+  #pluginAnswer(
+    plugins: PluginHost,
+    session: Session,
+    binding: SessionBinding,
+    topic: string,
+    access: RequestedAccess,
+  ): PluginAnswer {
+    const client = pluginClientOf(session, binding);
+    let memo = binding.pluginAcl;
+    if (memo === undefined || memo.generation !== plugins.aclGeneration || memo.client !== client) {
+      memo = { generation: plugins.aclGeneration, client, write: new Map(), read: new Map() };
+      binding.pluginAcl = memo;
+    }
+    const answers = access === AclAccess.Write ? memo.write : memo.read;
+    let verdict = answers.get(topic);
+    if (verdict !== undefined) return verdict;
+    verdict = plugins.aclCheck(binding.listener as ListenerConfig, {
+      client,
+      access: access === AclAccess.Write ? 'publish-client-send' : 'publish-client-receive',
+      topic,
+      qos: 0,
+    });
+    if (answers.size >= PLUGIN_ACL_MEMO_LIMIT) answers.clear();
+    answers.set(topic, verdict);
+    if (typeof verdict !== 'string') {
+      // Checks of the same topic meanwhile share the promise; its answer replaces it.
+      const owner = memo;
+      void verdict.then((settled) => {
+        if (binding.pluginAcl === owner && answers.get(topic) === verdict) {
+          answers.set(topic, settled);
+        }
+      });
+    }
+    return verdict;
+  }
+
+  #decide(
+    session: Session,
+    listener: ListenerConfig,
+    verdict: AclAnswer,
+    topic: string,
+    access: RequestedAccess,
+  ): boolean {
+    if (verdict === 'allow') return true;
+    if (verdict === 'deny') return false;
+    // Every plugin deferred: the ACL file decides, and without one it is a denial.
+    if (verdict === 'defer' && this.domainFor(listener).acl === null) return false;
     return this.#fileAllows(session, topic, access);
   }
 
@@ -557,21 +607,33 @@ export class BrokerSecurity {
    * incoming QoS 2, publish) are dropped, e.g. after a change of username
    * (handle_connect.c connection_check_acl).
    */
-  #dropForbiddenMessages(session: Session): void {
+  #dropForbiddenMessages(session: Session, round = 0): void {
+    // A plugin answer still pending keeps its message for now; once the answers are in
+    // (remembered per topic) the sweep runs again, once.
+    const pending: Promise<boolean>[] = [];
+    const allowed = (answer: boolean | Promise<boolean>): boolean => {
+      if (typeof answer === 'boolean') return answer;
+      pending.push(answer);
+      return true;
+    };
     if (session.queue.length > 0) {
-      session.queue.filter((delivery) => this.mayRead(session, delivery.message.topic));
+      session.queue.filter((delivery) => allowed(this.mayRead(session, delivery.message.topic)));
     }
     for (const [packetId, delivery] of session.inflight) {
-      if (this.mayRead(session, delivery.message.topic)) continue;
+      if (allowed(this.mayRead(session, delivery.message.topic))) continue;
       session.inflight.delete(packetId);
       session.inflightBytes -= delivery.message.payload.length;
     }
     for (const [packetId, message] of session.incoming) {
-      if (!this.mayWrite(session, message.topic)) session.incoming.delete(packetId);
+      if (!allowed(this.mayWrite(session, message.topic))) session.incoming.delete(packetId);
+    }
+    if (pending.length > 0 && round === 0) {
+      void Promise.all(pending).then(() => {
+        this.#dropForbiddenMessages(session, 1);
+      });
     }
   }
 }
-
 /** The session's client for plugin ACL checks (cached on its binding). */
 function pluginClientOf(session: Session, binding: SessionBinding): PluginClient {
   let client = binding.pluginClient;
