@@ -66,7 +66,10 @@ export class ClientConnection implements ConnectionHandler, Flushable, DeadlineO
   topicAliases: string[] | null = null;
   /** The client's Maximum Packet Size (MQTT 5), 0 for none. */
   clientMaximumPacketSize = 0;
-  /** An enhanced authentication waiting for the client's AUTH (see handlers/auth.ts). */
+  /**
+   * An enhanced authentication (at CONNECT or a re-authentication) waiting for the client's
+   * AUTH 0x18 (see handlers/auth.ts).
+   */
   pendingAuth: { readonly method: string; readonly resume: (data: Buffer | null) => void } | null =
     null;
   /**
@@ -74,6 +77,13 @@ export class ClientConnection implements ConnectionHandler, Flushable, DeadlineO
    * packets after it wait too, in order, and the socket is not read meanwhile.
    */
   inputHeld = false;
+  /** The CONNECT's Authentication Method once enhanced authentication let the client in. */
+  authMethod: string | null = null;
+  /**
+   * The re-authentication (AUTH 0x19) under way, from the client's AUTH until the plugin's
+   * final answer; a plugin answer for an attempt that is no longer this one is dropped.
+   */
+  reauthentication: { readonly method: string } | null = null;
   /** CONNACK 0 was sent on this connection. */
   wasConnected = false;
   /** A CONNECT was decoded: its protocol version is known (refusals get a CONNACK). */
@@ -202,6 +212,21 @@ export class ClientConnection implements ConnectionHandler, Flushable, DeadlineO
       }
       this.#decodePackets();
     });
+  }
+
+  /**
+   * Runs `step` for a connected client outside packet dispatch (a plugin answering a
+   * re-authentication later): a refusal it throws closes the connection as a protocol
+   * error found while reading would.
+   */
+  continueConnected(step: () => void): void {
+    if (this.state !== ConnectionState.Connected) return;
+    try {
+      step();
+    } catch (error) {
+      if (!isMqttError(error)) throw error;
+      handleProtocolError(this, error);
+    }
   }
 
   onDrain(): void {

@@ -168,6 +168,7 @@ function disconnectCode(reasonCode: number): number {
     case ReasonCode.PacketTooLarge:
     case ReasonCode.AdministrativeAction:
     case ReasonCode.NotAuthorized:
+    case ReasonCode.BadAuthenticationMethod: // a re-authentication no plugin answers
       return reasonCode;
     case ReasonCode.UnsupportedProtocolVersion:
       return ReasonCode.ProtocolError;

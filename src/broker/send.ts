@@ -180,7 +180,10 @@ export function disconnect(conn: ClientConnection, reasonCode: number): void {
   );
 }
 
-/** AUTH (MQTT 5 enhanced authentication): continue (0x18) with the method and its data. */
+/**
+ * AUTH (MQTT 5 enhanced authentication): continue (0x18) or, ending a re-authentication,
+ * success (0x00), with the method and the plugin's data (left out when empty, as Mosquitto).
+ */
 export function auth(
   conn: ClientConnection,
   reasonCode: number,
@@ -197,7 +200,7 @@ export function auth(
         reasonCode,
         properties: {
           authenticationMethod: method,
-          ...(data === undefined ? {} : { authenticationData: data }),
+          ...(data === undefined || data.length === 0 ? {} : { authenticationData: data }),
         },
       },
       ProtocolVersion.V5,

@@ -231,13 +231,18 @@ function extendedAuth(
   if (plugins === null) throw badAuthenticationMethod(conn);
   conn.state = ConnectionState.Authenticating;
   const client = pluginClientOf(conn);
-  void plugins.extendedAuth(conn.listener.config, step, { client, method, data }).then((answer) => {
+  const event = { client, method, data, reauthenticating: false };
+  void plugins.extendedAuth(conn.listener.config, step, event).then((answer) => {
     conn.continueConnect(() => {
       switch (answer.result) {
         case 'allow':
+          // Kept for re-authentication, which must use the same method [MQTT-4.12.1-1].
+          conn.authMethod = method;
           acceptConnect(conn, request, {
             authenticationMethod: method,
-            ...(answer.data === undefined ? {} : { authenticationData: answer.data }),
+            ...(answer.data === undefined || answer.data.length === 0
+              ? {}
+              : { authenticationData: answer.data }),
           });
           return;
         case 'continue':
@@ -376,13 +381,15 @@ function acceptConnect(
   }
 
   // The CONNACK properties of this connection; send.connack() adds the server's own
-  // after them, in Mosquitto's order (features §3.3).
-  const connackProperties: MutableProperties = { ...authProperties };
+  // after them, in Mosquitto's order (features §3.3): the authentication method and data
+  // come after the assigned client id (connect__on_authorised()).
+  const connackProperties: MutableProperties = {};
   if (v5) {
     if (serverKeepAlive >= 0) connackProperties.serverKeepAlive = serverKeepAlive;
     if (listener.maxTopicAlias > 0) connackProperties.topicAliasMaximum = listener.maxTopicAlias;
     if (assignedId) connackProperties.assignedClientIdentifier = clientId;
   }
+  Object.assign(connackProperties, authProperties);
   broker.completeConnect(conn, session, sessionPresent, keepalive, connackProperties);
   broker.persistence?.noteSession(session);
 }

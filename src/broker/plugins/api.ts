@@ -53,12 +53,21 @@ export interface ExtendedAuthEvent {
   readonly client: PluginClient;
   readonly method: string;
   readonly data: Buffer | null;
+  /**
+   * False while the client is connecting (CONNECT, then AUTH 0x18 answers); true for a
+   * connected client re-authenticating (its AUTH 0x19 starts it, with the CONNECT's
+   * method, and its AUTH 0x18 answers continue it), as Mosquitto's auth_start `reauth`.
+   * The client keeps its connection and its earlier authentication meanwhile.
+   */
+  readonly reauthenticating: boolean;
 }
 
 /**
  * 'continue' sends the client an AUTH (reason 0x18) with `data` and waits for its answer;
- * 'allow' completes the CONNECT (with `data` in the CONNACK); 'defer' leaves the method
- * to another plugin (none: CONNACK 0x8C, bad authentication method).
+ * 'allow' completes the CONNECT (with `data` in the CONNACK) or the re-authentication
+ * (AUTH 0x00 with `data`); 'deny' refuses (CONNACK 0x87, or DISCONNECT 0x87 when
+ * re-authenticating); 'defer' leaves the method to another plugin (none: CONNACK 0x8C,
+ * bad authentication method, or DISCONNECT 0x8C).
  */
 export interface ExtendedAuthAnswer {
   readonly result: 'allow' | 'deny' | 'defer' | 'continue';
@@ -119,7 +128,10 @@ export interface ControlEvent {
 /** The handlers a plugin registers; each is optional. */
 export interface PluginEvents {
   basicAuth?: (event: BasicAuthEvent) => PluginResult | Promise<PluginResult>;
-  /** A CONNECT with an Authentication Method (MQTT 5). */
+  /**
+   * A CONNECT with an Authentication Method (MQTT 5), or a connected client's AUTH 0x19
+   * re-authenticating with that method (`reauthenticating` true).
+   */
   extendedAuthStart?: (
     event: ExtendedAuthEvent,
   ) => ExtendedAuthAnswer | Promise<ExtendedAuthAnswer>;

@@ -3,8 +3,8 @@
  * Mosquitto, `global_plugin`s serve every listener and come first, then the `plugin`s of
  * the client's security domain (global, or its listener's with per_listener_settings), in
  * configuration order; the first 'allow' or 'deny' decides. A handler that throws, returns
- * something else, or (basic auth) does not settle within AUTH_TIMEOUT_MS is logged and
- * counts as 'deny': a plugin's fault never stops the broker or lets a client in.
+ * something else, or (basic and extended auth) does not settle within AUTH_TIMEOUT_MS is
+ * logged and counts as 'deny': a plugin's fault never stops the broker or lets a client in.
  */
 import type { Buffer } from 'node:buffer';
 import type { Clock, TimerHandle } from '../../common/clock.ts';
@@ -29,7 +29,7 @@ import type {
   SubscriptionEvent,
 } from './api.ts';
 
-/** A basic-auth or ACL-check handler that answers with a Promise has this long to settle. */
+/** A basic-auth, extended-auth or ACL-check handler answering with a Promise has this long. */
 export const AUTH_TIMEOUT_MS = 10_000;
 
 /** A plugin chain's ACL answer: 'none' when no plugin checks ACLs for the listener. */
@@ -233,12 +233,18 @@ export class PluginHost {
       const handler =
         step === 'start' ? plugin.events.extendedAuthStart : plugin.events.extendedAuthContinue;
       if (handler === undefined) continue;
-      let answer: ExtendedAuthAnswer;
+      let answer: ExtendedAuthAnswer | 'timeout';
       try {
-        answer = await handler(event);
+        answer = await this.#withinTimeLimit(handler(event));
       } catch (error) {
         this.#broker.log.error(
           `Plugin ${plugin.name}: extended auth failed: ${errorText(error)}; denied.`,
+        );
+        return { result: 'deny' };
+      }
+      if (answer === 'timeout') {
+        this.#broker.log.error(
+          `Plugin ${plugin.name}: extended auth did not answer in time; denied.`,
         );
         return { result: 'deny' };
       }
@@ -249,6 +255,27 @@ export class PluginHost {
       return { result: 'deny' };
     }
     return { result: 'defer' };
+  }
+
+  /**
+   * An extended-auth handler's answer, or 'timeout' after AUTH_TIMEOUT_MS: a connected
+   * client's re-authentication has no CONNECT deadline to end a plugin that never answers.
+   */
+  async #withinTimeLimit<T>(answer: T | Promise<T>): Promise<T | 'timeout'> {
+    if (!(answer instanceof Promise)) return answer;
+    const pending: { timer: TimerHandle | null } = { timer: null };
+    try {
+      return await Promise.race([
+        answer,
+        new Promise<'timeout'>((resolve) => {
+          pending.timer = this.#broker.clock.setTimer(() => {
+            resolve('timeout');
+          }, AUTH_TIMEOUT_MS);
+        }),
+      ]);
+    } finally {
+      if (pending.timer !== null) this.#broker.clock.cancel(pending.timer);
+    }
   }
 
   // ---- ACL ---------------------------------------------------------------------------
