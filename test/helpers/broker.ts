@@ -10,7 +10,7 @@ import { ManualClock } from '../../src/common/clock.ts';
 import type { ProtocolVersion } from '../../src/protocol/constants.ts';
 import { FrameDecoder } from '../../src/protocol/decoder.ts';
 import type { Packet } from '../../src/protocol/packets.ts';
-import type { Broker } from '../../src/broker/broker.ts';
+import type { Broker, EmbeddedPlugin } from '../../src/broker/broker.ts';
 import { MemoryLog } from '../../src/broker/broker-log.ts';
 import type { BrokerConfig, ListenerConfig } from '../../src/broker/config/types.ts';
 import { defaultListener, defaultSecurity } from '../../src/broker/config/types.ts';
@@ -25,6 +25,8 @@ export interface TestBrokerOptions {
   readonly listener?: Partial<ListenerConfig>;
   /** Use a ManualClock (the broker's time only moves with clock.advance()). */
   readonly manualClock?: boolean;
+  /** Plugin definitions given directly (startBroker's `plugins`). */
+  readonly plugins?: readonly EmbeddedPlugin[];
 }
 
 export interface TestBroker {
@@ -52,6 +54,7 @@ export async function startTestBroker(options: TestBrokerOptions = {}): Promise<
     config: { sysInterval: 0, listeners: [listener], ...options.config },
     log,
     ...(options.manualClock === true ? { clock } : {}),
+    ...(options.plugins === undefined ? {} : { plugins: options.plugins }),
   });
   const port = broker.ports[0] ?? 0;
   const clients: RawClient[] = [];
