@@ -3,8 +3,8 @@
  * Mosquitto, `global_plugin`s serve every listener and come first, then the `plugin`s of
  * the client's security domain (global, or its listener's with per_listener_settings), in
  * configuration order; the first 'allow' or 'deny' decides. A handler that throws, returns
- * something else, or (basic and extended auth) does not settle within AUTH_TIMEOUT_MS is
- * logged and counts as 'deny': a plugin's fault never stops the broker or lets a client in.
+ * something else, or (auth, ACL check) does not settle within AUTH_TIMEOUT_MS is logged and
+ * counts as 'deny': a plugin's fault never stops the broker or lets a client in.
  */
 import type { Buffer } from 'node:buffer';
 import type { Clock, TimerHandle } from '../../common/clock.ts';
