@@ -13,7 +13,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Words } from '../../src/cli/ctrl-shell-module.ts';
 import { trackTempDir } from '../helpers/children.ts';
-import { ourBroker, type RunningBroker } from '../helpers/process.ts';
+import { ourBroker, startBrokerProcess, type RunningBroker } from '../helpers/process.ts';
+import { referenceProgram, referenceSkipMessage } from '../helpers/real-db.ts';
 import { runTool, type ToolResult } from './tool-process.ts';
 
 const dir = trackTempDir(mkdtempSync(join(tmpdir(), 'mosquitto-ts-ctrl-shell-')));
@@ -252,3 +253,59 @@ describe('mosquitto_ctrl shell against our broker with dynamic security', () => 
     );
   });
 });
+
+const broker212 = referenceProgram('2.1.2', 'mosquitto');
+
+describe(
+  'mosquitto_ctrl shell against Mosquitto 2.1.2 (broker mode)',
+  broker212 === null ? { skip: referenceSkipMessage('2.1.2', 'mosquitto') } : {},
+  () => {
+    test('listPlugins and listListeners in the shell layout', async () => {
+      const file = join(dir, 'dynsec-212.json');
+      const init = await runTool('ours', 'mosquitto_ctrl', ['dynsec', 'init', file, 'admin', 'pw']);
+      assert.equal(init.code, 0, init.stderr);
+      const broker = await startBrokerProcess(
+        {
+          kind: 'mosquitto',
+          label: 'mosquitto 2.1.2',
+          command: broker212 ?? '',
+          args: (configPath) => ['-c', configPath],
+          preamble: process.getuid?.() === 0 ? ['user root'] : [],
+        },
+        {
+          allowAnonymous: false,
+          config: [
+            'enable_control_api true',
+            'plugin /work/ref/m212/so/mosquitto_dynamic_security.so',
+            'plugin_opt_config_file {dir}/dynsec.json',
+          ],
+          files: { 'dynsec.json': readFileSync(file, 'utf8') },
+        },
+      );
+      try {
+        const url = `mqtt://127.0.0.1:${String(broker.port)}`;
+        const args = ['-h', '127.0.0.1', '-p', String(broker.port), '-u', 'admin', '-P', 'pw'];
+        const grant = await shell(args, [
+          'dynsec',
+          'createRole brk',
+          'addRoleACL brk publishClientSend allow $CONTROL/broker/#',
+          'addRoleACL brk subscribePattern allow $CONTROL/broker/#',
+          'addRoleACL brk publishClientReceive allow $CONTROL/broker/#',
+          'addClientRole admin brk',
+        ]);
+        assert.equal(grant.stdout.toString().split('OK\n').length, 6, grant.stdout.toString());
+        const result = await shell(args, ['broker', 'listPlugins', 'listListeners', 'exit']);
+        assert.equal(
+          result.stdout.toString(),
+          `mosquitto_ctrl shell v2.1.2\n${url}> broker\n${url}|broker> listPlugins\n` +
+            'Plugin:\n  dynamic-security\nControl endpoints:\n  $CONTROL/dynamic-security/v1\n\n' +
+            `${url}|broker> listListeners\n` +
+            `Listener:\n  Port:\n    ${String(broker.port)}\n  Protocol:\n    mqtt\n  TLS:\n    false\n\n` +
+            `${url}|broker> exit\n\n`,
+        );
+      } finally {
+        await broker.stop();
+      }
+    });
+  },
+);
