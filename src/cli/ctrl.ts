@@ -30,6 +30,7 @@ import {
   MOSQ_ERR_UNKNOWN,
   type ModuleResult,
 } from './ctrl-dynsec.ts';
+import { runShell, type ShellTerminal } from './ctrl-shell.ts';
 import { processIo, type ToolIo } from './io.ts';
 import { getPassword } from './passwd-prompt.ts';
 import { connectFailureReport, isConnectFailure } from './report.ts';
@@ -377,15 +378,36 @@ export function parseCtrlArguments(
 
 /** Entry point of `mosquitto_ctrl`. */
 export function main(argv: readonly string[]): Promise<number> {
-  return runCtrl(argv, processIo());
+  return runCtrl(argv, processIo(), {
+    input: process.stdin,
+    output: process.stdout,
+    interactive: process.stdin.isTTY,
+  });
 }
 
-export async function runCtrl(argv: readonly string[], io: ToolIo): Promise<number> {
+/**
+ * `terminal`: where the interactive shell (2.1) reads and writes. Without it, or when stdin
+ * is not a terminal, no module means the usage text, as in 2.0; `shell` as the module
+ * starts it anyway.
+ */
+export async function runCtrl(
+  argv: readonly string[],
+  io: ToolIo,
+  terminal?: ShellTerminal,
+): Promise<number> {
   if (argv.length === 0) {
+    if (terminal?.interactive === true) return runShell(null, terminal, io);
     io.out(usageText());
     return 1;
   }
   const { ctrl, rest } = parseCtrlArguments(argv, io);
+  if (terminal !== undefined && !ctrl.hostUnset) {
+    const shellWord = rest.length === 1 && (rest[0] ?? '').toLowerCase() === 'shell';
+    if (shellWord || (rest.length === 0 && terminal.interactive)) {
+      // 2.1 connects at once when options were given; `shell` alone is the bare shell.
+      return runShell(argv.length === 1 ? null : ctrl.cfg, terminal, io);
+    }
+  }
   if (rest.length < 2) {
     io.out(usageText());
     return 1;
