@@ -213,9 +213,11 @@ function acceptPublish(
   if (broker.debugLog) broker.log.debug(`Received PUBLISH from ${describe(conn, packet, topic)}`);
   const plugins = security.plugins;
   if (topic.charCodeAt(0) === 0x24 /* $ */ && topic.startsWith('$CONTROL/')) {
-    // For the plugin that answers this endpoint; otherwise the message is swallowed.
-    plugins?.control(topic, pluginClientOf(conn), Buffer.from(packet.payload));
+    // For the plugin that answers this endpoint; otherwise the message is swallowed. The
+    // acknowledgement goes first: Mosquitto queues a plugin's answer for its next loop, so
+    // clients (2.1's mosquitto_ctrl shell) see PUBACK before the response.
     refuse(conn, packet, ReasonCode.Success);
+    plugins?.control(topic, pluginClientOf(conn), Buffer.from(packet.payload));
     return;
   }
   let changed: PluginMessage | null = null;

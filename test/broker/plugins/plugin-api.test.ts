@@ -18,6 +18,7 @@ import { defaultSecurity } from '../../../src/broker/config/types.ts';
 import type { PluginConfig } from '../../../src/broker/config/types.ts';
 import type { TestBroker } from '../../helpers/broker.ts';
 import { frame, properties } from '../../helpers/packet-bytes.ts';
+import * as wire from '../../helpers/packet-bytes.ts';
 import { mqttConnect, startTestBroker, waitFor } from '../../helpers/broker.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'mosquitto-ts-plugins-'));
@@ -187,6 +188,18 @@ describe('plugin API: ACL checks, messages and control topics', () => {
     const [answer] = await c.waitForMessages(1);
     assert.deepEqual(JSON.parse(answer?.payload ?? ''), { from: 'ctl', got: 'ping' });
     await c.end();
+  });
+
+  test('a $CONTROL request is acknowledged before its response goes out', async () => {
+    const b = await brokerWith([plugin(source)]);
+    const { client } = await b.rawConnect({ clientId: 'ctl-raw', username: 'admin' });
+    client.send(wire.subscribe({ packetId: 1, subscriptions: ['$CONTROL/example/v1/response'] }));
+    await client.expectPacket();
+    client.send(wire.publish({ topic: '$CONTROL/example/v1', payload: 'ping', qos: 1, packetId: 7 }));
+    const first = await client.expectPacket();
+    const second = await client.expectPacket();
+    assert.equal(wire.toHex(first), '40 02 00 07', 'PUBACK first');
+    assert.equal(second[0], 0x30, 'then the response');
   });
 
   test('connect and disconnect events; kick disconnects by username', async () => {
