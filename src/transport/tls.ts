@@ -21,7 +21,8 @@ import type net from 'node:net';
 import tls from 'node:tls';
 import { X509Certificate } from 'node:crypto';
 import type { Connection, ConnectionHandler, PeerCertificate, TlsPeer } from './connection.ts';
-import type { CrlFailure, RevocationCheck } from './crl.ts';
+import type { RevocationCheck } from './crl.ts';
+import { CrlFailure } from './crl.ts';
 import { StreamConnection, listenServer } from './tcp.ts';
 
 /** What a listener needs to know to run TLS; built by the broker from its config. */
@@ -63,10 +64,14 @@ export interface TlsHandshakeFailure {
   readonly timedOut: boolean;
   /** Why the crlfile check refused the client certificate, when it did. */
   readonly revocation?: CrlFailure;
+  /** OpenSSL's whole error queue, when it holds more than `reason` (its last entry). */
+  readonly errorQueue?: readonly string[];
 }
 
 const VERIFY_FAILED = 'error:0A000086:SSL routines::certificate verify failed';
 const UNEXPECTED_EOF = 'error:0A000126:SSL routines::unexpected eof while reading';
+/** What ASN1_item_verify() queues when a signature (here a CRL's) does not verify. */
+const SIGNATURE_EVP_ERROR = 'error:06880006:asn1 encoding routines::EVP lib';
 
 /** The PSK identity each socket authenticated with (set by the PSK callback). */
 const pskIdentities = new WeakMap<tls.TLSSocket, string>();
@@ -279,6 +284,9 @@ export class TlsListener {
           reason: VERIFY_FAILED,
           timedOut: false,
           revocation,
+          ...(revocation === CrlFailure.SignatureFailure
+            ? { errorQueue: [SIGNATURE_EVP_ERROR, VERIFY_FAILED] }
+            : {}),
         });
         socket.destroy();
         return;
