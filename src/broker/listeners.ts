@@ -298,7 +298,10 @@ function logHandshakeFailure(
     if (messages) log.notice('Client <unknown> has exceeded timeout, disconnecting.');
     return;
   }
-  log.error(`OpenSSL Error[0]: ${failure.reason}`);
+  const queue = failure.errorQueue ?? [failure.reason];
+  queue.forEach((error, i) => {
+    log.error(`OpenSSL Error[${String(i)}]: ${error}`);
+  });
   if (messages) log.notice('Client <unknown> disconnected: Protocol error.');
 }
 

@@ -1,7 +1,7 @@
 /**
  * A listener's TLS settings from its configuration (net.c net__tls_server_ctx,
  * net__tls_load_verify, net__load_certificates): versions, ciphers, DH parameters, the
- * CAs that verify client certificates, the server certificate and key, the CRL, with
+ * CAs that verify client certificates, the server certificate and key, the CRLs, with
  * Mosquitto's error texts. Every file is read here, so building the settings again is
  * how certificates are reloaded (SIGHUP, or tls_reload_on_change). Also: the username a
  * TLS identity gives a client (use_identity_as_username / use_subject_as_username).
@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import tls from 'node:tls';
 import { Utf8Problem, checkMqttString } from '../protocol/primitives.ts';
 import type { Connection } from '../transport/connection.ts';
+import { RevocationCheck, parseCrlPem } from '../transport/crl.ts';
 import type { TlsServerSettings } from '../transport/tls.ts';
 import { formatOpensslError } from '../transport/tls.ts';
 import type { ListenerConfig, ListenerTlsConfig } from './config/types.ts';
@@ -114,20 +115,12 @@ export function loadTls(
     files.push(config.certfile, config.keyfile);
   }
 
+  // Revocation is checked by the listener (transport/crl.ts), not by Node's `crl`, which
+  // would want a CRL for every CA of the chain instead of the client's issuer only.
+  let revocation: RevocationCheck | null = null;
   if (config.crlfile !== null) {
-    const path = config.crlfile;
-    const message = `Error: Unable to load certificate revocation file "${path}". Check crlfile.`;
-    const pem = readText(path, (error) => {
-      throw new TlsSetupError([message, ...systemErrorLines(error)]);
-    });
-    // Every CRL of the file, as X509_load_crl_file() loads them: given one PEM string,
-    // Node would read only the first.
-    const crl = pem.match(CRL_BLOCK) ?? pem;
-    tryContext({ crl }, (error) => {
-      throw new TlsSetupError([message, ...opensslLines(error)]);
-    });
-    context.crl = crl;
-    files.push(path);
+    revocation = loadCrlFile(config.crlfile, ca);
+    files.push(config.crlfile);
   }
 
   tryContext(context, (error) => {
@@ -135,9 +128,36 @@ export function loadTls(
   });
   const psk = config.pskHint !== null && keyOf !== null ? { hint: config.pskHint, keyOf } : null;
   return {
-    settings: { context, requireCertificate: config.requireCertificate, psk },
+    settings: { context, requireCertificate: config.requireCertificate, revocation, psk },
     files,
   };
+}
+
+/**
+ * A crlfile, read as X509_load_crl_file() reads it: every PEM CRL in it, at least one.
+ * OpenSSL still judges the file first, so a broken one fails with its error lines.
+ */
+function loadCrlFile(path: string, ca: readonly string[]): RevocationCheck {
+  const message = `Error: Unable to load certificate revocation file "${path}". Check crlfile.`;
+  const pem = readText(path, (error) => {
+    throw new TlsSetupError([message, ...systemErrorLines(error)]);
+  });
+  // Given one PEM string Node would read only the first CRL.
+  const crl = pem.match(CRL_BLOCK) ?? pem;
+  tryContext({ crl }, (error) => {
+    throw new TlsSetupError([message, ...opensslLines(error)]);
+  });
+  let lists;
+  try {
+    lists = parseCrlPem(pem);
+  } catch {
+    throw new TlsSetupError([message]);
+  }
+  if (lists.length === 0) throw new TlsSetupError([message]);
+  return new RevocationCheck(
+    lists,
+    ca.map((block) => new X509Certificate(block)),
+  );
 }
 
 /**

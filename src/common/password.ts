@@ -105,3 +105,33 @@ export function verifyPassword(password: Buffer, stored: PasswordHash): Promise<
     });
   });
 }
+
+/**
+ * A hash no password matches (random salt and hash) that costs as much to check as
+ * `like`, or as a default `$7$` entry without one. Checking the password of an unknown
+ * username against it makes that refusal take as long as a wrong password's, so response
+ * times do not tell which usernames exist.
+ */
+export function decoyHash(like: PasswordHash | undefined): PasswordHash {
+  return {
+    type: like?.type ?? HashType.Sha512Pbkdf2,
+    iterations: like?.iterations ?? DEFAULT_PBKDF2_ITERATIONS,
+    salt: randomBytes(SALT_BYTES),
+    hash: randomBytes(HASH_BYTES),
+  };
+}
+
+const decoys = new WeakMap<object, PasswordHash>();
+
+/**
+ * The decoy for a set of users (`owner`: the table or map holding them), made once from
+ * `first()`, the hash of its first user with one.
+ */
+export function decoyHashFor(owner: object, first: () => PasswordHash | undefined): PasswordHash {
+  let decoy = decoys.get(owner);
+  if (decoy === undefined) {
+    decoy = decoyHash(first());
+    decoys.set(owner, decoy);
+  }
+  return decoy;
+}

@@ -13,115 +13,29 @@
  * "good" response about another certificate of the same CA. We refuse that.
  */
 import type { Buffer } from 'node:buffer';
-import { createHash, verify, X509Certificate } from 'node:crypto';
-
-// ---------------------------------------------------------------------------------------
-// DER: tag, length, contents. Only single-byte tags and definite lengths: DER allows
-// nothing else for the types OCSP uses.
-
-class DerError extends Error {}
-
-interface Der {
-  readonly tag: number;
-  /** The whole element, header included (what a signature or a hash covers). */
-  readonly whole: Buffer;
-  readonly content: Buffer;
-}
-
-const SEQUENCE = 0x30;
-const INTEGER = 0x02;
-const BIT_STRING = 0x03;
-const OCTET_STRING = 0x04;
-const OID = 0x06;
-const ENUMERATED = 0x0a;
-const GENERALIZED_TIME = 0x18;
-/** A constructed context-specific tag [n]: EXPLICIT ones, and IMPLICIT SEQUENCEs. */
-const context = (n: number): number => 0xa0 + n;
-/** A primitive context-specific tag [n]: IMPLICIT NULLs here. */
-const contextPrimitive = (n: number): number => 0x80 + n;
-
-function readElement(buffer: Buffer, offset: number): Der {
-  if (offset + 2 > buffer.length) throw new DerError('truncated');
-  const tag = buffer[offset] as number;
-  if ((tag & 0x1f) === 0x1f) throw new DerError('multi-byte tag');
-  let length = buffer[offset + 1] as number;
-  let header = 2;
-  if (length & 0x80) {
-    const count = length & 0x7f;
-    // 0x80 is BER's indefinite length; more than 4 length bytes is never a real response.
-    if (count === 0 || count > 4 || offset + 2 + count > buffer.length) {
-      throw new DerError('bad length');
-    }
-    length = 0;
-    for (let i = 0; i < count; i++) length = length * 256 + (buffer[offset + 2 + i] as number);
-    header += count;
-  }
-  const end = offset + header + length;
-  if (end > buffer.length) throw new DerError('truncated');
-  return {
-    tag,
-    whole: buffer.subarray(offset, end),
-    content: buffer.subarray(offset + header, end),
-  };
-}
-
-/** The elements inside a constructed element. */
-function children(element: Der): Der[] {
-  const out: Der[] = [];
-  for (let offset = 0; offset < element.content.length;) {
-    const child = readElement(element.content, offset);
-    out.push(child);
-    offset += child.whole.length;
-  }
-  return out;
-}
-
-/** `element` if it has this tag, else a DerError: the shape is not what RFC 6960 says. */
-function expect(element: Der | undefined, tag: number): Der {
-  if (element?.tag !== tag) throw new DerError(`expected tag ${tag.toString(16)}`);
-  return element;
-}
-
-/** A buffer holding exactly one element of this tag. */
-function parseOne(buffer: Buffer, tag: number): Der {
-  const element = readElement(buffer, 0);
-  if (element.whole.length !== buffer.length) throw new DerError('trailing bytes');
-  return expect(element, tag);
-}
-
-/** An OBJECT IDENTIFIER in dotted form, to look algorithms and types up by. */
-function oidText(element: Der): string {
-  const arcs: number[] = [];
-  let value = 0;
-  for (const byte of expect(element, OID).content) {
-    value = value * 128 + (byte & 0x7f);
-    if ((byte & 0x80) !== 0) continue;
-    // The first subidentifier packs the first two arcs: 40 * first + second.
-    if (arcs.length > 0) arcs.push(value);
-    else if (value < 80) arcs.push(Math.floor(value / 40), value % 40);
-    else arcs.push(2, value - 80);
-    value = 0;
-  }
-  return arcs.join('.');
-}
-
-function smallInteger(element: Der): number {
-  const bytes = element.content;
-  if (bytes.length === 0 || bytes.length > 4) throw new DerError('bad integer');
-  return bytes.readIntBE(0, bytes.length);
-}
-
-/** GeneralizedTime as RFC 6960 uses it: YYYYMMDDHHMMSS[.fff]Z. */
-function generalizedTime(element: Der): Date {
-  const text = expect(element, GENERALIZED_TIME).content.toString('latin1');
-  const match = /^(\d{4})(\d\d)(\d\d)(\d\d)(\d\d)(\d\d)(\.\d+)?Z$/.exec(text);
-  if (match === null) throw new DerError('bad time');
-  const [, y, mo, d, h, mi, s, fraction] = match;
-  const ms = fraction === undefined ? 0 : Math.floor(Number(fraction) * 1000);
-  return new Date(
-    Date.UTC(Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(s), ms),
-  );
-}
+import { createHash, X509Certificate } from 'node:crypto';
+import type { Der } from './der.ts';
+import {
+  DerError,
+  ENUMERATED,
+  GENERALIZED_TIME,
+  HASHES,
+  INTEGER,
+  OCTET_STRING,
+  OID,
+  SEQUENCE,
+  bitStringBytes,
+  certificateParts,
+  children,
+  context,
+  contextPrimitive,
+  expect,
+  generalizedTime,
+  oidText,
+  parseOne,
+  signatureVerifies,
+  smallInteger,
+} from './der.ts';
 
 // ---------------------------------------------------------------------------------------
 // The parts of a certificate a CertID and a ResponderID are made from.
@@ -136,18 +50,8 @@ interface CertificateIds {
 }
 
 function certificateIds(certificate: X509Certificate): CertificateIds {
-  const tbs = children(expect(children(parseOne(certificate.raw, SEQUENCE))[0], SEQUENCE));
-  // An optional [0] version comes first; then serial, signature, issuer, validity,
-  // subject, subjectPublicKeyInfo.
-  const fields = tbs[0]?.tag === context(0) ? tbs.slice(1) : tbs;
-  const spki = children(expect(fields[5], SEQUENCE));
-  const bits = expect(spki[1], BIT_STRING).content;
-  return {
-    serial: expect(fields[0], INTEGER).content,
-    subject: expect(fields[4], SEQUENCE).whole,
-    // The first content byte of a BIT STRING counts unused bits; a key has none.
-    publicKeyBits: bits.subarray(1),
-  };
+  const { serial, subject, publicKeyBits } = certificateParts(certificate);
+  return { serial, subject, publicKeyBits };
 }
 
 // ---------------------------------------------------------------------------------------
@@ -155,31 +59,6 @@ function certificateIds(certificate: X509Certificate): CertificateIds {
 
 const ID_PKIX_OCSP_BASIC = '1.3.6.1.5.5.7.48.1.1';
 const ID_KP_OCSP_SIGNING = '1.3.6.1.5.5.7.3.9';
-
-/** CertID hash algorithms, by OID, as node:crypto names them. */
-const HASHES: Readonly<Record<string, string>> = {
-  '1.3.14.3.2.26': 'sha1',
-  '2.16.840.1.101.3.4.2.1': 'sha256',
-  '2.16.840.1.101.3.4.2.2': 'sha384',
-  '2.16.840.1.101.3.4.2.3': 'sha512',
-};
-
-/**
- * Signature algorithms, by OID: the digest node:crypto's verify() takes (null: none).
- * RSASSA-PSS, whose parameters would have to be read, is not here: it fails verification.
- */
-const SIGNATURES: Readonly<Record<string, string | null>> = {
-  '1.2.840.10045.4.1': 'sha1', // ecdsa-with-SHA1
-  '1.2.840.10045.4.3.2': 'sha256',
-  '1.2.840.10045.4.3.3': 'sha384',
-  '1.2.840.10045.4.3.4': 'sha512',
-  '1.2.840.113549.1.1.5': 'sha1', // sha1WithRSAEncryption
-  '1.2.840.113549.1.1.11': 'sha256',
-  '1.2.840.113549.1.1.12': 'sha384',
-  '1.2.840.113549.1.1.13': 'sha512',
-  '1.3.101.112': null, // Ed25519
-  '1.3.101.113': null, // Ed448
-};
 
 /** OpenSSL's OCSP_response_status_str(), OCSP_cert_status_str(), OCSP_crl_reason_str(). */
 const RESPONSE_STATUS = [
@@ -222,7 +101,8 @@ interface SingleResponse {
 
 interface BasicResponse {
   readonly tbs: Buffer;
-  readonly signatureAlgorithm: string;
+  /** The AlgorithmIdentifier. */
+  readonly signatureAlgorithm: Der;
   readonly signature: Buffer;
   readonly responder: { readonly byName: Buffer } | { readonly byKey: Buffer };
   readonly responses: readonly SingleResponse[];
@@ -273,12 +153,10 @@ function parseBasic(buffer: Buffer): BasicResponse {
   } else if (responderId?.tag === context(2)) {
     responder = { byKey: expect(children(responderId)[0], OCTET_STRING).content };
   } else throw new DerError('bad responderID');
-  const bits = expect(signature, BIT_STRING).content;
-  if (bits[0] !== 0) throw new DerError('bad signature');
   return {
     tbs: tbsData.whole,
-    signatureAlgorithm: oidText(expect(children(expect(algorithm, SEQUENCE))[0], OID)),
-    signature: bits.subarray(1),
+    signatureAlgorithm: expect(algorithm, SEQUENCE),
+    signature: bitStringBytes(signature),
     responder,
     responses: children(expect(responses, SEQUENCE)).map(parseSingle),
     certs:
@@ -341,12 +219,7 @@ function signedByIssuer(basic: BasicResponse, issuer: X509Certificate, now: Date
     }
   }
   if (signer === null) return false;
-  const hash = SIGNATURES[basic.signatureAlgorithm];
-  if (hash === undefined) return false;
-  try {
-    if (!verify(hash, basic.tbs, signer.publicKey, basic.signature)) return false;
-  } catch {
-    // A key that does not fit the algorithm (an RSA algorithm, an EC key): not signed.
+  if (!signatureVerifies(basic.signatureAlgorithm, basic.tbs, signer.publicKey, basic.signature)) {
     return false;
   }
   if (signer === issuer) return true;

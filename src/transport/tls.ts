@@ -11,19 +11,28 @@
  * failed handshake, so the listener keeps the raw sockets whose handshake is under way
  * and attributes each failure to the first of them that is already gone (the raw socket
  * always closes just before the failure is reported).
+ *
+ * A listener with a crlfile checks the verified client certificate's revocation itself
+ * (crl.ts) as soon as the handshake completes, before any byte of the connection is
+ * read; a refused one is reported and logged like any other failed verification.
  */
 import { Buffer } from 'node:buffer';
 import type net from 'node:net';
 import tls from 'node:tls';
+import { X509Certificate } from 'node:crypto';
 import type { Connection, ConnectionHandler, PeerCertificate, TlsPeer } from './connection.ts';
+import type { RevocationCheck } from './crl.ts';
+import { CrlFailure } from './crl.ts';
 import { StreamConnection, listenServer } from './tcp.ts';
 
 /** What a listener needs to know to run TLS; built by the broker from its config. */
 export interface TlsServerSettings {
-  /** Certificate, key, CAs, CRL, versions, ciphers... (tls.createSecureContext). */
+  /** Certificate, key, CAs, versions, ciphers... (tls.createSecureContext). */
   readonly context: tls.SecureContextOptions;
   /** Ask for a client certificate and refuse the handshake without a valid one. */
   readonly requireCertificate: boolean;
+  /** The crlfile's check of client certificates; null without a crlfile. */
+  readonly revocation: RevocationCheck | null;
   /** TLS-PSK: the hint sent to clients, and the key of an identity (null: unknown). */
   readonly psk: {
     readonly hint: string;
@@ -53,10 +62,16 @@ export interface TlsHandshakeFailure {
   readonly reason: string;
   /** The client did not complete the handshake in time (no OpenSSL error then). */
   readonly timedOut: boolean;
+  /** Why the crlfile check refused the client certificate, when it did. */
+  readonly revocation?: CrlFailure;
+  /** OpenSSL's whole error queue, when it holds more than `reason` (its last entry). */
+  readonly errorQueue?: readonly string[];
 }
 
 const VERIFY_FAILED = 'error:0A000086:SSL routines::certificate verify failed';
 const UNEXPECTED_EOF = 'error:0A000126:SSL routines::unexpected eof while reading';
+/** What ASN1_item_verify() queues when a signature (here a CRL's) does not verify. */
+const SIGNATURE_EVP_ERROR = 'error:06880006:asn1 encoding routines::EVP lib';
 
 /** The PSK identity each socket authenticated with (set by the PSK callback). */
 const pskIdentities = new WeakMap<tls.TLSSocket, string>();
@@ -195,10 +210,42 @@ function handshakeReason(error: Error, socket: tls.TLSSocket): string {
   return formatOpensslError(error) ?? UNEXPECTED_EOF;
 }
 
+/**
+ * Why the crlfile check refuses the peer of a completed handshake, or null. Only a
+ * verified client certificate is checked: without require_certificate none is asked for.
+ */
+export function revocationFailure(
+  settings: TlsServerSettings,
+  socket: tls.TLSSocket,
+  now = new Date(),
+): CrlFailure | null {
+  const revocation = settings.revocation;
+  if (revocation === null || !socket.authorized) return null;
+  const leaf = socket.getPeerX509Certificate();
+  if (leaf === undefined) return null;
+  return revocation.check(leaf, verifiedChain(socket), now);
+}
+
+/** The certificates above the peer's, as Node completed the chain (the peer's, the CAs). */
+function verifiedChain(socket: tls.TLSSocket): X509Certificate[] {
+  const chain: X509Certificate[] = [];
+  let current = socket.getPeerCertificate(true);
+  // The last certificate of the chain is its own issuer; the bound guards odd chains.
+  for (let i = 0; i < 16; i++) {
+    // Typed as always there; absent when the peer sent no chain Node could complete.
+    const issuer = current.issuerCertificate as tls.DetailedPeerCertificate | undefined;
+    if (issuer === undefined || issuer === current) break;
+    chain.push(new X509Certificate(issuer.raw));
+    current = issuer;
+  }
+  return chain;
+}
+
 /** A listening TLS server handing each verified connection to `onConnection`. */
 export class TlsListener {
   readonly server: tls.Server;
   readonly options: TlsListenOptions;
+  #settings: TlsServerSettings;
   #port = 0;
   /**
    * Raw sockets whose handshake is under way, oldest first, with their peer read at
@@ -212,6 +259,7 @@ export class TlsListener {
     onHandshakeFailure: (failure: TlsHandshakeFailure) => void,
   ) {
     this.options = options;
+    this.#settings = options.tls;
     this.server = tls.createServer({
       ...serverOptions(options.tls),
       noDelay: options.noDelay,
@@ -227,7 +275,22 @@ export class TlsListener {
       });
     });
     this.server.on('secureConnection', (socket: tls.TLSSocket) => {
-      this.#settled(socket);
+      const peer = this.#settled(socket);
+      const revocation = revocationFailure(this.#settings, socket);
+      if (revocation !== null) {
+        onHandshakeFailure({
+          remoteAddress: peer?.address ?? '',
+          remotePort: peer?.port ?? 0,
+          reason: VERIFY_FAILED,
+          timedOut: false,
+          revocation,
+          ...(revocation === CrlFailure.SignatureFailure
+            ? { errorQueue: [SIGNATURE_EVP_ERROR, VERIFY_FAILED] }
+            : {}),
+        });
+        socket.destroy();
+        return;
+      }
       onConnection(new TlsConnection(socket, this.#port, options.path));
     });
     this.server.on('tlsClientError', (error: Error, socket: tls.TLSSocket) => {
@@ -251,6 +314,7 @@ export class TlsListener {
   /** New handshakes use these settings; connected clients keep theirs. */
   setContext(settings: TlsServerSettings): void {
     this.server.setSecureContext(settings.context);
+    this.#settings = settings;
   }
 
   async listen(): Promise<void> {
@@ -267,15 +331,16 @@ export class TlsListener {
     });
   }
 
-  #settled(socket: tls.TLSSocket): void {
+  /** Forgets the raw socket of a completed handshake; its peer as read at accept. */
+  #settled(socket: tls.TLSSocket): Peer | null {
     const address = socket.remoteAddress;
     const port = socket.remotePort;
     for (const raw of this.#handshaking.keys()) {
       if (!raw.destroyed && raw.remoteAddress === address && raw.remotePort === port) {
-        this.#handshaking.delete(raw);
-        return;
+        return this.#take(raw);
       }
     }
+    return null;
   }
 
   /** The peer a handshake failure belongs to: the oldest raw socket already closed. */

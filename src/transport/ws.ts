@@ -21,7 +21,7 @@ import type WebSocket from 'ws';
 import type { Connection, ConnectionHandler, TlsPeer } from './connection.ts';
 import { serveHttpFile } from './http-dir.ts';
 import type { TlsServerSettings } from './tls.ts';
-import { describeTlsPeer } from './tls.ts';
+import { describeTlsPeer, revocationFailure } from './tls.ts';
 import { listenServer } from './tcp.ts';
 
 export interface WebSocketListenOptions {
@@ -171,6 +171,7 @@ export class WebSocketListener {
   readonly server: http.Server | https.Server;
   readonly options: WebSocketListenOptions;
   readonly #webSockets: WebSocketServer;
+  #tlsSettings: TlsServerSettings | null;
   #port = 0;
 
   constructor(
@@ -182,6 +183,7 @@ export class WebSocketListener {
     const httpOptions: http.ServerOptions = { noDelay: options.noDelay };
     if (options.maxHeaderSize > 0) httpOptions.maxHeaderSize = options.maxHeaderSize;
     const tlsSettings = options.tls;
+    this.#tlsSettings = tlsSettings;
     this.server =
       tlsSettings === null
         ? http.createServer(httpOptions)
@@ -223,6 +225,11 @@ export class WebSocketListener {
     this.server.on('tlsClientError', (_error: Error, socket: Duplex) => {
       socket.destroy();
     });
+    // wss with a crlfile: a revoked client certificate is dropped before any HTTP.
+    this.server.on('secureConnection', (socket: tls.TLSSocket) => {
+      const settings = this.#tlsSettings;
+      if (settings !== null && revocationFailure(settings, socket) !== null) socket.destroy();
+    });
     this.server.on('clientError', (_error: Error, socket: Duplex) => {
       socket.destroy();
     });
@@ -235,7 +242,10 @@ export class WebSocketListener {
 
   /** wss: new handshakes use these settings; connected clients keep theirs. */
   setContext(settings: TlsServerSettings): void {
-    if (this.server instanceof https.Server) this.server.setSecureContext(settings.context);
+    if (this.server instanceof https.Server) {
+      this.server.setSecureContext(settings.context);
+      this.#tlsSettings = settings;
+    }
   }
 
   async listen(): Promise<void> {

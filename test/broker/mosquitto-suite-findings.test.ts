@@ -335,8 +335,8 @@ describe('a crlfile with several CRLs (08-ssl-connect-cert-auth-crl)', opensslSk
     client = second.client('/CN=client of the second CA');
     revoked = second.client('/CN=revoked by the second CA');
     second.revoke(revoked);
-    // OpenSSL (as Node sets it up) wants a CRL for every CA of a chain; Mosquitto's
-    // X509_load_crl_file() reads all of the file's.
+    // Mosquitto's X509_load_crl_file() reads all of the file's CRLs; the client's issuer's
+    // is the second here.
     cafile = join(first.dir, 'both-ca.crt');
     writeFileSync(cafile, readFileSync(first.caCert, 'utf8') + readFileSync(second.caCert, 'utf8'));
     crlfile = join(first.dir, 'both-crl.pem');

@@ -8,6 +8,7 @@
  *   const alice = pki.client('/O=Org/CN=alice');
  *   pki.revoke(alice);
  *   const crl = pki.crl();
+ *   const signing = pki.intermediate('/CN=signing CA');   // a CA this one issued
  *
  * and OCSP responses from the CA database (index.txt) with `openssl ocsp`:
  *
@@ -95,32 +96,77 @@ export class TestPki {
       ],
       pki.dir,
     );
-    writeFileSync(join(pki.dir, 'index.txt'), '');
-    writeFileSync(join(pki.dir, 'crlnumber'), '01\n');
+    pki.#writeDatabase();
+    return pki;
+  }
+
+  /**
+   * An intermediate CA issued by this one, in its own directory: its certificates chain
+   * up to this CA, and its crl() is signed by it alone.
+   */
+  intermediate(caSubject: string): TestPki {
+    const pki = new TestPki(trackTempDir(mkdtempSync(join(tmpdir(), 'mosquitto-ts-pki-'))));
+    const ext = join(pki.dir, 'ca.ext');
     writeFileSync(
-      join(pki.dir, 'ca.cnf'),
+      ext,
+      'basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n',
+    );
+    openssl(
+      ['req', ...KEY_ARGS, '-keyout', 'ca.key', '-out', 'ca.csr', '-subj', caSubject],
+      pki.dir,
+    );
+    openssl(
+      [
+        'x509',
+        '-req',
+        '-in',
+        'ca.csr',
+        '-CA',
+        this.caCert,
+        '-CAkey',
+        this.caKey,
+        '-CAcreateserial',
+        '-out',
+        'ca.crt',
+        '-days',
+        '30',
+        '-extfile',
+        ext,
+      ],
+      pki.dir,
+    );
+    pki.#writeDatabase();
+    return pki;
+  }
+
+  /** The `openssl ca` configuration and database: for revoke(), crl() and OCSP. */
+  #writeDatabase(): void {
+    const dir = this.dir;
+    writeFileSync(join(dir, 'index.txt'), '');
+    writeFileSync(join(dir, 'crlnumber'), '01\n');
+    writeFileSync(
+      join(dir, 'ca.cnf'),
       [
         '[ ca ]',
         'default_ca = test_ca',
         '[ test_ca ]',
-        `database = ${join(pki.dir, 'index.txt')}`,
-        `crlnumber = ${join(pki.dir, 'crlnumber')}`,
+        `database = ${join(dir, 'index.txt')}`,
+        `crlnumber = ${join(dir, 'crlnumber')}`,
         'default_md = sha256',
         // Several test servers share CN=localhost.
         'unique_subject = no',
         // For `openssl ca` issuing (certificates with chosen dates).
-        `new_certs_dir = ${pki.dir}`,
-        `serial = ${join(pki.dir, 'ca-serial')}`,
+        `new_certs_dir = ${dir}`,
+        `serial = ${join(dir, 'ca-serial')}`,
         'policy = policy_any',
         'default_crl_days = 30',
-        `certificate = ${pki.caCert}`,
-        `private_key = ${pki.caKey}`,
+        `certificate = ${this.caCert}`,
+        `private_key = ${this.caKey}`,
         '[ policy_any ]',
         'commonName = supplied',
         '',
       ].join('\n'),
     );
-    return pki;
   }
 
   /**
@@ -272,10 +318,28 @@ export class TestPki {
     return readFileSync(out);
   }
 
-  /** Writes the current CRL (every revoked certificate) and returns its path. */
-  crl(name = 'crl.pem'): string {
+  /**
+   * Writes the current CRL (every revoked certificate) and returns its path. Its
+   * thisUpdate is now and nextUpdate 30 days later unless given (YYYYMMDDHHMMSSZ).
+   */
+  crl(
+    name = 'crl.pem',
+    dates: { readonly lastUpdate?: string; readonly nextUpdate?: string } = {},
+  ): string {
     const path = join(this.dir, name);
-    openssl(['ca', '-config', 'ca.cnf', '-gencrl', '-out', path], this.dir);
+    openssl(
+      [
+        'ca',
+        '-config',
+        'ca.cnf',
+        '-gencrl',
+        ...(dates.lastUpdate === undefined ? [] : ['-crl_lastupdate', dates.lastUpdate]),
+        ...(dates.nextUpdate === undefined ? [] : ['-crl_nextupdate', dates.nextUpdate]),
+        '-out',
+        path,
+      ],
+      this.dir,
+    );
     return path;
   }
 

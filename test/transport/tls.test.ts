@@ -58,6 +58,7 @@ describe('TLS transport', opensslSkip(), () => {
         ca: [readFileSync(pki.caCert)],
       },
       requireCertificate: true,
+      revocation: null,
       psk: null,
     };
   });

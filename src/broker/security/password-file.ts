@@ -29,6 +29,12 @@ export type PasswordTable = ReadonlyMap<string, PasswordHash>;
 
 const MAX_FIELD_BYTES = 65535;
 
+/** The hash of the table's first user (what an unknown username's decoy costs as). */
+export function firstPasswordHash(table: PasswordTable): PasswordHash | undefined {
+  for (const hash of table.values()) return hash;
+  return undefined;
+}
+
 interface RawEntry {
   /** Binary string (one char per byte). */
   readonly username: string;

@@ -10,13 +10,13 @@
  */
 import type { Buffer } from 'node:buffer';
 import type { PasswordHash } from '../../common/password.ts';
-import { verifyPassword } from '../../common/password.ts';
+import { decoyHashFor, verifyPassword } from '../../common/password.ts';
 import type { SecurityConfig } from '../config/types.ts';
 import type { BrokerLog } from '../broker-log.ts';
 import type { AclRules } from './acl-file.ts';
 import { loadAclFile } from './acl-file.ts';
 import type { PasswordTable } from './password-file.ts';
-import { loadPasswordFile } from './password-file.ts';
+import { firstPasswordHash, loadPasswordFile } from './password-file.ts';
 
 export class SecurityDomain {
   readonly settings: SecurityConfig;
@@ -52,10 +52,20 @@ export class SecurityDomain {
     // (mosquitto_unpwd_check: a deferred check with a username is a denial).
     if (passwords === null) return pluginsDeferred ? false : this.allowAnonymous;
     const stored = passwords.get(username);
-    if (stored === undefined || password === null) return false;
+    if (password === null) return false;
+    if (stored === undefined) return refuseAfterDecoy(password, passwords);
     if (verified !== null && sameHash(stored, verified)) return true;
     return verifyPassword(password, stored);
   }
+}
+
+/** An unknown username: refused once a wrong password would have been (decoyHash). */
+async function refuseAfterDecoy(password: Buffer, passwords: PasswordTable): Promise<false> {
+  await verifyPassword(
+    password,
+    decoyHashFor(passwords, () => firstPasswordHash(passwords)),
+  );
+  return false;
 }
 
 function sameHash(a: PasswordHash, b: PasswordHash): boolean {

@@ -4,9 +4,9 @@
  * checks as the `password_file` option. A username it does not know, or a client without
  * one, is left to the next plugin (defer), as 2.1's plugin does.
  */
-import { verifyPassword } from '../../../common/password.ts';
+import { decoyHashFor, verifyPassword } from '../../../common/password.ts';
 import type { PasswordTable } from '../../security/password-file.ts';
-import { loadPasswordFile } from '../../security/password-file.ts';
+import { firstPasswordHash, loadPasswordFile } from '../../security/password-file.ts';
 import type { BrokerLog } from '../../broker-log.ts';
 import type { PluginDefinition, PluginLog } from '../api.ts';
 import { definePlugin } from '../api.ts';
@@ -48,7 +48,17 @@ export const passwordFilePlugin: PluginDefinition = definePlugin({
       async basicAuth({ username, password }) {
         if (username === null) return 'defer';
         const stored = table.get(username);
-        if (stored === undefined) return 'defer';
+        if (stored === undefined) {
+          // As long as a wrong password takes: timing must not tell which users exist.
+          if (password !== null) {
+            const current = table;
+            await verifyPassword(
+              password,
+              decoyHashFor(current, () => firstPasswordHash(current)),
+            );
+          }
+          return 'defer';
+        }
         if (password === null) return 'deny';
         return (await verifyPassword(password, stored)) ? 'allow' : 'deny';
       },

@@ -3,6 +3,8 @@
  * levels, encoded_password and initial config generation) as a module the plugin host calls.
  */
 import { isMosquittoUtf8 } from '../../../common/mosquitto-utf8.ts';
+import type { PasswordHash } from '../../../common/password.ts';
+import { decoyHashFor } from '../../../common/password.ts';
 import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import { createHash, pbkdf2, pbkdf2Sync, randomBytes, timingSafeEqual } from 'node:crypto';
 import { ConfigInitError, generateInitialConfig, writeRestricted } from './config-init.ts';
@@ -49,6 +51,22 @@ export interface DynsecKick {
 
 /** Mosquitto 2.0's PW_DEFAULT_ITERATIONS for the plugin's hashes. */
 export const DYNSEC_ITERATIONS = 101;
+
+/** The PBKDF2 (`$7$`) or salted SHA-512 (`$6$`) hash of `password` with `pw`'s parameters. */
+async function derivePassword(password: Buffer, pw: PasswordHash): Promise<Buffer> {
+  if (pw.type === 6) return createHash('sha512').update(password).update(pw.salt).digest();
+  // ~40 µs for 2.0's 101 iterations: cheaper here than a trip to the thread pool, which
+  // competes with the event loop for the cores.
+  if (pw.iterations <= SYNC_HASH_ITERATIONS) {
+    return pbkdf2Sync(password, pw.salt, pw.iterations, 64, 'sha512');
+  }
+  return new Promise<Buffer>((resolve, reject) => {
+    pbkdf2(password, pw.salt, pw.iterations, 64, 'sha512', (err, key) => {
+      if (err) reject(err);
+      else resolve(key);
+    });
+  });
+}
 const SALT_BYTES = 12;
 const CACHE_LIMIT = 100_000;
 /** Hashes this cheap are computed on the event loop (see authenticate()). */
@@ -264,29 +282,31 @@ export class DynamicSecurity {
   ): Promise<DynsecDecision> {
     if (username === null || password === null) return 'defer';
     const client = this.state.clients.get(username);
-    if (client === undefined) return 'defer';
-    if (client.disabled) return 'deny';
-    if (client.clientid !== null && client.clientid !== clientId) return 'deny';
-    const pw = client.pw;
-    if (pw === null) return 'defer';
-    let derived: Buffer;
-    if (pw.type === 6) {
-      derived = createHash('sha512').update(password).update(pw.salt).digest();
-    } else if (pw.iterations <= SYNC_HASH_ITERATIONS) {
-      // ~40 µs for 2.0's 101 iterations: cheaper here than a trip to the thread pool,
-      // which competes with the event loop for the cores.
-      derived = pbkdf2Sync(password, pw.salt, pw.iterations, 64, 'sha512');
-    } else {
-      derived = await new Promise<Buffer>((resolve, reject) => {
-        pbkdf2(password, pw.salt, pw.iterations, 64, 'sha512', (err, key) => {
-          if (err) reject(err);
-          else resolve(key);
-        });
-      });
+    // Every answer but a real check comes only after hashing against a decoy, as long
+    // as a wrong password takes: timing must not tell which usernames exist.
+    let early: DynsecDecision | null = null;
+    if (client === undefined) early = 'defer';
+    else if (client.disabled) early = 'deny';
+    else if (client.clientid !== null && client.clientid !== clientId) early = 'deny';
+    else if (client.pw === null) early = 'defer';
+    const pw = client?.pw ?? null;
+    if (early !== null || pw === null) {
+      await derivePassword(password, this.decoyPassword());
+      return early ?? 'defer';
     }
+    const derived = await derivePassword(password, pw);
     return derived.length === pw.hash.length && timingSafeEqual(derived, pw.hash)
       ? 'allow'
       : 'deny';
+  }
+
+  /** What unknown clients' passwords are hashed against (common/password.ts decoyHash). */
+  private decoyPassword(): PasswordHash {
+    const clients = this.state.clients;
+    return decoyHashFor(clients, () => {
+      for (const client of clients.values()) if (client.pw !== null) return client.pw;
+      return undefined;
+    });
   }
 
   aclCheck(
