@@ -33,7 +33,9 @@ export async function makeTestCertificates(dir: string): Promise<CertificateFile
       'x509', '-req', '-in', file('server.csr'), '-CA', file('ca.crt'), '-CAkey', file('ca.key'),
       '-CAcreateserial', '-out', file('server.crt'), '-days', '1',
     ]);
-    // Mosquitto drops root for its own user after start-up; its key must stay readable
+    // Mosquitto started as root runs as user mosquitto and then reads these: the work dir
+    // (mkdtemp: 0700) must let it through and the files must be readable
+    await chmod(dir, 0o711);
     for (const name of ['ca.crt', 'server.crt', 'server.key']) await chmod(file(name), 0o644);
     return { cafile: file('ca.crt'), certfile: file('server.crt'), keyfile: file('server.key') };
   } catch (error) {
