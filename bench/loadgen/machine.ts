@@ -84,10 +84,11 @@ export function formatMachine(info: MachineInfo): string[] {
 }
 
 /**
- * Descriptors the brokers and the generator can have: the hard limit, or as root (who may
- * raise it) the brokers' OPEN_FILES_WANTED when that is higher.
+ * Descriptors the brokers and the generator can have: OPEN_FILES_WANTED where a process may
+ * raise its hard limit that far (root with CAP_SYS_RESOURCE: containers often drop it), else
+ * the hard limit.
  */
 export function openFilesAvailable(info: MachineInfo): number {
-  const root = process.getuid?.() === 0;
-  return root ? Math.max(info.openFilesLimit, OPEN_FILES_WANTED) : info.openFilesLimit;
+  const raise = spawnSync('/bin/sh', ['-c', `ulimit -n ${String(OPEN_FILES_WANTED)}`]);
+  return raise.status === 0 ? Math.max(info.openFilesLimit, OPEN_FILES_WANTED) : info.openFilesLimit;
 }
