@@ -17,7 +17,8 @@ const args = process.argv.slice(2);
 const port = Number(args[0]);
 const noDelay = args.includes('--tcp-nodelay');
 const tlsAt = args.indexOf('--tls');
-const tls = tlsAt < 0 ? null : { cert: args[tlsAt + 1], key: args[tlsAt + 2], version: args[tlsAt + 3] };
+const tls =
+  tlsAt < 0 ? null : { cert: args[tlsAt + 1], key: args[tlsAt + 2], version: args[tlsAt + 3] };
 if (
   !Number.isInteger(port) ||
   port < 1 ||

@@ -190,10 +190,7 @@ async function main(): Promise<void> {
     );
     options = { ...options, scenarios: options.scenarios.filter((id) => id !== 'memory-50k') };
   }
-  if (
-    options.scenarios.includes('memory') &&
-    options.connections + SPARE_DESCRIPTORS > openFiles
-  ) {
+  if (options.scenarios.includes('memory') && options.connections + SPARE_DESCRIPTORS > openFiles) {
     const capped = Math.max(1, openFiles - SPARE_DESCRIPTORS);
     notes.push(
       `memory: ${String(options.connections)} clients exceed the open files limit; measured ${String(capped)}`,
@@ -250,7 +247,7 @@ async function main(): Promise<void> {
     'CPU: user+sys of the broker process / of the load generator / of all other processes, in % of',
     'one core, during the measured window (medians; "other" is sampled at 100 Hz, +-10%). Ratios',
     'are ours / other: above 1 is better for msg/s, below 1 is better for latency and memory.',
-    'mosquitto-2.1 (2.1.2) is the reference; mosquitto is Debian\'s 2.0.11. Brokers: ours,',
+    "mosquitto-2.1 (2.1.2) is the reference; mosquitto is Debian's 2.0.11. Brokers: ours,",
     'mosquitto-2.1 and mosquitto read the same mosquitto.conf (listener on 127.0.0.1, persistence',
     'false, max_queued_messages 10000, max_inflight_messages 20, log_type error and warning,',
     `set_tcp_nodelay ${String(options.tcpNoDelay)}; the TLS scenarios add cafile, certfile, keyfile and tls_version);`,

@@ -191,7 +191,12 @@ async function commandFor(
     }
     case 'relay':
       if (setup.tls !== undefined) throw new BrokerStartError('the relay has no TLS');
-      return [process.execPath, join(REPO_ROOT, 'dist', 'bench', 'relay.js'), String(port), ...noDelay];
+      return [
+        process.execPath,
+        join(REPO_ROOT, 'dist', 'bench', 'relay.js'),
+        String(port),
+        ...noDelay,
+      ];
   }
 }
 

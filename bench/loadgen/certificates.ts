@@ -22,16 +22,42 @@ export async function makeTestCertificates(dir: string): Promise<CertificateFile
   const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
   try {
     await execFileAsync('openssl', [
-      'req', '-x509', ...ec, '-keyout', file('ca.key'), '-out', file('ca.crt'),
-      '-days', '1', '-subj', '/CN=mosquitto-ts bench CA',
+      'req',
+      '-x509',
+      ...ec,
+      '-keyout',
+      file('ca.key'),
+      '-out',
+      file('ca.crt'),
+      '-days',
+      '1',
+      '-subj',
+      '/CN=mosquitto-ts bench CA',
     ]);
     await execFileAsync('openssl', [
-      'req', ...ec, '-keyout', file('server.key'), '-out', file('server.csr'),
-      '-subj', '/CN=localhost',
+      'req',
+      ...ec,
+      '-keyout',
+      file('server.key'),
+      '-out',
+      file('server.csr'),
+      '-subj',
+      '/CN=localhost',
     ]);
     await execFileAsync('openssl', [
-      'x509', '-req', '-in', file('server.csr'), '-CA', file('ca.crt'), '-CAkey', file('ca.key'),
-      '-CAcreateserial', '-out', file('server.crt'), '-days', '1',
+      'x509',
+      '-req',
+      '-in',
+      file('server.csr'),
+      '-CA',
+      file('ca.crt'),
+      '-CAkey',
+      file('ca.key'),
+      '-CAcreateserial',
+      '-out',
+      file('server.crt'),
+      '-days',
+      '1',
     ]);
     // Mosquitto started as root runs as user mosquitto and then reads these: the work dir
     // (mkdtemp: 0700) must let it through and the files must be readable

@@ -90,5 +90,7 @@ export function formatMachine(info: MachineInfo): string[] {
  */
 export function openFilesAvailable(info: MachineInfo): number {
   const raise = spawnSync('/bin/sh', ['-c', `ulimit -n ${String(OPEN_FILES_WANTED)}`]);
-  return raise.status === 0 ? Math.max(info.openFilesLimit, OPEN_FILES_WANTED) : info.openFilesLimit;
+  return raise.status === 0
+    ? Math.max(info.openFilesLimit, OPEN_FILES_WANTED)
+    : info.openFilesLimit;
 }

@@ -62,7 +62,8 @@ function largeScenario(id: ScenarioId, payload: number, pairs: number, window: n
   const size = payload >= 1 << 20 ? `${String(payload >> 20)} MB` : `${String(payload >> 10)} KB`;
   return {
     id,
-    title: () => `large: ${String(pairs)} QoS 1 pairs, ${size} payloads, ${String(window)} in flight each`,
+    title: () =>
+      `large: ${String(pairs)} QoS 1 pairs, ${size} payloads, ${String(window)} in flight each`,
     freshBrokerPerRun: false,
     loadgenArgs: (s) =>
       traffic(
@@ -112,10 +113,13 @@ const BYTES_PER_ITEM = (label: string): Metric => ({
 
 /** Setup (subscribing or storing) may take a minute; then the second phase. */
 const SCALE_SETUP_SECONDS = 60;
-const scaleTimeout = (s: RunSettings): number => SCALE_SETUP_SECONDS * 2 + s.warmup + s.duration + 20;
+const scaleTimeout = (s: RunSettings): number =>
+  SCALE_SETUP_SECONDS * 2 + s.warmup + s.duration + 20;
 
 function subscriptionsScenario(id: ScenarioId, count: number, wildcards: boolean): Scenario {
-  const what = wildcards ? 'wildcard filters (a/<k>/+ and a/<k>/#)' : 'subscriptions on distinct topics';
+  const what = wildcards
+    ? 'wildcard filters (a/<k>/+ and a/<k>/#)'
+    : 'subscriptions on distinct topics';
   return {
     id,
     title: () => `scale: ${integer(count)} ${what} over 10 clients, then QoS 0 routed across them`,
