@@ -4,16 +4,42 @@
  */
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { connect, createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-export const BROKER_NAMES = ['ours', 'mosquitto', 'aedes'] as const;
+/**
+ * In report order: ours, then the reference (Mosquitto 2.1.2, built from tag v2.1.2), Debian's
+ * Mosquitto 2.0.11, Aedes, and the bare relay (bench/relay.ts: the ceiling of a Node QoS 0
+ * forwarder; only in the scenarios it can serve).
+ */
+export const BROKER_NAMES = ['ours', 'mosquitto-2.1', 'mosquitto', 'aedes', 'relay'] as const;
 export type BrokerName = (typeof BROKER_NAMES)[number];
 
+/** The broker that the ratios of the report are taken against first. */
+export const REFERENCE_BROKER: BrokerName = 'mosquitto-2.1';
+
+/** Debian's Mosquitto 2.0.11 (the broker named "mosquitto"). */
 export const MOSQUITTO_BINARY = '/usr/sbin/mosquitto';
+
+/** Mosquitto 2.1.2, built from the v2.1.2 tag; MOSQUITTO_21_BINARY overrides the path. */
+export const MOSQUITTO_21_BINARY =
+  process.env.MOSQUITTO_21_BINARY ?? '/work/ref/m212/bin/mosquitto';
+
+const INSTALL_HINTS: Partial<Record<BrokerName, string>> = {
+  mosquitto: `${MOSQUITTO_BINARY} not found; install with: apt-get install -y mosquitto mosquitto-clients`,
+  'mosquitto-2.1': `${MOSQUITTO_21_BINARY} not found; build Mosquitto v2.1.2 (make WITH_CJSON=yes) and set MOSQUITTO_21_BINARY to its src/mosquitto`,
+};
+
+/** Why `name` cannot run on this machine, or null when it is installed. */
+export function brokerMissing(name: BrokerName): string | null {
+  if (name === 'mosquitto' && !existsSync(MOSQUITTO_BINARY)) return INSTALL_HINTS.mosquitto ?? '';
+  if (name === 'mosquitto-2.1' && !existsSync(MOSQUITTO_21_BINARY))
+    return INSTALL_HINTS['mosquitto-2.1'] ?? '';
+  return null;
+}
 
 /** dist/bench/loadgen/ -> the repository root. */
 export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -22,6 +48,8 @@ export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 export const OUR_BINARY = join(REPO_ROOT, 'bin', 'mosquitto');
 
 const START_TIMEOUT_MS = 10_000;
+/** Open files limit the brokers are started with where the user may raise it (root). */
+export const OPEN_FILES_WANTED = 65_536;
 const STOP_TIMEOUT_MS = 3_000;
 const STDERR_LINES_KEPT = 20;
 
@@ -75,6 +103,18 @@ export interface RunningBroker {
   stderrLines(): string[];
   /** SIGTERM (SIGKILL after 3 s), or straight SIGKILL: no shutdown save to wait for. */
   stop(signal?: 'SIGTERM' | 'SIGKILL'): Promise<void>;
+  /** Peak RSS of the process (VmHWM) in kB: read at stop(), live before; null if unreadable. */
+  peakRssKb(): number | null;
+}
+
+/** VmHWM (the peak resident set) of process `pid` in kB, or null. */
+export function peakRssOf(pid: number): number | null {
+  try {
+    const match = /^VmHWM:\s+(\d+) kB/m.exec(readFileSync(`/proc/${String(pid)}/status`, 'utf8'));
+    return match?.[1] === undefined ? null : Number(match[1]);
+  } catch {
+    return null;
+  }
 }
 
 export function freePort(): Promise<number> {
@@ -96,34 +136,67 @@ export interface BrokerOptions {
   readonly tcpNoDelay: boolean;
 }
 
+/** A TLS listener instead of plain TCP: certificate and key files, and the one version. */
+export interface TlsListener {
+  readonly cafile: string;
+  readonly certfile: string;
+  readonly keyfile: string;
+  readonly version: '1.2' | '1.3';
+}
+
+/** What one scenario changes in every broker's set-up. */
+export interface ScenarioBrokerSetup {
+  readonly tls?: TlsListener;
+}
+
+/** mosquitto.conf lines that make the (only) listener a TLS one. */
+export function tlsConfigLines(tls: TlsListener): string[] {
+  return [
+    `cafile ${tls.cafile}`,
+    `certfile ${tls.certfile}`,
+    `keyfile ${tls.keyfile}`,
+    `tls_version tlsv${tls.version}`,
+  ];
+}
+
 async function commandFor(
   name: BrokerName,
   port: number,
   workDir: string,
   options: BrokerOptions,
+  setup: ScenarioBrokerSetup,
 ): Promise<string[]> {
+  const missing = brokerMissing(name);
+  if (missing !== null) throw new BrokerStartError(missing);
   const configFile = join(workDir, `${name}-${String(port)}.conf`);
+  const config = (): string =>
+    brokerConfig(port, options.tcpNoDelay) +
+    (setup.tls === undefined ? '' : `${tlsConfigLines(setup.tls).join('\n')}\n`);
+  const noDelay = options.tcpNoDelay ? ['--tcp-nodelay'] : [];
   switch (name) {
     case 'ours':
-      await writeFile(configFile, brokerConfig(port, options.tcpNoDelay));
+      await writeFile(configFile, config());
       return [OUR_BINARY, '-c', configFile];
     case 'mosquitto':
-      if (!existsSync(MOSQUITTO_BINARY)) {
-        throw new BrokerStartError(
-          `${MOSQUITTO_BINARY} not found; install with: apt-get install -y mosquitto mosquitto-clients`,
-        );
-      }
-      await writeFile(configFile, brokerConfig(port, options.tcpNoDelay));
-      return [MOSQUITTO_BINARY, '-c', configFile];
+    case 'mosquitto-2.1':
+      await writeFile(configFile, config());
+      return [name === 'mosquitto' ? MOSQUITTO_BINARY : MOSQUITTO_21_BINARY, '-c', configFile];
     case 'aedes': {
       const script = join(REPO_ROOT, 'dist', 'bench', 'aedes-server.js');
+      const tls =
+        setup.tls === undefined
+          ? []
+          : ['--tls', setup.tls.certfile, setup.tls.keyfile, setup.tls.version];
+      return [process.execPath, script, String(port), ...noDelay, ...tls];
+    }
+    case 'relay':
+      if (setup.tls !== undefined) throw new BrokerStartError('the relay has no TLS');
       return [
         process.execPath,
-        script,
+        join(REPO_ROOT, 'dist', 'bench', 'relay.js'),
         String(port),
-        ...(options.tcpNoDelay ? ['--tcp-nodelay'] : []),
+        ...noDelay,
       ];
-    }
   }
 }
 
@@ -175,9 +248,10 @@ export async function startBroker(
   name: BrokerName,
   workDir: string,
   options: BrokerOptions,
+  setup: ScenarioBrokerSetup = {},
 ): Promise<RunningBroker> {
   const port = await freePort();
-  const command = await commandFor(name, port, workDir, options);
+  const command = await commandFor(name, port, workDir, options, setup);
   return spawnBroker(name, command, port);
 }
 
@@ -201,11 +275,17 @@ export async function spawnBroker(
   const startTimeoutMs = spawnOptions.startTimeoutMs ?? START_TIMEOUT_MS;
   const pollMs = spawnOptions.pollMs ?? 50;
   const spawnedAt = performance.now();
-  // Through sh only to raise the soft limit of open files to the hard one (10,000 clients
-  // need as many descriptors); exec keeps the broker's pid the one we measure.
+  // Through sh only to raise the limit of open files (50,000 clients need as many
+  // descriptors): to 65,536 where allowed (root), else the soft limit to the hard one; exec
+  // keeps the broker's pid the one we measure.
   const child = spawn(
     '/bin/sh',
-    ['-c', 'ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec "$@"', 'sh', ...command],
+    [
+      '-c',
+      `ulimit -n ${String(OPEN_FILES_WANTED)} 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec "$@"`,
+      'sh',
+      ...command,
+    ],
     {
       cwd: REPO_ROOT,
       stdio: ['ignore', 'ignore', 'pipe'],
@@ -232,8 +312,10 @@ export async function spawnBroker(
     return exit === null ? null : describeExit(exit.code, exit.signal, stderr);
   };
   const pid = child.pid;
+  let peakAtStop: number | null = null;
   const stop = async (signal: 'SIGTERM' | 'SIGKILL' = 'SIGTERM'): Promise<void> => {
     if (stopped || exitReason() !== null) return;
+    if (pid !== undefined) peakAtStop = peakRssOf(pid);
     stopped = true;
     child.kill(signal);
     if (!(await waitForExit(child, STOP_TIMEOUT_MS))) {
@@ -257,6 +339,7 @@ export async function spawnBroker(
         exitReason,
         stderrLines: () => [...stderr],
         stop,
+        peakRssKb: () => (stopped ? peakAtStop : peakRssOf(pid)),
       };
     }
     if (Date.now() > deadline) {

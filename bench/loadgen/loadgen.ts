@@ -1,8 +1,9 @@
 /**
- * Builds bench/loadgen/loadgen.c with gcc into a temp dir and runs it; see the C file for
+ * Builds bench/loadgen/loadgen*.c with gcc into a temp dir and runs it; see loadgen.c for
  * why the generator is a single-threaded C program and how it keeps its own cost low.
  */
 import { execFile, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,11 +12,19 @@ import { promisify } from 'node:util';
 
 const execFileAsync = promisify(execFile);
 
-/** The source stays in bench/ (tsc does not copy it): dist/bench/loadgen/ -> bench/loadgen/. */
-const SOURCE = fileURLToPath(new URL('../../../bench/loadgen/loadgen.c', import.meta.url));
+/** The sources stay in bench/ (tsc does not copy them): dist/bench/loadgen/ -> bench/loadgen/. */
+const SOURCE_DIR = fileURLToPath(new URL('../../../bench/loadgen/', import.meta.url));
+const SOURCES = ['loadgen.c', 'loadgen_io.c', 'loadgen_tls.c', 'loadgen_scale.c'].map((file) =>
+  join(SOURCE_DIR, file),
+);
+
+/** OpenSSL's headers (Debian: libssl-dev): without them the generator has no --tls. */
+const OPENSSL_HEADER = '/usr/include/openssl/ssl.h';
 
 export interface CompiledLoadgen {
   readonly binary: string;
+  /** Whether it was built with OpenSSL (else the TLS scenarios cannot run). */
+  readonly tls: boolean;
   /** Removes the temp dir holding the binary. */
   dispose(): Promise<void>;
 }
@@ -23,15 +32,30 @@ export interface CompiledLoadgen {
 export async function compileLoadgen(): Promise<CompiledLoadgen> {
   const dir = await mkdtemp(join(tmpdir(), 'mosquitto-ts-loadgen-'));
   const binary = join(dir, 'loadgen');
+  const tls = existsSync(OPENSSL_HEADER);
+  const flags = tls ? ['-DLOADGEN_TLS'] : [];
+  const libraries = tls ? ['-lssl', '-lcrypto'] : [];
   try {
-    await execFileAsync('gcc', ['-O2', '-Wall', '-Wextra', '-o', binary, SOURCE]);
+    await execFileAsync('gcc', [
+      '-O2',
+      '-Wall',
+      '-Wextra',
+      ...flags,
+      '-o',
+      binary,
+      ...SOURCES,
+      ...libraries,
+    ]);
   } catch (error) {
     await rm(dir, { recursive: true, force: true });
     const detail = error instanceof Error ? error.message : String(error);
-    throw new Error(`cannot compile ${SOURCE} with gcc: ${detail}`, { cause: error });
+    throw new Error(`cannot compile ${SOURCE_DIR}loadgen*.c with gcc: ${detail}`, {
+      cause: error,
+    });
   }
   return {
     binary,
+    tls,
     dispose: () => rm(dir, { recursive: true, force: true }),
   };
 }
@@ -73,7 +97,29 @@ export interface ConnectionsResult {
   readonly generatorCpu: number;
 }
 
-export type LoadgenResult = TrafficResult | ConnectionsResult;
+/** The scale modes (subs, retained): a first phase (subscribing or storing), then traffic. */
+export interface ScaleResult {
+  readonly kind: 'scale';
+  /** Subscriptions made or retained messages stored in the first phase. */
+  readonly count: number;
+  readonly setupSeconds: number;
+  readonly setupBrokerCpu: number;
+  readonly setupGeneratorCpu: number;
+  /** Broker RSS before and after the first phase, and at the end. */
+  readonly rssBeforeKb: number;
+  readonly rssAfterKb: number;
+  readonly rssEndKb: number;
+  /** Second phase: routing window (subs) or receiving all retained messages (retained). */
+  readonly elapsed: number;
+  readonly delivered: number;
+  readonly sent: number;
+  readonly lost: number;
+  readonly brokerCpu: number;
+  readonly generatorCpu: number;
+  readonly machineCpu: number;
+}
+
+export type LoadgenResult = TrafficResult | ConnectionsResult | ScaleResult;
 
 export class LoadgenError extends Error {}
 
@@ -83,14 +129,33 @@ function field(record: Record<string, unknown>, key: string): number {
   return value;
 }
 
-function parseResult(line: string, connections: boolean): LoadgenResult {
+function parseResult(line: string): LoadgenResult {
   const parsed: unknown = JSON.parse(line);
   if (typeof parsed !== 'object' || parsed === null) {
     throw new LoadgenError(`unexpected loadgen output: ${line}`);
   }
   const record = parsed as Record<string, unknown>;
   if (typeof record.error === 'string') throw new LoadgenError(record.error);
-  if (connections) {
+  if (typeof record.count === 'number') {
+    return {
+      kind: 'scale',
+      count: field(record, 'count'),
+      setupSeconds: field(record, 'setup_seconds'),
+      setupBrokerCpu: field(record, 'setup_broker_cpu'),
+      setupGeneratorCpu: field(record, 'setup_gen_cpu'),
+      rssBeforeKb: field(record, 'rss_before_kb'),
+      rssAfterKb: field(record, 'rss_after_kb'),
+      rssEndKb: field(record, 'rss_end_kb'),
+      elapsed: field(record, 'elapsed'),
+      delivered: field(record, 'delivered'),
+      sent: field(record, 'sent'),
+      lost: field(record, 'lost'),
+      brokerCpu: field(record, 'broker_cpu'),
+      generatorCpu: field(record, 'gen_cpu'),
+      machineCpu: field(record, 'machine_busy'),
+    };
+  }
+  if (typeof record.clients === 'number') {
     return {
       kind: 'connections',
       clients: field(record, 'clients'),
@@ -132,7 +197,6 @@ export function runLoadgen(
   args: readonly string[],
   timeoutMs: number,
 ): Promise<LoadgenResult> {
-  const connections = args.includes('connections');
   const argv = ['--port', String(port), '--broker-pid', String(brokerPid), ...args];
   return new Promise((resolve, reject) => {
     const child = spawn(binary, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -156,7 +220,7 @@ export function runLoadgen(
       const line = stdout.trim().split('\n').pop() ?? '';
       if (line.startsWith('{')) {
         try {
-          resolve(parseResult(line, connections));
+          resolve(parseResult(line));
         } catch (error) {
           reject(error instanceof LoadgenError ? error : new LoadgenError(String(error)));
         }

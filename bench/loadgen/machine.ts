@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { cpus, loadavg, release, totalmem } from 'node:os';
 import { join } from 'node:path';
-import { MOSQUITTO_BINARY, REPO_ROOT } from './brokers.ts';
+import { MOSQUITTO_21_BINARY, MOSQUITTO_BINARY, OPEN_FILES_WANTED, REPO_ROOT } from './brokers.ts';
 
 export interface MachineInfo {
   readonly cpuModel: string;
@@ -12,6 +12,7 @@ export interface MachineInfo {
   readonly kernel: string;
   readonly node: string;
   readonly mosquitto: string;
+  readonly mosquitto21: string;
   readonly aedes: string;
   readonly ours: string;
   readonly loadAverage: readonly number[];
@@ -31,8 +32,8 @@ function packageVersion(path: string): string {
   return 'unknown';
 }
 
-function mosquittoVersion(): string {
-  const run = spawnSync(MOSQUITTO_BINARY, ['-h'], { encoding: 'utf8' });
+function mosquittoVersion(binary = MOSQUITTO_BINARY): string {
+  const run = spawnSync(binary, ['-h'], { encoding: 'utf8' });
   const match = /mosquitto version (\S+)/.exec(run.stdout);
   return match?.[1] ?? 'not installed';
 }
@@ -65,6 +66,7 @@ export function describeMachine(): MachineInfo {
     kernel: release(),
     node: process.version,
     mosquitto: mosquittoVersion(),
+    mosquitto21: mosquittoVersion(MOSQUITTO_21_BINARY),
     aedes: packageVersion(join(REPO_ROOT, 'node_modules', 'aedes', 'package.json')),
     ours: `${packageVersion(join(REPO_ROOT, 'package.json'))} (git ${gitCommit()})`,
     loadAverage: loadavg(),
@@ -76,7 +78,19 @@ export function formatMachine(info: MachineInfo): string[] {
   const load = info.loadAverage.map((value) => value.toFixed(2)).join(' ');
   return [
     `machine: ${info.cpuModel}, ${String(info.cores)} cores, ${info.memoryGiB.toFixed(1)} GiB, Linux ${info.kernel}`,
-    `software: node ${info.node}, mosquitto ${info.mosquitto}, aedes ${info.aedes}, mosquitto-ts ${info.ours}`,
+    `software: node ${info.node}, mosquitto-2.1 ${info.mosquitto21}, mosquitto ${info.mosquitto}, aedes ${info.aedes}, mosquitto-ts ${info.ours}`,
     `load average at start: ${load}; open files limit (hard): ${String(info.openFilesLimit)}`,
   ];
+}
+
+/**
+ * Descriptors the brokers and the generator can have: OPEN_FILES_WANTED where a process may
+ * raise its hard limit that far (root with CAP_SYS_RESOURCE: containers often drop it), else
+ * the hard limit.
+ */
+export function openFilesAvailable(info: MachineInfo): number {
+  const raise = spawnSync('/bin/sh', ['-c', `ulimit -n ${String(OPEN_FILES_WANTED)}`]);
+  return raise.status === 0
+    ? Math.max(info.openFilesLimit, OPEN_FILES_WANTED)
+    : info.openFilesLimit;
 }

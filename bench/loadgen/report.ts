@@ -18,7 +18,16 @@ export type RunOutcome = Outcome<LoadgenResult>;
 export interface ScenarioRuns {
   readonly scenario: Scenario;
   readonly runs: ReadonlyMap<BrokerName, readonly RunOutcome[]>;
+  /** The highest VmHWM (kB) of the broker's processes in this scenario. */
+  readonly peakRssKb?: ReadonlyMap<BrokerName, number> | undefined;
 }
+
+/** `lost` of a run (0 where the mode has none); below 0: duplicates. */
+export function lostOf(result: LoadgenResult): number {
+  return result.kind === 'connections' ? 0 : result.lost;
+}
+
+export const megabytes = (kb: number): string => (kb / 1024).toFixed(1);
 
 export function median(values: readonly number[]): number | null {
   if (values.length === 0) return null;
@@ -38,9 +47,9 @@ export interface CpuShares {
 export function cpuShares(result: LoadgenResult): CpuShares {
   const seconds = result.elapsed > 0 ? result.elapsed : 1;
   const other =
-    result.kind === 'traffic'
-      ? Math.max(0, result.machineCpu - result.brokerCpu - result.generatorCpu)
-      : null;
+    result.kind === 'connections'
+      ? null
+      : Math.max(0, result.machineCpu - result.brokerCpu - result.generatorCpu);
   return {
     broker: (100 * result.brokerCpu) / seconds,
     generator: (100 * result.generatorCpu) / seconds,
@@ -67,7 +76,7 @@ export function formatRun(scenario: Scenario<string>, broker: string, outcome: R
       return value === null ? `${metric.label} n/a` : `${metric.format(value)} ${metric.label}`;
     })
     .join(', ');
-  const lost = outcome.result.kind === 'traffic' ? outcome.result.lost : 0;
+  const lost = lostOf(outcome.result);
   const loss =
     lost > 0 ? `, LOST ${String(lost)}` : lost < 0 ? `, ${String(-lost)} DUPLICATES` : '';
   return `${broker}: ${figures}${loss}; cpu broker/gen/other ${formatCpu(cpuShares(outcome.result))}`;
@@ -99,7 +108,7 @@ export function summarize(metric: Metric, runs: readonly RunOutcome[]): Summary 
   }
   let cell = metric.format(value);
   // lost < 0: more deliveries than messages sent times subscribers (duplicates)
-  const losses = results.map((r) => (r.kind === 'traffic' ? r.lost : 0));
+  const losses = results.map(lostOf);
   const lost = Math.max(0, ...losses);
   const extra = -Math.min(0, ...losses);
   if (lost > 0) cell += ` (lost ${String(lost)})`;
@@ -153,11 +162,12 @@ export function buildReport(
   brokers: readonly BrokerName[],
   settings: RunSettings,
 ): string[] {
+  // ours / each other broker, in BROKER_NAMES order: the reference (Mosquitto 2.1) first
   const others = brokers.includes('ours') ? brokers.filter((name) => name !== 'ours') : [];
   const header = ['Scenario', 'Figure', ...brokers, ...others.map((name) => `ours/${name}`)];
   const rows: string[][] = [];
   const notes = new Set<string>();
-  for (const { scenario, runs } of scenarios) {
+  for (const { scenario, runs, peakRssKb } of scenarios) {
     scenario.metrics.forEach((metric, index) => {
       const summaries = new Map<BrokerName, Summary>();
       for (const name of brokers) summaries.set(name, summarize(metric, runs.get(name) ?? []));
@@ -175,6 +185,20 @@ export function buildReport(
       ...brokers.map((name) => summarizeCpu(runs.get(name) ?? [])),
       ...others.map(() => ''),
     ]);
+    const peaks = scenarioPeaks(brokers, { scenario, runs, peakRssKb });
+    rows.push([
+      '',
+      'broker peak RSS MB (lower is better)',
+      ...brokers.map((name) => {
+        const peak = peaks.get(name);
+        return peak === undefined ? '' : megabytes(peak);
+      }),
+      ...others.map((name) => {
+        const ours = peaks.get('ours');
+        const other = peaks.get(name);
+        return ours === undefined || other === undefined ? '' : ratio(ours, other);
+      }),
+    ]);
     for (const name of brokers) {
       for (const run of runs.get(name) ?? []) {
         if (run.kind === 'not-started') notes.add(`${name}: failed to start (${run.error})`);
@@ -183,4 +207,38 @@ export function buildReport(
     }
   }
   return [...renderMarkdown(header, rows), '', ...notes];
+}
+
+/** Peak RSS per broker of one scenario (only brokers that ran it). */
+function scenarioPeaks(
+  brokers: readonly BrokerName[],
+  runs: ScenarioRuns,
+): ReadonlyMap<BrokerName, number> {
+  const peaks = new Map<BrokerName, number>();
+  for (const name of brokers) {
+    const peak = runs.peakRssKb?.get(name);
+    if (peak !== undefined && (runs.runs.get(name)?.length ?? 0) > 0) peaks.set(name, peak);
+  }
+  return peaks;
+}
+
+/** One table: each broker's peak RSS over the whole benchmark (all its processes). */
+export function buildPeakReport(
+  scenarios: readonly ScenarioRuns[],
+  brokers: readonly BrokerName[],
+): string[] {
+  const rows: string[][] = [];
+  for (const name of brokers) {
+    let peak = 0;
+    let where = '';
+    for (const runs of scenarios) {
+      const value = scenarioPeaks(brokers, runs).get(name);
+      if (value !== undefined && value > peak) {
+        peak = value;
+        where = runs.scenario.id;
+      }
+    }
+    if (peak > 0) rows.push([name, megabytes(peak), where]);
+  }
+  return renderMarkdown(['Broker', 'peak RSS MB, whole benchmark', 'in scenario'], rows, 1);
 }
