@@ -251,9 +251,7 @@ export class BrokerSecurity {
       return domain.authenticate(username, password);
     }
     const decide = (result: PluginResult): boolean | Promise<boolean> =>
-      result === 'defer'
-        ? domain.authenticate(username, password, null, true)
-        : result === 'allow';
+      result === 'defer' ? domain.authenticate(username, password, null, true) : result === 'allow';
     const answer = plugins.basicAuth(listener, { client, username, password });
     return typeof answer === 'string' ? decide(answer) : answer.then(decide);
   }
