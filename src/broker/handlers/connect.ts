@@ -277,9 +277,12 @@ function notAuthorised(): MqttError {
 }
 
 /**
- * mosquitto_unpwd_check(). A PBKDF2 check runs on the thread pool: meanwhile the
- * connection is Authenticating and holds the packets that follow its CONNECT, and other
- * clients are served. A reload in between makes the check run again on the new files.
+ * mosquitto_unpwd_check(). Most checks answer at once (no password file, $6$ hashes, 2.0's
+ * 101-iteration PBKDF2, plugins answering synchronously) and the CONNACK goes out in this
+ * turn. An expensive PBKDF2 hash runs on the thread pool, and a plugin may answer later:
+ * meanwhile the connection is Authenticating and holds the packets that follow its
+ * CONNECT, and other clients are served. A reload in between makes the check run again on
+ * the new files.
  */
 function authenticateConnect(conn: ClientConnection, request: ConnectRequest): void {
   const security = conn.broker.security;

@@ -36,8 +36,8 @@ export class SecurityDomain {
   }
 
   /**
-   * Whether these credentials may connect: decided now, or a promise when a PBKDF2 hash
-   * has to be computed (on the thread pool). `verified` is a hash the same password was
+   * Whether these credentials may connect: decided now, or a promise when an expensive
+   * PBKDF2 hash has to be computed (on the thread pool; see CHEAP_PBKDF2_ITERATIONS). `verified` is a hash the same password was
    * already found to match; an unchanged entry is then accepted without hashing again.
    */
   authenticate(

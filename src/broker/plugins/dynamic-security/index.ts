@@ -3,6 +3,7 @@
  * levels, encoded_password and initial config generation) as a module the plugin host calls.
  */
 import { isMosquittoUtf8 } from '../../../common/mosquitto-utf8.ts';
+import { CHEAP_PBKDF2_ITERATIONS } from '../../../common/password.ts';
 import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import { createHash, pbkdf2, pbkdf2Sync, randomBytes, timingSafeEqual } from 'node:crypto';
 import { ConfigInitError, generateInitialConfig, writeRestricted } from './config-init.ts';
@@ -51,8 +52,6 @@ export interface DynsecKick {
 export const DYNSEC_ITERATIONS = 101;
 const SALT_BYTES = 12;
 const CACHE_LIMIT = 100_000;
-/** Hashes this cheap are computed on the event loop (see authenticate()). */
-const SYNC_HASH_ITERATIONS = 200;
 
 /** A derived hash against the stored one, in constant time. */
 function matches(derived: Buffer, stored: Buffer): DynsecDecision {
@@ -264,7 +263,7 @@ export class DynamicSecurity {
 
   /**
    * The plugin's basic auth. Answers at once unless the hash is an expensive PBKDF2 one
-   * (above SYNC_HASH_ITERATIONS), which is computed on the thread pool: the broker then
+   * (above CHEAP_PBKDF2_ITERATIONS), which is computed on the thread pool: the broker then
    * holds the client in its Authenticating state.
    */
   authenticate(
@@ -282,9 +281,9 @@ export class DynamicSecurity {
     if (pw.type === 6) {
       return matches(createHash('sha512').update(password).update(pw.salt).digest(), pw.hash);
     }
-    if (pw.iterations <= SYNC_HASH_ITERATIONS) {
-      // ~38 µs for 2.0's 101 iterations: cheaper here than a trip to the thread pool,
-      // which competes with the event loop for the cores.
+    if (pw.iterations <= CHEAP_PBKDF2_ITERATIONS) {
+      // ~38 µs for 2.0's 101 iterations: cheaper here than a trip to the thread pool
+      // (see CHEAP_PBKDF2_ITERATIONS).
       return matches(pbkdf2Sync(password, pw.salt, pw.iterations, 64, 'sha512'), pw.hash);
     }
     return new Promise<DynsecDecision>((resolve, reject) => {
