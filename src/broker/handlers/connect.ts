@@ -380,11 +380,13 @@ function acceptConnect(
 
   // The CONNACK properties of this connection; send.connack() adds the server's own
   // after them, in Mosquitto's order (features §3.3).
-  const connackProperties: MutableProperties = { ...authProperties };
+  let connackProperties: Properties = EMPTY_PROPERTIES;
   if (v5) {
-    if (serverKeepAlive >= 0) connackProperties.serverKeepAlive = serverKeepAlive;
-    if (listener.maxTopicAlias > 0) connackProperties.topicAliasMaximum = listener.maxTopicAlias;
-    if (assignedId) connackProperties.assignedClientIdentifier = clientId;
+    const own: MutableProperties = { ...authProperties };
+    if (serverKeepAlive >= 0) own.serverKeepAlive = serverKeepAlive;
+    if (listener.maxTopicAlias > 0) own.topicAliasMaximum = listener.maxTopicAlias;
+    if (assignedId) own.assignedClientIdentifier = clientId;
+    connackProperties = own;
   }
   broker.completeConnect(conn, session, sessionPresent, keepalive, connackProperties);
   broker.persistence?.noteSession(session);

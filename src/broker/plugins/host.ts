@@ -75,6 +75,8 @@ export class PluginHost {
   readonly hasMessageOut: boolean;
   /** Some plugin does MQTT 5 enhanced authentication (AUTH packets are read then). */
   readonly hasExtendedAuth: boolean;
+  /** Some plugin wants connect events (the broker describes the client only then). */
+  readonly hasConnect: boolean;
   #tick: TimerHandle | null = null;
   /** Each listener's plugins in the order they are asked (worked out once). */
   readonly #chains = new Map<ListenerConfig, LoadedPlugin[]>();
@@ -95,6 +97,7 @@ export class PluginHost {
     this.hasMessageIn = loaded.some((p) => p.events.messageIn !== undefined);
     this.hasMessageOut = loaded.some((p) => p.events.messageOut !== undefined);
     this.hasExtendedAuth = loaded.some((p) => p.events.extendedAuthStart !== undefined);
+    this.hasConnect = loaded.some((p) => p.events.connect !== undefined);
     if (loaded.some((p) => p.events.tick !== undefined)) this.#scheduleTick();
   }
 
