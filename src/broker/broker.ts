@@ -439,7 +439,8 @@ export class Broker extends EventEmitter<BrokerEvents> {
       resumeSession(this, session);
     }
     if (this.listenerCount('clientConnected') > 0) this.emit('clientConnected', clientInfo(conn));
-    this.security.plugins?.connected(conn.listener.config, pluginClientOf(conn));
+    const plugins = this.security.plugins;
+    if (plugins?.hasConnect === true) plugins.connected(conn.listener.config, pluginClientOf(conn));
   }
 
   /** A connection started closing: log it, publish or schedule its will, settle the session. */

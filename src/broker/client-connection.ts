@@ -23,6 +23,7 @@ import { releaseQueued } from './outgoing.ts';
 import type { Session } from './session.ts';
 import type { AckTarget } from './persistence/persistence.ts';
 import type { BridgeEndpoint } from './bridge-hooks.ts';
+import type { Credentials } from './security/broker-security.ts';
 import * as send from './send.ts';
 
 export const ConnectionState = {
@@ -88,6 +89,8 @@ export class ClientConnection implements ConnectionHandler, Flushable, DeadlineO
   wasConnected = false;
   /** A CONNECT was decoded: its protocol version is known (refusals get a CONNACK). */
   connectDecoded = false;
+  /** What the client authenticated with (BrokerSecurity.admitted), for re-checks. */
+  credentials: Credentials | null = null;
   /** The first bytes received, kept until CONNECT to report a bad protocol level. */
   #firstChunk: Buffer | null = null;
   closeReason: CloseReason = CloseReason.ConnectionLost;
@@ -298,12 +301,14 @@ export class ClientConnection implements ConnectionHandler, Flushable, DeadlineO
   startKeepalive(keepaliveSeconds: number): void {
     const clock = this.broker.clock;
     const deadlines = deadlineHeapFor(clock);
-    deadlines.cancel(this);
-    this.lastActivity = clock.now();
+    const now = clock.now();
+    this.lastActivity = now;
     this.#firstChunk = null;
     // [MQTT-3.1.2-24] one and a half times the keepalive, to the millisecond.
     this.keepaliveMs = keepaliveSeconds * 1500;
-    if (this.keepaliveMs > 0) deadlines.arm(this, this.keepaliveMs);
+    // armAt() moves the CONNECT deadline's heap slot to the keepalive one.
+    if (this.keepaliveMs > 0) deadlines.armAt(this, now + this.keepaliveMs);
+    else deadlines.cancel(this);
   }
 
   /** The CONNECT deadline passed, or the keepalive one may have (DeadlineOwner). */

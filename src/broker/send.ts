@@ -97,22 +97,29 @@ export function connack(
       `Sending CONNACK to ${conn.clientId === '' ? conn.transport.remoteAddress : conn.clientId} (${sessionPresent ? 1 : 0}, ${reasonCode})`,
     );
   }
-  const v5 = conn.protocolVersion === ProtocolVersion.V5;
-  let all: Properties = EMPTY_PROPERTIES;
-  if (v5) {
-    const config = conn.broker.config;
-    const maxQos = conn.listener.config.maxQos;
-    const server: MutableProperties = { ...properties };
-    if (reasonCode < 0x80) {
-      if (!config.retainAvailable) server.retainAvailable = 0;
-      if (config.maxPacketSize > 0) server.maximumPacketSize = config.maxPacketSize;
-      if (config.maxInflightMessages > 0) server.receiveMaximum = config.maxInflightMessages;
-    }
-    if (maxQos !== 2) server.maximumQoS = maxQos;
-    all = server;
+  if (conn.protocolVersion !== ProtocolVersion.V5) {
+    // 3.1 / 3.1.1: four fixed bytes, written in place (no encoder, no allocation: every
+    // connect passes here).
+    const at = conn.out.reserve(4);
+    const bytes = conn.out.bytes;
+    bytes[at] = 0x20;
+    bytes[at + 1] = 2;
+    bytes[at + 2] = sessionPresent ? 1 : 0;
+    bytes[at + 3] = reasonCode;
+    conn.packetQueued();
+    return true;
   }
+  const config = conn.broker.config;
+  const maxQos = conn.listener.config.maxQos;
+  const server: MutableProperties = { ...properties };
+  if (reasonCode < 0x80) {
+    if (!config.retainAvailable) server.retainAvailable = 0;
+    if (config.maxPacketSize > 0) server.maximumPacketSize = config.maxPacketSize;
+    if (config.maxInflightMessages > 0) server.receiveMaximum = config.maxInflightMessages;
+  }
+  if (maxQos !== 2) server.maximumQoS = maxQos;
   const bytes = encodePacket(
-    { type: PacketType.Connack, sessionPresent, reasonCode, properties: all },
+    { type: PacketType.Connack, sessionPresent, reasonCode, properties: server },
     conn.protocolVersion,
   );
   const limit = conn.clientMaximumPacketSize;

@@ -14,6 +14,7 @@ import { DeliveryQueue } from './messages/delivery-queue.ts';
 import { PacketIdAllocator } from './messages/packet-id.ts';
 import type { StoredMessage } from './messages/stored-message.ts';
 import type { BridgeSessionPolicy } from './bridge-hooks.ts';
+import type { SessionBinding } from './security/broker-security.ts';
 
 /** Session Expiry Interval meaning "never" (also what a v3 clean session 0 gets). */
 export const SESSION_NEVER_EXPIRES = 0xffffffff;
@@ -130,6 +131,9 @@ export class Session implements Subscriber {
   expiryTimer: TimerHandle | null = null;
   /** "Outgoing messages are being dropped" was logged since the last connect. */
   isDropping = false;
+
+  /** What BrokerSecurity keeps for this session's ACL checks (null until admitted). */
+  securityBinding: SessionBinding | null = null;
 
   /** Routing scratch: the route that last saw this session and its slot there. */
   routeEpoch = 0;

@@ -5,6 +5,7 @@ import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
+  CHEAP_PBKDF2_ITERATIONS,
   HashType,
   formatPasswordHash,
   hashPassword,
@@ -28,6 +29,23 @@ test('verifies hashes written by Mosquitto', async () => {
   assert.equal(sha.type, HashType.Sha512);
   assert.equal(await verifyPassword(Buffer.from('y'), sha), true);
   assert.equal(await verifyPassword(Buffer.from('x'), sha), false);
+});
+
+test('cheap hashes are checked at once, expensive PBKDF2 ones on the thread pool', async () => {
+  // 2.0's default (101) and $6$: a plain boolean, no promise.
+  const cheap = parsePasswordHash(MOSQUITTO_PBKDF2);
+  assert.ok(cheap.iterations <= CHEAP_PBKDF2_ITERATIONS);
+  assert.equal(verifyPassword(Buffer.from('secret'), cheap), true);
+  assert.equal(verifyPassword(Buffer.from('Secret'), cheap), false);
+  assert.equal(verifyPassword(Buffer.from('y'), parsePasswordHash(MOSQUITTO_SHA512)), true);
+  // 2.1's default (1000) and above: off the event loop.
+  const dear = hashPassword('pw', HashType.Sha512Pbkdf2, 1000);
+  const right = verifyPassword(Buffer.from('pw'), dear);
+  const wrong = verifyPassword(Buffer.from('px'), dear);
+  assert.ok(right instanceof Promise);
+  assert.ok(wrong instanceof Promise);
+  assert.equal(await right, true);
+  assert.equal(await wrong, false);
 });
 
 test('formats back to the same text', () => {

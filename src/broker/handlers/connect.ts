@@ -282,9 +282,12 @@ function notAuthorised(): MqttError {
 }
 
 /**
- * mosquitto_unpwd_check(). A PBKDF2 check runs on the thread pool: meanwhile the
- * connection is Authenticating and holds the packets that follow its CONNECT, and other
- * clients are served. A reload in between makes the check run again on the new files.
+ * mosquitto_unpwd_check(). Most checks answer at once (no password file, $6$ hashes, 2.0's
+ * 101-iteration PBKDF2, plugins answering synchronously) and the CONNACK goes out in this
+ * turn. An expensive PBKDF2 hash runs on the thread pool, and a plugin may answer later:
+ * meanwhile the connection is Authenticating and holds the packets that follow its
+ * CONNECT, and other clients are served. A reload in between makes the check run again on
+ * the new files.
  */
 function authenticateConnect(conn: ClientConnection, request: ConnectRequest): void {
   const security = conn.broker.security;
@@ -383,13 +386,15 @@ function acceptConnect(
   // The CONNACK properties of this connection; send.connack() adds the server's own
   // after them, in Mosquitto's order (features §3.3): the authentication method and data
   // come after the assigned client id (connect__on_authorised()).
-  const connackProperties: MutableProperties = {};
+  let connackProperties: Properties = EMPTY_PROPERTIES;
   if (v5) {
-    if (serverKeepAlive >= 0) connackProperties.serverKeepAlive = serverKeepAlive;
-    if (listener.maxTopicAlias > 0) connackProperties.topicAliasMaximum = listener.maxTopicAlias;
-    if (assignedId) connackProperties.assignedClientIdentifier = clientId;
+    const own: MutableProperties = {};
+    if (serverKeepAlive >= 0) own.serverKeepAlive = serverKeepAlive;
+    if (listener.maxTopicAlias > 0) own.topicAliasMaximum = listener.maxTopicAlias;
+    if (assignedId) own.assignedClientIdentifier = clientId;
+    Object.assign(own, authProperties);
+    connackProperties = own;
   }
-  Object.assign(connackProperties, authProperties);
   broker.completeConnect(conn, session, sessionPresent, keepalive, connackProperties);
   broker.persistence?.noteSession(session);
 }

@@ -35,6 +35,8 @@ export const AUTH_TIMEOUT_MS = 10_000;
 /** A plugin chain's ACL answer: 'none' when no plugin checks ACLs for the listener. */
 export type AclAnswer = PluginResult | 'none';
 const TICK_MS = 1000;
+/** What the timer of a pending basic-auth answer resolves with. */
+const TIMED_OUT = Symbol('timed out');
 
 /** What plugins may do to the broker (given by the broker, so the host does not import it). */
 export interface PluginBroker {
@@ -76,6 +78,8 @@ export class PluginHost {
   readonly hasMessageOut: boolean;
   /** Some plugin does MQTT 5 enhanced authentication (AUTH packets are read then). */
   readonly hasExtendedAuth: boolean;
+  /** Some plugin wants connect events (the broker describes the client only then). */
+  readonly hasConnect: boolean;
   #tick: TimerHandle | null = null;
   /** Each listener's plugins in the order they are asked (worked out once). */
   readonly #chains = new Map<ListenerConfig, LoadedPlugin[]>();
@@ -96,6 +100,7 @@ export class PluginHost {
     this.hasMessageIn = loaded.some((p) => p.events.messageIn !== undefined);
     this.hasMessageOut = loaded.some((p) => p.events.messageOut !== undefined);
     this.hasExtendedAuth = loaded.some((p) => p.events.extendedAuthStart !== undefined);
+    this.hasConnect = loaded.some((p) => p.events.connect !== undefined);
     if (loaded.some((p) => p.events.tick !== undefined)) this.#scheduleTick();
   }
 
@@ -177,47 +182,73 @@ export class PluginHost {
     return this.#chain(listener).some((p) => p.events.basicAuth !== undefined);
   }
 
-  /** MOSQ_EVT_BASIC_AUTH through the chain: 'defer' when every plugin deferred. */
-  async basicAuth(listener: ListenerConfig, event: BasicAuthEvent): Promise<PluginResult> {
-    for (const plugin of this.#chain(listener)) {
-      const handler = plugin.events.basicAuth;
-      if (handler === undefined) continue;
-      const result = await this.#settle(plugin, 'basic auth', () => handler(event));
+  /**
+   * MOSQ_EVT_BASIC_AUTH through the chain: 'defer' when every plugin deferred. Handlers
+   * that answer at once are settled at once (no promise, no timer: a connect with the
+   * dynsec plugin costs no more turns of the event loop than one without); the first that
+   * returns a promise makes the rest of the chain wait for it, with AUTH_TIMEOUT_MS.
+   */
+  basicAuth(listener: ListenerConfig, event: BasicAuthEvent): PluginResult | Promise<PluginResult> {
+    return this.#basicAuthFrom(this.#chain(listener), 0, event);
+  }
+
+  #basicAuthFrom(
+    chain: readonly LoadedPlugin[],
+    start: number,
+    event: BasicAuthEvent,
+  ): PluginResult | Promise<PluginResult> {
+    for (let i = start; i < chain.length; i++) {
+      const plugin = chain[i];
+      const handler = plugin?.events.basicAuth;
+      if (plugin === undefined || handler === undefined) continue;
+      let answer: unknown;
+      try {
+        answer = handler(event);
+      } catch (error) {
+        return this.#failed(plugin, 'basic auth', error);
+      }
+      if (isThenable(answer)) {
+        return this.#settle(plugin, 'basic auth', answer).then((result) =>
+          result === 'defer' ? this.#basicAuthFrom(chain, i + 1, event) : result,
+        );
+      }
+      const result = checkResult(this.#broker, plugin, 'basic auth', answer);
       if (result !== 'defer') return result;
     }
     return 'defer';
   }
 
+  /** A plugin's promised answer, or 'deny' when it rejects or is not there in time. */
   async #settle(
     plugin: LoadedPlugin,
     what: string,
-    call: () => PluginResult | Promise<PluginResult>,
+    answer: PromiseLike<unknown>,
   ): Promise<PluginResult> {
     const pending: { timer: TimerHandle | null } = { timer: null };
     try {
-      const answer = call();
-      const result =
-        typeof answer === 'string'
-          ? answer
-          : await Promise.race([
-              answer,
-              new Promise<'timeout'>((resolve) => {
-                pending.timer = this.#broker.clock.setTimer(() => {
-                  resolve('timeout');
-                }, AUTH_TIMEOUT_MS);
-              }),
-            ]);
-      if (result === 'timeout') {
+      const result = await Promise.race([
+        answer,
+        new Promise<typeof TIMED_OUT>((resolve) => {
+          pending.timer = this.#broker.clock.setTimer(() => {
+            resolve(TIMED_OUT);
+          }, AUTH_TIMEOUT_MS);
+        }),
+      ]);
+      if (result === TIMED_OUT) {
         this.#broker.log.error(`Plugin ${plugin.name}: ${what} did not answer in time; denied.`);
         return 'deny';
       }
       return checkResult(this.#broker, plugin, what, result);
     } catch (error) {
-      this.#broker.log.error(`Plugin ${plugin.name}: ${what} failed: ${errorText(error)}; denied.`);
-      return 'deny';
+      return this.#failed(plugin, what, error);
     } finally {
       if (pending.timer !== null) this.#broker.clock.cancel(pending.timer);
     }
+  }
+
+  #failed(plugin: LoadedPlugin, what: string, error: unknown): 'deny' {
+    this.#broker.log.error(`Plugin ${plugin.name}: ${what} failed: ${errorText(error)}; denied.`);
+    return 'deny';
   }
 
   /**
@@ -311,7 +342,7 @@ export class PluginHost {
         return 'deny';
       }
       if (isThenable(result)) {
-        return this.#settle(plugin, 'ACL check', () => result as Promise<PluginResult>).then(
+        return this.#settle(plugin, 'ACL check', result).then(
           (verdict) => (verdict === 'defer' ? this.#aclFrom(chain, i + 1, event, true) : verdict),
         );
       }
@@ -438,6 +469,15 @@ export class PluginHost {
   }
 }
 
+/** A plugin handler's promise (or anything with a then()), as opposed to a plain answer. */
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (
+    (typeof value === 'object' || typeof value === 'function') &&
+    value !== null &&
+    typeof (value as { then?: unknown }).then === 'function'
+  );
+}
+
 function checkResult(
   broker: PluginBroker,
   plugin: LoadedPlugin,
@@ -447,14 +487,6 @@ function checkResult(
   if (result === 'allow' || result === 'deny' || result === 'defer') return result;
   broker.log.error(`Plugin ${plugin.name}: ${what} answered ${String(result)}; denied.`);
   return 'deny';
-}
-
-function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return (
-    typeof value === 'object' &&
-    value !== null &&
-    typeof (value as { then?: unknown }).then === 'function'
-  );
 }
 
 function contextFor(

@@ -28,7 +28,7 @@ import type { Session } from '../session.ts';
 import type { ClientAcl, RequestedAccess } from './acl-file.ts';
 import { AclAccess, AclRules } from './acl-file.ts';
 import { SecurityDomain, loadAcl, loadPasswords } from './security-domain.ts';
-import type { PluginClient } from '../plugins/api.ts';
+import type { PluginClient, PluginResult } from '../plugins/api.ts';
 import type { AclAnswer, PluginHost } from '../plugins/host.ts';
 import type { QoS } from '../../protocol/constants.ts';
 
@@ -43,8 +43,12 @@ export class SecurityFileError extends Error {
   }
 }
 
-/** What the ACL checks of one session need, cached. */
-interface SessionBinding {
+/**
+ * What the ACL checks of one session need, cached. Kept on the session itself
+ * (`session.securityBinding`): a WeakMap entry per session cost a few µs per connect and
+ * made every scavenge walk its ephemeron table.
+ */
+export interface SessionBinding {
   /** The listener the client last connected through (its domain's key). */
   listener: ListenerConfig | null;
   /** The session as plugins see it (made on the first plugin ACL check). */
@@ -65,8 +69,11 @@ interface WillOwner {
   readonly listener: ListenerConfig;
 }
 
-/** What a connected client authenticated with, for the re-check after a reload. */
-interface Credentials {
+/**
+ * What a connected client authenticated with, for the re-check after a reload (kept on
+ * the connection, `conn.credentials`, for the reason SessionBinding is on the session).
+ */
+export interface Credentials {
   readonly password: Buffer | null;
   /** The stored hash the password was last found to match (null without one). */
   verified: PasswordHash | null;
@@ -110,9 +117,7 @@ export class BrokerSecurity {
   messageOutActive = false;
   /** Bumped by each load or reload: answers computed for an older one are redone. */
   generation = 0;
-  readonly #sessions = new WeakMap<Session, SessionBinding>();
   readonly #wills = new WeakMap<StoredMessage, WillOwner>();
-  readonly #credentials = new WeakMap<ClientConnection, Credentials>();
   /** With per_listener_settings: the listener each retained topic was last set through. */
   readonly #retainedSources = new Map<string, ListenerConfig>();
   readonly #identityAcls = new WeakMap<AclRules, Map<string, ClientAcl>>();
@@ -236,8 +241,8 @@ export class BrokerSecurity {
   // ---- Authentication ----------------------------------------------------------------
 
   /**
-   * CONNECT credentials: allowed now, refused now, or a promise (PBKDF2 on the pool, or
-   * plugins). Plugins with basic auth are asked first, in order; when all defer, the
+   * CONNECT credentials: allowed now, refused now, or a promise (PBKDF2 on the pool, or a
+   * plugin answering later). Plugins with basic auth are asked first, in order; when all defer, the
    * password file and allow_anonymous decide as mosquitto_unpwd_check() does.
    */
   authenticate(
@@ -251,10 +256,10 @@ export class BrokerSecurity {
     if (plugins === null || !plugins.hasBasicAuth(listener)) {
       return domain.authenticate(username, password);
     }
-    return plugins.basicAuth(listener, { client, username, password }).then((result) => {
-      if (result !== 'defer') return result === 'allow';
-      return domain.authenticate(username, password, null, true);
-    });
+    const decide = (result: PluginResult): boolean | Promise<boolean> =>
+      result === 'defer' ? domain.authenticate(username, password, null, true) : result === 'allow';
+    const answer = plugins.basicAuth(listener, { client, username, password });
+    return typeof answer === 'string' ? decide(answer) : answer.then(decide);
   }
 
   /** A client was let in: remember its credentials, its session's domain and its will. */
@@ -267,17 +272,17 @@ export class BrokerSecurity {
     const listener = conn.listener.config;
     const username = conn.username;
     const passwords = this.domainFor(listener).passwords;
-    this.#credentials.set(conn, {
+    conn.credentials = {
       password: password === null ? null : Buffer.from(password),
       verified: username === null ? null : (passwords?.get(username) ?? null),
-    });
-    this.#sessions.set(session, {
+    };
+    session.securityBinding = {
       listener,
       rules: null,
       clientId: session.clientId,
       username: session.username,
       acl: null,
-    });
+    };
     if (will !== null) {
       this.#wills.set(will, { clientId: session.clientId, username, listener });
     }
@@ -311,7 +316,7 @@ export class BrokerSecurity {
         }
         continue;
       }
-      const credentials = this.#credentials.get(conn);
+      const credentials = conn.credentials;
       const verdict = domain.authenticate(
         username,
         credentials?.password ?? null,
@@ -320,7 +325,7 @@ export class BrokerSecurity {
       const settle = (allowed: boolean): void => {
         if (!allowed) {
           conn.close(CloseReason.Disconnected);
-        } else if (credentials !== undefined && username !== null) {
+        } else if (credentials !== null && username !== null) {
           credentials.verified = domain.passwords?.get(username) ?? null;
         }
       };
@@ -372,8 +377,8 @@ export class BrokerSecurity {
     unsubscribe: boolean,
   ): boolean | Promise<boolean> {
     const plugins = this.#plugins;
-    const binding = this.#sessions.get(session);
-    if (plugins === null || !plugins.hasAcl || binding === undefined || binding.listener === null) {
+    const binding = session.securityBinding;
+    if (plugins === null || !plugins.hasAcl || binding === null || binding.listener === null) {
       return true;
     }
     const listener = binding.listener;
@@ -394,8 +399,8 @@ export class BrokerSecurity {
    */
   messageOut(session: Session, message: StoredMessage): StoredMessage | null {
     const plugins = this.#plugins;
-    const binding = this.#sessions.get(session);
-    if (plugins === null || binding === undefined || binding.listener === null) return message;
+    const binding = session.securityBinding;
+    if (plugins === null || binding === null || binding.listener === null) return message;
     const original = {
       topic: message.topic,
       payload: message.payload,
@@ -429,8 +434,8 @@ export class BrokerSecurity {
   ): boolean | Promise<boolean> {
     const plugins = this.#plugins;
     if (plugins !== null && plugins.hasAcl) {
-      const binding = this.#sessions.get(session);
-      if (binding !== undefined && binding.listener !== null) {
+      const binding = session.securityBinding;
+      if (binding !== null && binding.listener !== null) {
         const verdict = this.#pluginAnswer(plugins, session, binding, topic, access);
         if (typeof verdict === 'string') {
           return this.#decide(session, binding.listener, verdict, topic, access);
@@ -494,9 +499,9 @@ export class BrokerSecurity {
   }
 
   #fileAllows(session: Session, topic: string, access: RequestedAccess): boolean {
-    let binding = this.#sessions.get(session);
+    let binding = session.securityBinding;
     let domain: SecurityDomain;
-    if (binding !== undefined && binding.listener !== null) {
+    if (binding !== null && binding.listener !== null) {
       domain = this.domainFor(binding.listener);
     }
     // Mosquitto denies a client it cannot place on a listener.
@@ -507,9 +512,9 @@ export class BrokerSecurity {
     }
     const rules = domain.acl;
     if (rules === null) return true;
-    if (binding === undefined) {
+    if (binding === null) {
       binding = { listener: null, rules: null, clientId: '', username: null, acl: null };
-      this.#sessions.set(session, binding);
+      session.securityBinding = binding;
     }
     let acl = binding.acl;
     if (

@@ -36,8 +36,8 @@ export class SecurityDomain {
   }
 
   /**
-   * Whether these credentials may connect: decided now, or a promise when a PBKDF2 hash
-   * has to be computed (on the thread pool). `verified` is a hash the same password was
+   * Whether these credentials may connect: decided now, or a promise when an expensive
+   * PBKDF2 hash has to be computed (on the thread pool; see CHEAP_PBKDF2_ITERATIONS). `verified` is a hash the same password was
    * already found to match; an unchanged entry is then accepted without hashing again.
    */
   authenticate(
@@ -59,13 +59,16 @@ export class SecurityDomain {
   }
 }
 
-/** An unknown username: refused once a wrong password would have been (decoyHash). */
-async function refuseAfterDecoy(password: Buffer, passwords: PasswordTable): Promise<false> {
-  await verifyPassword(
+/**
+ * An unknown username: refused once a wrong password would have been (decoyHash), and in
+ * the same way (at once for a cheap hash, from the thread pool for a dear one).
+ */
+function refuseAfterDecoy(password: Buffer, passwords: PasswordTable): false | Promise<false> {
+  const decoy = verifyPassword(
     password,
     decoyHashFor(passwords, () => firstPasswordHash(passwords)),
   );
-  return false;
+  return typeof decoy === 'boolean' ? false : decoy.then(() => false as const);
 }
 
 function sameHash(a: PasswordHash, b: PasswordHash): boolean {

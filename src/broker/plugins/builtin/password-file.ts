@@ -8,7 +8,7 @@ import { decoyHashFor, verifyPassword } from '../../../common/password.ts';
 import type { PasswordTable } from '../../security/password-file.ts';
 import { firstPasswordHash, loadPasswordFile } from '../../security/password-file.ts';
 import type { BrokerLog } from '../../broker-log.ts';
-import type { PluginDefinition, PluginLog } from '../api.ts';
+import type { PluginDefinition, PluginLog, PluginResult } from '../api.ts';
 import { definePlugin } from '../api.ts';
 
 function load(path: string, log: PluginLog): PasswordTable {
@@ -45,22 +45,23 @@ export const passwordFilePlugin: PluginDefinition = definePlugin({
     if (path === undefined) throw new Error('plugin_opt_password_file is missing.');
     let table = load(path, context.log);
     return {
-      async basicAuth({ username, password }) {
+      basicAuth({ username, password }) {
         if (username === null) return 'defer';
         const stored = table.get(username);
         if (stored === undefined) {
           // As long as a wrong password takes: timing must not tell which users exist.
-          if (password !== null) {
-            const current = table;
-            await verifyPassword(
-              password,
-              decoyHashFor(current, () => firstPasswordHash(current)),
-            );
-          }
-          return 'defer';
+          if (password === null) return 'defer';
+          const current = table;
+          const decoy = verifyPassword(
+            password,
+            decoyHashFor(current, () => firstPasswordHash(current)),
+          );
+          return typeof decoy === 'boolean' ? 'defer' : decoy.then(() => 'defer' as const);
         }
         if (password === null) return 'deny';
-        return (await verifyPassword(password, stored)) ? 'allow' : 'deny';
+        const verdict = verifyPassword(password, stored);
+        const decide = (ok: boolean): PluginResult => (ok ? 'allow' : 'deny');
+        return typeof verdict === 'boolean' ? decide(verdict) : verdict.then(decide);
       },
       reload(options) {
         const next = options.get('password_file') ?? path;
