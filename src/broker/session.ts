@@ -14,6 +14,7 @@ import { DeliveryQueue } from './messages/delivery-queue.ts';
 import { PacketIdAllocator } from './messages/packet-id.ts';
 import type { StoredMessage } from './messages/stored-message.ts';
 import type { BridgeSessionPolicy } from './bridge-hooks.ts';
+import type { ListenerConfig } from './config/types.ts';
 
 /** Session Expiry Interval meaning "never" (also what a v3 clean session 0 gets). */
 export const SESSION_NEVER_EXPIRES = 0xffffffff;
@@ -119,6 +120,11 @@ export class Session implements Subscriber {
   readonly incomingResent = new LazyMap<number, boolean>();
 
   will: SessionWill | null = null;
+  /**
+   * The listener the client was last admitted through, whose security settings apply to
+   * it (null for a session restored from a store and not connected since).
+   */
+  securityListener: ListenerConfig | null = null;
   /** Port of the listener of the last connection (kept by persistence). */
   listenerPort = 0;
   /** Persistence holds this session (it survives its connection); see Persistence. */

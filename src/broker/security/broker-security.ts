@@ -266,18 +266,19 @@ export class BrokerSecurity {
   ): void {
     const listener = conn.listener.config;
     const username = conn.username;
-    const passwords = this.domainFor(listener).passwords;
-    this.#credentials.set(conn, {
-      password: password === null ? null : Buffer.from(password),
-      verified: username === null ? null : (passwords?.get(username) ?? null),
-    });
-    this.#sessions.set(session, {
-      listener,
-      rules: null,
-      clientId: session.clientId,
-      username: session.username,
-      acl: null,
-    });
+    // An anonymous client without a password (most idle clients) has nothing to remember:
+    // the re-check after a reload reads a missing entry as exactly that.
+    if (username !== null || password !== null) {
+      const passwords = this.domainFor(listener).passwords;
+      this.#credentials.set(conn, {
+        password: password === null ? null : Buffer.from(password),
+        verified: username === null ? null : (passwords?.get(username) ?? null),
+      });
+    }
+    // The binding itself is made on the first check that needs it (#bindingOf): clients
+    // that are never checked (no ACL, no plugin) cost only this field.
+    session.securityListener = listener;
+    this.#sessions.delete(session);
     if (will !== null) {
       this.#wills.set(will, { clientId: session.clientId, username, listener });
     }
@@ -372,7 +373,7 @@ export class BrokerSecurity {
     unsubscribe: boolean,
   ): boolean | Promise<boolean> {
     const plugins = this.#plugins;
-    const binding = this.#sessions.get(session);
+    const binding = this.#bindingOf(session);
     if (plugins === null || !plugins.hasAcl || binding === undefined || binding.listener === null) {
       return true;
     }
@@ -394,7 +395,7 @@ export class BrokerSecurity {
    */
   messageOut(session: Session, message: StoredMessage): StoredMessage | null {
     const plugins = this.#plugins;
-    const binding = this.#sessions.get(session);
+    const binding = this.#bindingOf(session);
     if (plugins === null || binding === undefined || binding.listener === null) return message;
     const original = {
       topic: message.topic,
@@ -422,6 +423,25 @@ export class BrokerSecurity {
     );
   }
 
+  /**
+   * The binding of a session, made from the listener it was admitted through on first
+   * use; undefined for a session never admitted (restored from a store and not back yet).
+   */
+  #bindingOf(session: Session): SessionBinding | undefined {
+    let binding = this.#sessions.get(session);
+    if (binding === undefined && session.securityListener !== null) {
+      binding = {
+        listener: session.securityListener,
+        rules: null,
+        clientId: session.clientId,
+        username: session.username,
+        acl: null,
+      };
+      this.#sessions.set(session, binding);
+    }
+    return binding;
+  }
+
   #sessionAllows(
     session: Session,
     topic: string,
@@ -429,7 +449,7 @@ export class BrokerSecurity {
   ): boolean | Promise<boolean> {
     const plugins = this.#plugins;
     if (plugins !== null && plugins.hasAcl) {
-      const binding = this.#sessions.get(session);
+      const binding = this.#bindingOf(session);
       if (binding !== undefined && binding.listener !== null) {
         const verdict = this.#pluginAnswer(plugins, session, binding, topic, access);
         if (typeof verdict === 'string') {
@@ -494,7 +514,7 @@ export class BrokerSecurity {
   }
 
   #fileAllows(session: Session, topic: string, access: RequestedAccess): boolean {
-    let binding = this.#sessions.get(session);
+    let binding = this.#bindingOf(session);
     let domain: SecurityDomain;
     if (binding !== undefined && binding.listener !== null) {
       domain = this.domainFor(binding.listener);
