@@ -166,6 +166,10 @@ function daemonize(argv: readonly string[]): void {
   const args = argv.filter((arg) => arg !== '-d' && arg !== '--daemon');
   const script = process.argv[1];
   if (script === undefined) return;
-  const child = spawn(process.execPath, [script, ...args], { detached: true, stdio: 'ignore' });
+  // With Node's own flags (bin/mosquitto's memory settings); the environment is inherited.
+  const child = spawn(process.execPath, [...process.execArgv, script, ...args], {
+    detached: true,
+    stdio: 'ignore',
+  });
   child.unref();
 }

@@ -15,6 +15,7 @@ import { PacketIdAllocator } from './messages/packet-id.ts';
 import type { StoredMessage } from './messages/stored-message.ts';
 import type { BridgeSessionPolicy } from './bridge-hooks.ts';
 import type { SessionBinding } from './security/broker-security.ts';
+import type { ListenerConfig } from './config/types.ts';
 
 /** Session Expiry Interval meaning "never" (also what a v3 clean session 0 gets). */
 export const SESSION_NEVER_EXPIRES = 0xffffffff;
@@ -120,6 +121,11 @@ export class Session implements Subscriber {
   readonly incomingResent = new LazyMap<number, boolean>();
 
   will: SessionWill | null = null;
+  /**
+   * The listener the client was last admitted through, whose security settings apply to
+   * it (null for a session restored from a store and not connected since).
+   */
+  securityListener: ListenerConfig | null = null;
   /** Port of the listener of the last connection (kept by persistence). */
   listenerPort = 0;
   /** Persistence holds this session (it survives its connection); see Persistence. */
@@ -132,7 +138,10 @@ export class Session implements Subscriber {
   /** "Outgoing messages are being dropped" was logged since the last connect. */
   isDropping = false;
 
-  /** What BrokerSecurity keeps for this session's ACL checks (null until admitted). */
+  /**
+   * What BrokerSecurity keeps for this session's ACL checks: made from securityListener on
+   * the first check that needs it (null until then, and again after each admission).
+   */
   securityBinding: SessionBinding | null = null;
 
   /** Routing scratch: the route that last saw this session and its slot there. */

@@ -49,8 +49,14 @@ export class StreamConnection implements Connection {
 
   constructor(socket: net.Socket, localPort: number, unixPath: string | null) {
     this.socket = socket;
-    this.remoteAddress = unixPath ?? stripMappedPrefix(socket.remoteAddress ?? '');
-    this.remotePort = socket.remotePort ?? 0;
+    if (unixPath === null) {
+      const peer = peerOf(socket);
+      this.remoteAddress = peer.address;
+      this.remotePort = peer.port;
+    } else {
+      this.remoteAddress = unixPath;
+      this.remotePort = 0;
+    }
     this.localPort = localPort;
     (socket as OwnedSocket)[kConnection] = this;
     socket.on('error', onSocketError);
@@ -69,12 +75,16 @@ export class StreamConnection implements Connection {
   setHandler(handler: ConnectionHandler): void {
     this.handler = handler;
     this.socket.on('data', onSocketData);
-    this.socket.on('drain', onSocketDrain);
   }
 
   write(bytes: Buffer): boolean {
-    if (this.socket.destroyed || this.socket.writableEnded) return false;
-    return this.socket.write(bytes);
+    const socket = this.socket;
+    if (socket.destroyed || socket.writableEnded) return false;
+    if (socket.write(bytes)) return true;
+    // Listened for from the first refusal on: most connections never fill their socket,
+    // and each listener costs every idle connection memory.
+    if (socket.listenerCount('drain') === 0) socket.on('drain', onSocketDrain);
+    return false;
   }
 
   end(): void {
@@ -104,6 +114,50 @@ export class StreamConnection implements Connection {
 /** "::ffff:127.0.0.1" (an IPv4 peer on a dual-stack socket) prints as "127.0.0.1". */
 function stripMappedPrefix(address: string): string {
   return address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address;
+}
+
+interface PeerName {
+  address?: string | undefined;
+  port?: number | undefined;
+}
+
+interface PeerNameHandle {
+  getpeername?(out: PeerName): number;
+}
+
+/** Reused by peerOf(): the address and port are copied out at once. */
+const peerScratch: PeerName = {};
+
+/**
+ * Peer addresses seen recently, so that the connections from one address share one
+ * string (10,000 clients behind one address would otherwise hold 10,000 copies).
+ * Bounded: cleared when full.
+ */
+const internedAddresses = new Map<string, string>();
+const INTERNED_ADDRESSES_LIMIT = 1024;
+
+/**
+ * The peer's address and port, read from the socket's handle into a scratch object: the
+ * `remoteAddress` getter would leave a `_peername` object on every socket for as long as
+ * it lives (memory each idle connection pays).
+ */
+function peerOf(socket: net.Socket): { address: string; port: number } {
+  const handle = (socket as unknown as { _handle?: PeerNameHandle | null })._handle;
+  let address: string;
+  let port: number;
+  if (handle?.getpeername !== undefined && handle.getpeername(peerScratch) === 0) {
+    address = stripMappedPrefix(peerScratch.address ?? '');
+    port = peerScratch.port ?? 0;
+    peerScratch.address = undefined;
+  } else {
+    address = stripMappedPrefix(socket.remoteAddress ?? '');
+    port = socket.remotePort ?? 0;
+  }
+  const interned = internedAddresses.get(address);
+  if (interned !== undefined) return { address: interned, port };
+  if (internedAddresses.size >= INTERNED_ADDRESSES_LIMIT) internedAddresses.clear();
+  internedAddresses.set(address, address);
+  return { address, port };
 }
 
 export interface StreamListenOptions {

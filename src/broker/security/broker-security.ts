@@ -271,18 +271,21 @@ export class BrokerSecurity {
   ): void {
     const listener = conn.listener.config;
     const username = conn.username;
-    const passwords = this.domainFor(listener).passwords;
-    conn.credentials = {
-      password: password === null ? null : Buffer.from(password),
-      verified: username === null ? null : (passwords?.get(username) ?? null),
-    };
-    session.securityBinding = {
-      listener,
-      rules: null,
-      clientId: session.clientId,
-      username: session.username,
-      acl: null,
-    };
+    // An anonymous client without a password (most idle clients) has nothing to remember:
+    // the re-check after a reload reads null as exactly that.
+    if (username !== null || password !== null) {
+      const passwords = this.domainFor(listener).passwords;
+      conn.credentials = {
+        password: password === null ? null : Buffer.from(password),
+        verified: username === null ? null : (passwords?.get(username) ?? null),
+      };
+    } else {
+      conn.credentials = null;
+    }
+    // The binding itself is made on the first check that needs it (#bindingOf): clients
+    // that are never checked (no ACL, no plugin) cost only this field.
+    session.securityListener = listener;
+    session.securityBinding = null;
     if (will !== null) {
       this.#wills.set(will, { clientId: session.clientId, username, listener });
     }
@@ -377,7 +380,7 @@ export class BrokerSecurity {
     unsubscribe: boolean,
   ): boolean | Promise<boolean> {
     const plugins = this.#plugins;
-    const binding = session.securityBinding;
+    const binding = this.#bindingOf(session);
     if (plugins === null || !plugins.hasAcl || binding === null || binding.listener === null) {
       return true;
     }
@@ -399,7 +402,7 @@ export class BrokerSecurity {
    */
   messageOut(session: Session, message: StoredMessage): StoredMessage | null {
     const plugins = this.#plugins;
-    const binding = session.securityBinding;
+    const binding = this.#bindingOf(session);
     if (plugins === null || binding === null || binding.listener === null) return message;
     const original = {
       topic: message.topic,
@@ -427,6 +430,25 @@ export class BrokerSecurity {
     );
   }
 
+  /**
+   * The binding of a session, made from the listener it was admitted through on first
+   * use; undefined for a session never admitted (restored from a store and not back yet).
+   */
+  #bindingOf(session: Session): SessionBinding | null {
+    let binding = session.securityBinding;
+    if (binding === null && session.securityListener !== null) {
+      binding = {
+        listener: session.securityListener,
+        rules: null,
+        clientId: session.clientId,
+        username: session.username,
+        acl: null,
+      };
+      session.securityBinding = binding;
+    }
+    return binding;
+  }
+
   #sessionAllows(
     session: Session,
     topic: string,
@@ -434,7 +456,7 @@ export class BrokerSecurity {
   ): boolean | Promise<boolean> {
     const plugins = this.#plugins;
     if (plugins !== null && plugins.hasAcl) {
-      const binding = session.securityBinding;
+      const binding = this.#bindingOf(session);
       if (binding !== null && binding.listener !== null) {
         const verdict = this.#pluginAnswer(plugins, session, binding, topic, access);
         if (typeof verdict === 'string') {
@@ -499,7 +521,7 @@ export class BrokerSecurity {
   }
 
   #fileAllows(session: Session, topic: string, access: RequestedAccess): boolean {
-    let binding = session.securityBinding;
+    let binding = this.#bindingOf(session);
     let domain: SecurityDomain;
     if (binding !== null && binding.listener !== null) {
       domain = this.domainFor(binding.listener);
