@@ -342,8 +342,8 @@ export class PluginHost {
         return 'deny';
       }
       if (isThenable(result)) {
-        return this.#settle(plugin, 'ACL check', result).then(
-          (verdict) => (verdict === 'defer' ? this.#aclFrom(chain, i + 1, event, true) : verdict),
+        return this.#settle(plugin, 'ACL check', result).then((verdict) =>
+          verdict === 'defer' ? this.#aclFrom(chain, i + 1, event, true) : verdict,
         );
       }
       const verdict = checkResult(this.#broker, plugin, 'ACL check', result);

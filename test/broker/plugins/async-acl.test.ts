@@ -152,8 +152,16 @@ describe('plugin API: asynchronous ACL checks', () => {
 
   test('a check that never settles holds only its client, then denies after 10 s', async () => {
     const b = await brokerWithPolicy(true);
-    const stuck = await mqttConnect(b.url, { username: 'u', clientId: 'stuck', protocolVersion: 5 });
-    const other = await mqttConnect(b.url, { username: 'u', clientId: 'other', protocolVersion: 5 });
+    const stuck = await mqttConnect(b.url, {
+      username: 'u',
+      clientId: 'stuck',
+      protocolVersion: 5,
+    });
+    const other = await mqttConnect(b.url, {
+      username: 'u',
+      clientId: 'other',
+      protocolVersion: 5,
+    });
     await other.client.subscribeAsync('plain/#', { qos: 1 });
     const pending = stuck.client.publishAsync('never/x', 'held', { qos: 1 }).then(
       () => 'acknowledged',

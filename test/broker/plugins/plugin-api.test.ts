@@ -195,7 +195,9 @@ describe('plugin API: ACL checks, messages and control topics', () => {
     const { client } = await b.rawConnect({ clientId: 'ctl-raw', username: 'admin' });
     client.send(wire.subscribe({ packetId: 1, subscriptions: ['$CONTROL/example/v1/response'] }));
     await client.expectPacket();
-    client.send(wire.publish({ topic: '$CONTROL/example/v1', payload: 'ping', qos: 1, packetId: 7 }));
+    client.send(
+      wire.publish({ topic: '$CONTROL/example/v1', payload: 'ping', qos: 1, packetId: 7 }),
+    );
     const first = await client.expectPacket();
     const second = await client.expectPacket();
     assert.equal(wire.toHex(first), '40 02 00 07', 'PUBACK first');
