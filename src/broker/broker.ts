@@ -27,6 +27,7 @@ import { StoredMessage } from './messages/stored-message.ts';
 import { clearOutgoing, resumeSession } from './outgoing.ts';
 import { routeMessage } from './route.ts';
 import { BrokerSecurity } from './security/broker-security.ts';
+import { AUTH_FAILURE_LIMIT_OFF, AuthFailureLimiter } from './security/auth-failure-limiter.ts';
 import * as send from './send.ts';
 import { Session } from './session.ts';
 import { cancelSessionExpiry, scheduleSessionExpiry } from './session-expiry.ts';
@@ -105,6 +106,8 @@ export class Broker extends EventEmitter<BrokerEvents> {
   readonly delayedWills: DelayedWills;
   /** Password file, ACL file and allow_anonymous: who may connect, publish, receive. */
   readonly security: BrokerSecurity;
+  /** `max_auth_failures` (ours): addresses refused after too many failed logins. */
+  readonly authFailures: AuthFailureLimiter;
   listenerSockets: BrokerListener[] = [];
   /** log.enabled('debug'), cached: debug lines are never formatted otherwise. */
   debugLog: boolean;
@@ -130,6 +133,10 @@ export class Broker extends EventEmitter<BrokerEvents> {
     this.debugLog = log.enabled('debug');
     this.startedAt = clock.now();
     this.security = new BrokerSecurity(config, log);
+    this.authFailures = new AuthFailureLimiter(
+      clock,
+      config.authFailureLimit ?? AUTH_FAILURE_LIMIT_OFF,
+    );
     this.delayedWills = new DelayedWills(clock, (message) => {
       this.publishWill(message);
     });
@@ -306,6 +313,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
     // Password and ACL files read again; connected clients re-checked against them.
     this.security.reload(config, previous.listeners);
     this.security.recheckConnections(this.connections);
+    this.authFailures.reconfigure(config.authFailureLimit ?? AUTH_FAILURE_LIMIT_OFF);
     this.persistence?.reconfigure(config.autosaveInterval, config.autosaveOnChanges ?? false);
     this.#bridges?.reload(config);
     this.security.plugins?.reload(config);

@@ -42,6 +42,10 @@ export interface RunningBroker {
   output(): string;
   /** True once the process has exited (on its own or by stop()). */
   readonly exited: boolean;
+  /** The broker's process id (for /proc and resource checks). */
+  readonly pid: number | undefined;
+  /** The exit code once it has exited by itself (null while running or if signalled). */
+  readonly exitCode: number | null;
   /** Sends a signal to the broker process (SIGHUP to reload, SIGUSR2 to dump, ...). */
   signal(name: NodeJS.Signals): void;
   /** SIGTERM, then SIGKILL; removes the temporary directory. Safe to call twice. */
@@ -126,6 +130,14 @@ class SpawnedBroker implements RunningBroker {
 
   output(): string {
     return this.chunks.join('');
+  }
+
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+
+  get exitCode(): number | null {
+    return this.child.exitCode;
   }
 
   get exited(): boolean {

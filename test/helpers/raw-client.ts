@@ -53,14 +53,22 @@ export class RawClient {
     });
   }
 
-  /** Opens a TCP connection; rejects if it cannot be established within the timeout. */
+  /**
+   * Opens a TCP connection; rejects if it cannot be established within the timeout.
+   * `localAddress` picks the source address (any 127.x.y.z works on Linux's loopback).
+   */
   static open(
     port: number,
     host = '127.0.0.1',
     timeoutMs = DEFAULT_EVENT_TIMEOUT_MS,
+    localAddress?: string,
   ): Promise<RawClient> {
     return new Promise((resolve, reject) => {
-      const socket = netConnect({ port, host });
+      const socket = netConnect({
+        port,
+        host,
+        ...(localAddress === undefined ? {} : { localAddress }),
+      });
       const timer = setTimeout(() => {
         socket.destroy();
         reject(new Error(`connect to ${host}:${port} timed out after ${timeoutMs} ms`));

@@ -161,6 +161,9 @@ export interface ConfigDraft {
   allowDuplicateMessages: boolean;
   autosaveOnChanges: boolean;
   persistenceDurableAck: boolean;
+  maxAuthFailures: number;
+  authFailureWindow: number;
+  authBlockPeriod: number;
   /** `global_plugin` lines (Mosquitto 2.1). */
   globalPlugins: PluginDraft[];
   clientidPrefixes: string | null;
@@ -316,6 +319,9 @@ export function newConfigDraft(): ConfigDraft {
     allowDuplicateMessages: false,
     autosaveOnChanges: false,
     persistenceDurableAck: false,
+    maxAuthFailures: 0,
+    authFailureWindow: 60,
+    authBlockPeriod: 60,
     globalPlugins: [],
     clientidPrefixes: null,
     memoryLimit: 0,

@@ -84,6 +84,11 @@ export function finalizeConfig(draft: ConfigDraft, options: FinalizeOptions): Br
     persistenceFile: draft.persistenceFile ?? 'mosquitto.db',
     autosaveInterval: draft.autosaveInterval,
     persistenceDurableAck: draft.persistenceDurableAck,
+    authFailureLimit: {
+      maxFailures: draft.maxAuthFailures,
+      windowSeconds: draft.authFailureWindow,
+      blockSeconds: draft.authBlockPeriod,
+    },
     sqlitePersistence: sqlitePersistence(draft, options),
     globalPlugins: draft.globalPlugins.map(finishPlugin),
     log: finishLog(draft, options.verbose),

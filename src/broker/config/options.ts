@@ -12,7 +12,7 @@ import { OptionError } from './errors.ts';
 import type { LogType } from './types.ts';
 import { ALL_LOG_TYPES } from './types.ts';
 import type { OptionSpec } from './option-spec.ts';
-import { bool, custom, int, readString, str } from './option-spec.ts';
+import { bool, custom, int, readString, str, strictInt } from './option-spec.ts';
 import { BRIDGE_21_OPTIONS, BRIDGE_OPTIONS } from './bridge-options.ts';
 import { pluginLineProblem } from './builtin-plugins.ts';
 import { LISTENER_OPTIONS, TLS_OPTIONS } from './listener-options.ts';
@@ -333,6 +333,49 @@ const LIMIT_OPTIONS: readonly OptionSpec[] = [
   }),
 ];
 
+/**
+ * Ours: the failed-login limiter (security/auth-failure-limiter.ts). Read strictly (a
+ * value that is not a number is an error, not 0), as these are new options.
+ */
+const AUTH_FAILURE_OPTIONS: readonly OptionSpec[] = [
+  strictInt({
+    name: 'max_auth_failures',
+    scope: 'global',
+    summary: 'Ours: refused logins from one address that block it (0: no limit).',
+    check: (v) => (v < 0 ? `Error: Invalid max_auth_failures value (${v}).` : undefined),
+    set: (d, v) => {
+      d.maxAuthFailures = v;
+    },
+  }),
+  strictInt({
+    name: 'auth_failure_window',
+    scope: 'global',
+    summary: 'Ours: seconds over which max_auth_failures counts (default 60).',
+    check: (v) =>
+      v < 1 || v > MAX_LIMITER_SECONDS
+        ? `Error: Invalid auth_failure_window value (${v}).`
+        : undefined,
+    set: (d, v) => {
+      d.authFailureWindow = v;
+    },
+  }),
+  strictInt({
+    name: 'auth_block_period',
+    scope: 'global',
+    summary: 'Ours: seconds an address is refused after max_auth_failures (default 60).',
+    check: (v) =>
+      v < 1 || v > MAX_LIMITER_SECONDS
+        ? `Error: Invalid auth_block_period value (${v}).`
+        : undefined,
+    set: (d, v) => {
+      d.authBlockPeriod = v;
+    },
+  }),
+];
+
+/** One week: the longest auth_failure_window and auth_block_period. */
+const MAX_LIMITER_SECONDS = 7 * 86400;
+
 const GENERAL_OPTIONS: readonly OptionSpec[] = [
   custom({
     name: 'include_dir',
@@ -479,6 +522,7 @@ export const OPTION_SPECS: readonly OptionSpec[] = [
   ...PERSISTENCE_OPTIONS,
   ...LOG_OPTIONS,
   ...LIMIT_OPTIONS,
+  ...AUTH_FAILURE_OPTIONS,
   ...BRIDGE_OPTIONS,
   ...BRIDGE_21_OPTIONS,
 ];

@@ -23,6 +23,13 @@ export type LogDestination =
   | { readonly kind: 'syslog' }
   | { readonly kind: 'file'; readonly path: string };
 
+export interface AuthFailureLimitConfig {
+  /** Refused logins within windowSeconds that block an address; 0 is off. */
+  readonly maxFailures: number;
+  readonly windowSeconds: number;
+  readonly blockSeconds: number;
+}
+
 export interface LogConfig {
   /** `log_dest`; default stderr. Empty means `log_dest none`. */
   readonly destinations: readonly LogDestination[];
@@ -280,6 +287,11 @@ export interface BrokerConfig {
   readonly autosaveInterval: number;
   /** `persistence_durable_ack` (ours): acknowledge QoS 1/2 only once stored (fsync). */
   readonly persistenceDurableAck?: boolean;
+  /**
+   * `max_auth_failures`, `auth_failure_window`, `auth_block_period` (ours): refuse an
+   * address's CONNECTs for a while after too many refused logins. Absent: off.
+   */
+  readonly authFailureLimit?: AuthFailureLimitConfig;
   /** A `plugin`/`global_plugin` line naming Mosquitto 2.1's mosquitto_persist_sqlite.so. */
   readonly sqlitePersistence?: SqlitePersistenceConfig | null;
   /** `global_plugin` lines (Mosquitto 2.1): plugins for every listener, asked first. */

@@ -22,6 +22,7 @@ import type { SessionWill } from '../session.ts';
 import { tlsUsername } from '../tls-context.ts';
 import * as send from '../send.ts';
 import { pluginClientOf } from '../plugins/client.ts';
+import { noteLoginRefused, refuseIfBlocked } from '../security/login-limit.ts';
 
 type MutableProperties = { -readonly [K in keyof Properties]: Properties[K] };
 
@@ -177,6 +178,8 @@ export function handleConnect(conn: ClientConnection, packet: ConnectPacket): vo
     conn.clientId = clientId;
   }
 
+  // max_auth_failures: a blocked address is refused before any password is hashed.
+  refuseIfBlocked(conn);
   const method = properties.authenticationMethod;
   const plugins = conn.broker.security.plugins;
   if (method !== undefined && (plugins === null || !plugins.hasExtendedAuth)) {
@@ -255,6 +258,7 @@ function extendedAuth(
           send.auth(conn, 0x18, method, answer.data);
           return;
         case 'deny':
+          noteLoginRefused(conn);
           throw notAuthorised();
         default:
           throw badAuthenticationMethod(conn);
@@ -301,14 +305,20 @@ function authenticateConnect(conn: ClientConnection, request: ConnectRequest): v
     acceptConnect(conn, request);
     return;
   }
-  if (verdict === false) throw notAuthorised();
+  if (verdict === false) {
+    noteLoginRefused(conn);
+    throw notAuthorised();
+  }
   conn.state = ConnectionState.Authenticating;
   const generation = security.generation;
   void verdict.then((allowed) => {
     conn.continueConnect(() => {
       if (security.generation !== generation) authenticateConnect(conn, request);
       else if (allowed) acceptConnect(conn, request);
-      else throw notAuthorised();
+      else {
+        noteLoginRefused(conn);
+        throw notAuthorised();
+      }
     });
   });
 }

@@ -403,6 +403,9 @@ describe('the table', () => {
       ...MOSQUITTO_OPTIONS.split(' '),
       'tls_reload_on_change',
       'persistence_durable_ack',
+      'max_auth_failures',
+      'auth_failure_window',
+      'auth_block_period',
       'global_plugin',
       ...MOSQUITTO_21_BRIDGE_OPTIONS.split(' '),
     ]);
