@@ -94,8 +94,8 @@ export class FrameDecoder {
    * The Buffer of a large frame being received (null when none): its first `#assembled`
    * bytes are in. Chunks are copied into it on arrival rather than kept until the frame is
    * complete, so each chunk is garbage at once (a 1 MB frame is sixteen 64 KiB reads) and
-   * the frame is still copied only once. Mosquitto too allocates a packet's whole size
-   * when its fixed header is read.
+   * the frame is still copied only once. Started when half the frame is in (Mosquitto
+   * allocates a packet's whole size as soon as its fixed header is read).
    */
   #assembly: Buffer | null = null;
   #assembled = 0;
@@ -211,8 +211,10 @@ export class FrameDecoder {
       return this.decodeJoined();
     }
     if (this.buffered < total) {
-      // All that is here belongs to this frame: start assembling it (see #assembly).
-      if (total >= ASSEMBLE_BYTES) {
+      // All that is here belongs to this frame: start assembling it (see #assembly), once
+      // half of it is here, so that a header announcing 256 MB costs nothing until the
+      // bytes come (the Buffer is never more than twice what was received).
+      if (total >= ASSEMBLE_BYTES && this.buffered * 2 >= total) {
         this.#assembled = this.buffered;
         this.#assembly = this.take(this.buffered, total);
       }
