@@ -201,26 +201,9 @@ export class FrameDecoder {
     if (this.remainingLength === NO_HEADER && !this.readHeader()) return null;
     const rl = this.remainingLength;
     const total = this.headerLength + rl;
-    const reader = this.reader;
-    const assembly = this.#assembly;
-    if (assembly !== null) {
-      if (this.#assembled < total) return null;
-      this.#assembly = null;
-      this.#assembled = 0;
-      this.useJoined(assembly, total);
-      return this.decodeJoined();
-    }
-    if (this.buffered < total) {
-      // All that is here belongs to this frame: start assembling it (see #assembly), once
-      // half of it is here, so that a header announcing 256 MB costs nothing until the
-      // bytes come (the Buffer is never more than twice what was received).
-      if (total >= ASSEMBLE_BYTES && this.buffered * 2 >= total) {
-        this.#assembled = this.buffered;
-        this.#assembly = this.take(this.buffered, total);
-      }
-      return null;
-    }
+    if (this.buffered < total || this.#assembly !== null) return this.assemble(total);
 
+    const reader = this.reader;
     const chunk = this.chunks[this.chunkIndex] as Buffer;
     if (chunk.length - this.offset >= total) {
       // The packet lies in one chunk: decode in place.
@@ -243,6 +226,26 @@ export class FrameDecoder {
     const packet = this.decodeBody(this.headerByte);
     reader.release();
     return packet;
+  }
+
+  /** decodeNext() of a frame that is not all in the current chunks: see #assembly. */
+  private assemble(total: number): Packet | null {
+    const assembly = this.#assembly;
+    if (assembly !== null) {
+      if (this.#assembled < total) return null;
+      this.#assembly = null;
+      this.#assembled = 0;
+      this.useJoined(assembly, total);
+      return this.decodeJoined();
+    }
+    // All that is here belongs to this frame: start assembling it once half of it is
+    // here, so that a header announcing 256 MB costs nothing until the bytes come (the
+    // Buffer is never more than twice what was received).
+    if (total >= ASSEMBLE_BYTES && this.buffered * 2 >= total) {
+      this.#assembled = this.buffered;
+      this.#assembly = this.take(this.buffered, total);
+    }
+    return null;
   }
 
   /** Makes `joined` (the whole frame, fixed header included) the frame to decode. */

@@ -96,11 +96,10 @@ export class OutputBuffer {
    */
   appendWithU16(frame: Buffer, offset: number, value: number): number {
     const length = frame.length;
-    const head = length >= LARGE_FRAME_BYTES ? Math.max(1, offset + 2) : length;
-    const at = this.reserve(head);
-    frame.copy(this.#bytes, at, 0, head);
+    if (length >= LARGE_FRAME_BYTES) return this.#appendLarge(frame, 0, length, -1, offset, value);
+    const at = this.reserve(length);
+    frame.copy(this.#bytes, at);
     if (offset >= 0) this.#bytes.writeUInt16BE(value, at + offset);
-    if (head < length) this.#appendPart(frame, head, length);
     return at;
   }
 
@@ -119,26 +118,48 @@ export class OutputBuffer {
     value: number,
     byReference = false,
   ): void {
-    const length = end - start;
-    const head = byReference && length >= LARGE_FRAME_BYTES ? Math.max(1, offset + 2) : length;
-    const at = this.reserve(head);
+    if (byReference && end - start >= LARGE_FRAME_BYTES) {
+      this.#appendLarge(source, start, end, byte0, offset, value);
+      return;
+    }
+    const at = this.reserve(end - start);
     const bytes = this.#bytes;
-    source.copy(bytes, at, start, start + head);
+    source.copy(bytes, at, start, end);
     bytes[at] = byte0;
     if (offset >= 0) {
       bytes[at + offset] = value >>> 8;
       bytes[at + offset + 1] = value & 0xff;
     }
-    if (head < length) this.#appendPart(source, start + head, end);
   }
 
-  /** Ends the storage's current part and appends `source[start..end)` as the next one. */
-  #appendPart(source: Buffer, start: number, end: number): void {
+  /**
+   * A large frame: its head (through the u16 at `offset`, or its first byte) copied and
+   * patched (`byte0` -1 keeps the first byte); the rest ends the storage's current part
+   * and is appended by reference as the next one. Returns the head's offset in `bytes`.
+   */
+  #appendLarge(
+    source: Buffer,
+    start: number,
+    end: number,
+    byte0: number,
+    offset: number,
+    value: number,
+  ): number {
+    const head = Math.max(1, offset + 2);
+    const at = this.reserve(head);
+    const bytes = this.#bytes;
+    source.copy(bytes, at, start, start + head);
+    if (byte0 >= 0) bytes[at] = byte0;
+    if (offset >= 0) {
+      bytes[at + offset] = value >>> 8;
+      bytes[at + offset + 1] = value & 0xff;
+    }
     const parts = (this.#parts ??= []);
-    if (this.#used > this.#sealed) parts.push(this.#bytes.subarray(this.#sealed, this.#used));
-    parts.push(source.subarray(start, end));
+    if (this.#used > this.#sealed) parts.push(bytes.subarray(this.#sealed, this.#used));
+    parts.push(source.subarray(start + head, end));
     this.#sealed = this.#used;
-    this.length += end - start;
+    this.length += end - start - head;
+    return at;
   }
 
   /**
