@@ -275,11 +275,12 @@ export class ClientConnection implements ConnectionHandler, Flushable, DeadlineO
   #write(): void {
     const out = this.out;
     const length = out.length;
-    const accepted = this.transport.write(out.view());
+    const transport = this.transport;
+    const accepted = out.hasParts ? transport.writeParts(out.parts()) : transport.write(out.view());
     this.broker.metrics.bytesSent += length;
     if (this.bridge !== null) this.lastSent = this.broker.clock.now();
     // The socket keeps a reference to bytes it could not write at once.
-    if (this.transport.writableLength === 0) out.reset();
+    if (transport.writableLength === 0) out.reset();
     else out.detach();
     if (!accepted) this.blocked = true;
   }

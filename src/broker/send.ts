@@ -2,7 +2,8 @@
  * Outbound packets (Mosquitto's send__*). Every frame is copied into the connection's
  * output buffer, which is written to the socket once per event-loop turn. Small
  * acknowledgements are written in place; PUBLISH bytes come from the message's cached
- * form with only the packet id (and DUP) patched in.
+ * form with only the packet id (and DUP) patched in. Large PUBLISHes are the exception:
+ * only their head is copied, their payload is written from the message's own Buffer.
  */
 import type { Properties } from '../protocol/packets.ts';
 import { EMPTY_PROPERTIES } from '../protocol/packets.ts';
@@ -12,6 +13,7 @@ import type { PublishForm } from '../protocol/encoder.ts';
 import { encodePacket, encodePublishForm } from '../protocol/encoder.ts';
 import type { ClientConnection } from './client-connection.ts';
 import type { StoredMessage } from './messages/stored-message.ts';
+import { LARGE_FRAME_BYTES } from '../transport/output-buffer.ts';
 
 const FIRST_BYTE_PUBACK = 0x40;
 const FIRST_BYTE_PUBREC = 0x50;
@@ -282,8 +284,13 @@ function publishRaw(
   }
   if (broker.debugLog) logPublish(conn, message, message.topic, qos, retain, packetId, dup);
   const byte0 = 0x30 | (dup ? 0x08 : 0) | (qos << 1) | (retain ? 0x01 : 0);
-  if (qos === 0 && raw[start] === byte0) conn.out.appendSlice(raw, start, end);
-  else conn.out.appendFrame(raw, start, end, byte0, message.rawPacketIdOffset, packetId);
+  // A large frame the message owns (not a shared received chunk) goes out from where it
+  // is: only its head is copied per recipient (OutputBuffer.appendFrame).
+  const byReference = size >= LARGE_FRAME_BYTES && !message.rawShared;
+  if (qos === 0 && raw[start] === byte0 && !byReference) conn.out.appendSlice(raw, start, end);
+  else {
+    conn.out.appendFrame(raw, start, end, byte0, message.rawPacketIdOffset, packetId, byReference);
+  }
   const metrics = broker.metrics;
   metrics.publishSent++;
   metrics.publishBytesSent += message.payloadLength;

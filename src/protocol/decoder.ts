@@ -65,6 +65,11 @@ export interface FrameDecoderOptions {
 const MAX_CONNECT_REMAINING_LENGTH = 100_000;
 const NO_HEADER = -1;
 const NO_BYTES = Buffer.alloc(0);
+/**
+ * A frame at least this large that is not all here yet gets its Buffer at once, and the
+ * chunks that follow are copied into it as they arrive (see #assembly).
+ */
+const ASSEMBLE_BYTES = 16 * 1024;
 const sharedReader = new PacketReader();
 
 export class FrameDecoder {
@@ -85,6 +90,15 @@ export class FrameDecoder {
   private offset = 0;
   private buffered = 0;
   private failure: MqttError | null = null;
+  /**
+   * The Buffer of a large frame being received (null when none): its first `#assembled`
+   * bytes are in. Chunks are copied into it on arrival rather than kept until the frame is
+   * complete, so each chunk is garbage at once (a 1 MB frame is sixteen 64 KiB reads) and
+   * the frame is still copied only once. Started when half the frame is in (Mosquitto
+   * allocates a packet's whole size as soon as its fixed header is read).
+   */
+  #assembly: Buffer | null = null;
+  #assembled = 0;
   /** The fixed header of the packet being assembled, once complete. */
   private headerByte = 0;
   private headerLength = 0;
@@ -101,6 +115,12 @@ export class FrameDecoder {
   frameSource: Buffer = NO_BYTES;
   frameStart = 0;
   frameEnd = 0;
+  /**
+   * Whether frameSource holds this frame alone (a frame spread over several chunks, joined
+   * into a Buffer of its own) rather than being a received chunk that other frames share:
+   * keeping the frame then keeps nothing else alive, so it need not be copied again.
+   */
+  frameOwned = false;
 
   constructor(options: FrameDecoderOptions = {}) {
     this.protocolVersion = options.protocolVersion ?? ProtocolVersion.V311;
@@ -114,12 +134,23 @@ export class FrameDecoder {
 
   /** Bytes pushed and not yet returned as packets. */
   get bufferedBytes(): number {
-    return this.buffered;
+    return this.buffered + this.#assembled;
   }
 
-  /** Adds received bytes. Never throws; the Buffer is kept, not copied. */
+  /**
+   * Adds received bytes. Never throws; the Buffer is kept, not copied (but for the part
+   * that belongs to a large frame being received, see #assembly).
+   */
   push(chunk: Buffer): void {
     if (chunk.length === 0 || this.failure !== null) return;
+    const assembly = this.#assembly;
+    if (assembly !== null && this.buffered === 0) {
+      const n = Math.min(chunk.length, assembly.length - this.#assembled);
+      chunk.copy(assembly, this.#assembled, 0, n);
+      this.#assembled += n;
+      if (n === chunk.length) return;
+      chunk = chunk.subarray(n);
+    }
     this.chunks.push(chunk);
     this.buffered += chunk.length;
   }
@@ -132,7 +163,10 @@ export class FrameDecoder {
     if (this.failure !== null) throw this.failure;
     try {
       const packet = this.decodeNext();
-      if (packet === null) this.frameSource = NO_BYTES;
+      if (packet === null) {
+        this.frameSource = NO_BYTES;
+        this.frameOwned = false;
+      }
       return packet;
     } catch (e) {
       // Every read is bounds-checked, so anything but an MqttError is a bug of ours;
@@ -158,16 +192,19 @@ export class FrameDecoder {
     this.buffered = 0;
     this.reader.release();
     this.frameSource = NO_BYTES;
+    this.frameOwned = false;
+    this.#assembly = null;
+    this.#assembled = 0;
   }
 
   private decodeNext(): Packet | null {
     if (this.remainingLength === NO_HEADER && !this.readHeader()) return null;
     const rl = this.remainingLength;
     const total = this.headerLength + rl;
-    if (this.buffered < total) return null;
+    if (this.buffered < total || this.#assembly !== null) return this.assemble(total);
 
-    const chunk = this.chunks[this.chunkIndex] as Buffer;
     const reader = this.reader;
+    const chunk = this.chunks[this.chunkIndex] as Buffer;
     if (chunk.length - this.offset >= total) {
       // The packet lies in one chunk: decode in place.
       const frameStart = this.offset;
@@ -176,20 +213,55 @@ export class FrameDecoder {
       this.frameSource = chunk;
       this.frameStart = frameStart;
       this.frameEnd = frameStart + total;
+      this.frameOwned = false;
       this.offset += total;
       this.buffered -= total;
       if (this.offset === chunk.length) this.nextChunk();
     } else {
       // Joined with its fixed header, so that the frame is contiguous too.
-      const joined = this.take(total);
-      reader.reset(joined, this.headerLength, total);
-      this.frameSource = joined;
-      this.frameStart = 0;
-      this.frameEnd = total;
+      this.useJoined(this.take(total, total), total);
+      return this.decodeJoined();
     }
     this.remainingLength = NO_HEADER;
     const packet = this.decodeBody(this.headerByte);
     reader.release();
+    return packet;
+  }
+
+  /** decodeNext() of a frame that is not all in the current chunks: see #assembly. */
+  private assemble(total: number): Packet | null {
+    const assembly = this.#assembly;
+    if (assembly !== null) {
+      if (this.#assembled < total) return null;
+      this.#assembly = null;
+      this.#assembled = 0;
+      this.useJoined(assembly, total);
+      return this.decodeJoined();
+    }
+    // All that is here belongs to this frame: start assembling it once half of it is
+    // here, so that a header announcing 256 MB costs nothing until the bytes come (the
+    // Buffer is never more than twice what was received).
+    if (total >= ASSEMBLE_BYTES && this.buffered * 2 >= total) {
+      this.#assembled = this.buffered;
+      this.#assembly = this.take(this.buffered, total);
+    }
+    return null;
+  }
+
+  /** Makes `joined` (the whole frame, fixed header included) the frame to decode. */
+  private useJoined(joined: Buffer, total: number): void {
+    this.reader.reset(joined, this.headerLength, total);
+    this.frameSource = joined;
+    this.frameStart = 0;
+    this.frameEnd = total;
+    // Small joins come from Node's shared 8 KiB pool: not a Buffer of their own.
+    this.frameOwned = joined.buffer.byteLength === total;
+  }
+
+  private decodeJoined(): Packet {
+    this.remainingLength = NO_HEADER;
+    const packet = this.decodeBody(this.headerByte);
+    this.reader.release();
     return packet;
   }
 
@@ -424,9 +496,12 @@ export class FrameDecoder {
     }
   }
 
-  /** Consumes `n` bytes spread over several chunks into one new Buffer. */
-  private take(n: number): Buffer {
-    const out = Buffer.allocUnsafe(n);
+  /**
+   * Consumes `n` bytes spread over several chunks into the start of a new Buffer of
+   * `size` bytes.
+   */
+  private take(n: number, size: number): Buffer {
+    const out = Buffer.allocUnsafe(size);
     let filled = 0;
     while (filled < n) {
       const chunk = this.chunks[this.chunkIndex] as Buffer;

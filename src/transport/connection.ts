@@ -55,6 +55,11 @@ export interface Connection {
    * caller must not reuse them unless `writableLength` is 0 afterwards.
    */
   write(bytes: Buffer): boolean;
+  /**
+   * write() of several Buffers in order, as one write where the transport can (a large
+   * message's payload goes out from where it is, with no copy per recipient).
+   */
+  writeParts(parts: readonly Buffer[]): boolean;
   /** Sends what is queued, then closes. */
   end(): void;
   /** Closes at once, discarding anything queued. */

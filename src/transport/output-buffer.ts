@@ -10,6 +10,12 @@
  * go) merge into one run, copied with a single copy when anything else is appended or
  * the buffer is read. A buffer holding nothing but one run is written straight from the
  * received chunk, without any copy (fan-out: every subscriber gets the same slice).
+ *
+ * Large frames (LARGE_FRAME_BYTES and up) are not copied either: only their head (up to
+ * the bytes patched per recipient: first byte, packet identifier) goes into the storage,
+ * and the rest is kept by reference as a separate part. The buffer is then written as a
+ * list of parts (parts()): the storage written so far, the frame's tail, then more storage.
+ * A 1 MB message relayed to ten subscribers so costs ten small heads, not ten 1 MB copies.
  */
 import { Buffer } from 'node:buffer';
 
@@ -22,6 +28,9 @@ const KEEP_CAPACITY = 256 * 1024;
 
 const EMPTY = Buffer.alloc(0);
 
+/** Frames at least this large are written from where they are rather than copied. */
+export const LARGE_FRAME_BYTES = 16 * 1024;
+
 /**
  * Free storage, shared by every OutputBuffer of the process, bounded so that a burst of
  * output does not stay resident (at most 1 MiB small and 2 MiB grown buffers).
@@ -33,7 +42,9 @@ const GROWN_POOL_LIMIT = 8;
 
 export class OutputBuffer {
   #bytes: Buffer = EMPTY;
-  /** Bytes written so far, a pending run included. */
+  /** Bytes of the storage in use (#bytes[0..#used)). */
+  #used = 0;
+  /** Bytes written so far: storage, pending run and parts. */
   length = 0;
   /** Frames written since the last take(). */
   frames = 0;
@@ -41,21 +52,35 @@ export class OutputBuffer {
   #runSource: Buffer | null = null;
   #runStart = 0;
   #runEnd = 0;
+  /**
+   * What comes before #bytes[#sealed..#used) once a large frame was appended by reference:
+   * views of the storage and the frames' tails, in order; null while there is none (the
+   * storage alone is the output).
+   */
+  #parts: Buffer[] | null = null;
+  #sealed = 0;
 
-  /** The underlying storage; valid for indices below `length` after reserve() or append*(). */
+  /** The underlying storage; valid at the offsets reserve() or appendWithU16() returned. */
   get bytes(): Buffer {
     return this.#bytes;
+  }
+
+  /** Whether a large frame is held by reference: then the output is parts(), not view(). */
+  get hasParts(): boolean {
+    return this.#parts !== null;
   }
 
   /** Makes room for `n` more bytes and returns the offset to write them at. */
   reserve(n: number): number {
     if (this.#runSource !== null) this.materialize();
-    const at = this.length;
+    const at = this.#used;
     const needed = at + n;
-    if (needed > this.#bytes.length) this.#grow(needed, at);
-    this.length = needed;
+    if (needed > this.#bytes.length) this.#grow(needed);
+    const offset = this.#used;
+    this.#used = offset + n;
+    this.length += n;
     this.frames++;
-    return at;
+    return offset;
   }
 
   append(frame: Buffer): void {
@@ -63,9 +88,16 @@ export class OutputBuffer {
     frame.copy(this.#bytes, at);
   }
 
-  /** Appends `frame` with a big-endian u16 written at `offset` inside the copy. */
+  /**
+   * Appends `frame` with a big-endian u16 written at `offset` inside the copy. Returns
+   * where the frame's first byte is in `bytes`. A large frame is kept by reference past
+   * the u16, so `frame` must stay unchanged until the buffer is next reset or detached
+   * (a message's cached form, which nobody writes to, qualifies).
+   */
   appendWithU16(frame: Buffer, offset: number, value: number): number {
-    const at = this.reserve(frame.length);
+    const length = frame.length;
+    if (length >= LARGE_FRAME_BYTES) return this.#appendLarge(frame, 0, length, -1, offset, value);
+    const at = this.reserve(length);
     frame.copy(this.#bytes, at);
     if (offset >= 0) this.#bytes.writeUInt16BE(value, at + offset);
     return at;
@@ -73,7 +105,9 @@ export class OutputBuffer {
 
   /**
    * Appends the frame `source[start..end)` with its first byte replaced by `byte0` and,
-   * when `offset` >= 0, a big-endian u16 written at `offset` inside the copy.
+   * when `offset` >= 0, a big-endian u16 written at `offset` inside the copy. With
+   * `byReference`, a large frame's bytes after those are not copied but kept by
+   * reference, as appendWithU16 does.
    */
   appendFrame(
     source: Buffer,
@@ -82,7 +116,12 @@ export class OutputBuffer {
     byte0: number,
     offset: number,
     value: number,
+    byReference = false,
   ): void {
+    if (byReference && end - start >= LARGE_FRAME_BYTES) {
+      this.#appendLarge(source, start, end, byte0, offset, value);
+      return;
+    }
     const at = this.reserve(end - start);
     const bytes = this.#bytes;
     source.copy(bytes, at, start, end);
@@ -91,6 +130,36 @@ export class OutputBuffer {
       bytes[at + offset] = value >>> 8;
       bytes[at + offset + 1] = value & 0xff;
     }
+  }
+
+  /**
+   * A large frame: its head (through the u16 at `offset`, or its first byte) copied and
+   * patched (`byte0` -1 keeps the first byte); the rest ends the storage's current part
+   * and is appended by reference as the next one. Returns the head's offset in `bytes`.
+   */
+  #appendLarge(
+    source: Buffer,
+    start: number,
+    end: number,
+    byte0: number,
+    offset: number,
+    value: number,
+  ): number {
+    const head = Math.max(1, offset + 2);
+    const at = this.reserve(head);
+    const bytes = this.#bytes;
+    source.copy(bytes, at, start, start + head);
+    if (byte0 >= 0) bytes[at] = byte0;
+    if (offset >= 0) {
+      bytes[at + offset] = value >>> 8;
+      bytes[at + offset + 1] = value & 0xff;
+    }
+    const parts = (this.#parts ??= []);
+    if (this.#used > this.#sealed) parts.push(bytes.subarray(this.#sealed, this.#used));
+    parts.push(source.subarray(start + head, end));
+    this.#sealed = this.#used;
+    this.length += end - start - head;
+    return at;
   }
 
   /**
@@ -114,29 +183,39 @@ export class OutputBuffer {
     const source = this.#runSource;
     if (source === null) return;
     this.#runSource = null;
-    const at = this.length - (this.#runEnd - this.#runStart);
-    if (this.length > this.#bytes.length) this.#grow(this.length, at);
-    source.copy(this.#bytes, at, this.#runStart, this.#runEnd);
+    const length = this.#runEnd - this.#runStart;
+    const needed = this.#used + length;
+    if (needed > this.#bytes.length) this.#grow(needed);
+    source.copy(this.#bytes, this.#used, this.#runStart, this.#runEnd);
+    this.#used += length;
   }
 
   /**
    * The bytes written so far, as a view (no copy): of the storage, or of the received
-   * chunk when the buffer holds one run and nothing else.
+   * chunk when the buffer holds one run and nothing else. With parts (hasParts) this is a
+   * copy: write parts() instead.
    */
   view(): Buffer {
+    if (this.#parts !== null) return Buffer.concat(this.parts(), this.length);
     const source = this.#runSource;
     if (source !== null && this.#runEnd - this.#runStart === this.length) {
       return source.subarray(this.#runStart, this.#runEnd);
     }
     this.materialize();
-    return this.#bytes.subarray(0, this.length);
+    return this.#bytes.subarray(0, this.#used);
+  }
+
+  /** The bytes written so far as a list of views, in order (no copy): see hasParts. */
+  parts(): Buffer[] {
+    this.materialize();
+    const parts = this.#parts === null ? [] : this.#parts.slice();
+    if (this.#used > this.#sealed) parts.push(this.#bytes.subarray(this.#sealed, this.#used));
+    return parts;
   }
 
   /** Empties the buffer; its storage is free for reuse (the socket no longer needs it). */
   reset(): void {
-    this.length = 0;
-    this.frames = 0;
-    this.#runSource = null;
+    this.#clear();
     const bytes = this.#bytes;
     this.#bytes = EMPTY;
     if (bytes.length === SMALL_CAPACITY) {
@@ -148,15 +227,30 @@ export class OutputBuffer {
 
   /** Empties the buffer and lets go of its storage (the socket still references it). */
   detach(): void {
-    this.length = 0;
-    this.frames = 0;
-    this.#runSource = null;
+    this.#clear();
     this.#bytes = EMPTY;
   }
 
-  /** Grows the storage to hold `needed` bytes, keeping the first `used`. */
-  #grow(needed: number, used: number): void {
+  #clear(): void {
+    this.length = 0;
+    this.#used = 0;
+    this.frames = 0;
+    this.#runSource = null;
+    this.#parts = null;
+    this.#sealed = 0;
+  }
+
+  /**
+   * Grows the storage to hold `needed` bytes, keeping those in use. Bytes already in parts
+   * stay where they are (the parts are views of the old storage, which is then not reused).
+   */
+  #grow(needed: number): void {
     const old = this.#bytes;
+    const sealed = this.#sealed;
+    const used = this.#used - sealed;
+    needed -= sealed;
+    this.#used = used;
+    this.#sealed = 0;
     let next: Buffer | undefined;
     if (needed <= SMALL_CAPACITY) {
       next = smallPool.pop() ?? Buffer.allocUnsafeSlow(SMALL_CAPACITY);
@@ -171,8 +265,9 @@ export class OutputBuffer {
         next = Buffer.allocUnsafeSlow(capacity);
       }
     }
-    if (used > 0) old.copy(next, 0, 0, used);
+    if (used > 0) old.copy(next, 0, sealed, sealed + used);
     this.#bytes = next;
+    if (sealed > 0) return;
     if (old.length === SMALL_CAPACITY && smallPool.length < SMALL_POOL_LIMIT) smallPool.push(old);
   }
 }

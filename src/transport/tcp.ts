@@ -87,6 +87,17 @@ export class StreamConnection implements Connection {
     return false;
   }
 
+  writeParts(parts: readonly Buffer[]): boolean {
+    const socket = this.socket;
+    if (socket.destroyed || socket.writableEnded) return false;
+    // Corked, the writes are handed to the kernel together (one writev).
+    socket.cork();
+    let accepted = true;
+    for (const part of parts) accepted = socket.write(part);
+    socket.uncork();
+    return accepted;
+  }
+
   end(): void {
     const socket = this.socket;
     if (socket.destroyed) return;

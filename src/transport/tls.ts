@@ -122,6 +122,10 @@ export class TlsConnection implements Connection {
     return this.stream.write(bytes);
   }
 
+  writeParts(parts: readonly Buffer[]): boolean {
+    return this.stream.writeParts(parts);
+  }
+
   end(): void {
     this.stream.end();
   }

@@ -11,7 +11,7 @@
  * The peer address is the X-Forwarded-For header when a proxy set one (Mosquitto takes it
  * from libwebsockets the same way, with no port), else the socket's.
  */
-import type { Buffer } from 'node:buffer';
+import { Buffer } from 'node:buffer';
 import http from 'node:http';
 import https from 'node:https';
 import type { Duplex } from 'node:stream';
@@ -143,6 +143,11 @@ export class WebSocketConnection implements Connection {
     if (webSocket.readyState !== webSocket.OPEN) return false;
     webSocket.send(bytes, { binary: true });
     return !this.socket.writableNeedDrain;
+  }
+
+  /** One binary message, as write(): joined (a copy), since a message is one Buffer. */
+  writeParts(parts: readonly Buffer[]): boolean {
+    return this.write(Buffer.concat(parts));
   }
 
   end(): void {

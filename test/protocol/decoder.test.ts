@@ -99,6 +99,55 @@ describe('streaming', () => {
   });
 });
 
+describe('large frames', () => {
+  test('a large frame is assembled as it arrives, copied once, with the next packet after it', () => {
+    const payload = Buffer.alloc(200_000, 0x61);
+    payload[payload.length - 1] = 0x7a;
+    const bytes = Buffer.concat([publish('big', payload.toString(), 1), publish('next', 'n')]);
+    const decoder = new FrameDecoder({ lazyPayloads: true });
+    const chunks: Buffer[] = [];
+    for (let at = 0; at < bytes.length; at += 65_536) chunks.push(bytes.subarray(at, at + 65_536));
+    const packets: Packet[] = [];
+    for (const chunk of chunks) {
+      decoder.push(chunk);
+      for (let p = decoder.next(); p !== null; p = decoder.next()) {
+        packets.push(p);
+        if (packets.length === 1) {
+          assert.equal(decoder.frameOwned, true, 'the joined frame is a Buffer of its own');
+          assert.equal(decoder.frameSource.length, decoder.frameEnd);
+          assert.equal(
+            chunks.some((c) => c.buffer === decoder.frameSource.buffer),
+            false,
+          );
+        }
+      }
+    }
+    assert.equal(packets.length, 2);
+    const big = packets[0] as PublishPacket;
+    assert.equal(big.topic, 'big');
+    assert.equal(big.payload.length, payload.length);
+    assert.equal(big.payload.equals(payload), true);
+    assert.equal(topicOf(packets[1] as Packet), 'next');
+    assert.equal(decoder.bufferedBytes, 0);
+  });
+
+  test('bufferedBytes counts an assembling frame; a frame inside one chunk is not owned', () => {
+    const bytes = publish('t', 'x'.repeat(40_000));
+    const decoder = new FrameDecoder();
+    decoder.push(bytes.subarray(0, 10));
+    assert.equal(decoder.next(), null);
+    decoder.push(bytes.subarray(10, 30_000));
+    assert.equal(decoder.next(), null);
+    assert.equal(decoder.bufferedBytes, 30_000);
+    decoder.push(bytes.subarray(30_000));
+    assert.notEqual(decoder.next(), null);
+    const whole = new FrameDecoder();
+    whole.push(Buffer.concat([bytes, publish('u')]));
+    assert.notEqual(whole.next(), null);
+    assert.equal(whole.frameOwned, false);
+  });
+});
+
 describe('server side', () => {
   test('the CONNECT decides its own version; the broker then sets the decoder version', () => {
     const connect5 = encodePacket(

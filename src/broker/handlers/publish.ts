@@ -68,6 +68,7 @@ function borrowReceivedFrame(
     verbatim,
     packetIdOffset,
     v5,
+    decoder.frameOwned,
   );
 }
 

@@ -164,7 +164,9 @@ export class StoredMessage {
    * of its payload Buffer. With `isForm`, the frame's bytes after the first are those of
    * this message's form for a recipient of the same protocol family (MQTT 5 only with no
    * properties) and packet-identifier presence; `packetIdOffset` is then where the packet
-   * identifier sits in the frame (-1 for QoS 0).
+   * identifier sits in the frame (-1 for QoS 0). With `owned`, `frameSource` holds this
+   * frame alone (the decoder joined it from several chunks, see FrameDecoder.frameOwned):
+   * the message may keep it as it is, and keep() has nothing to copy.
    */
   borrowFrame(
     frameSource: Buffer,
@@ -174,6 +176,7 @@ export class StoredMessage {
     isForm: boolean,
     packetIdOffset: number,
     v5: boolean,
+    owned = false,
   ): void {
     this.rawSource = frameSource;
     this.rawStart = frameStart;
@@ -182,7 +185,15 @@ export class StoredMessage {
     this.#payloadStart = payloadStart;
     this.#payload = null;
     this.payloadLength = frameEnd - payloadStart;
-    this.#rawFlags = BORROWED | (isForm ? RAW_FORM : 0) | (v5 ? RAW_V5 : 0);
+    this.#rawFlags = (owned ? 0 : BORROWED) | (isForm ? RAW_FORM : 0) | (v5 ? RAW_V5 : 0);
+  }
+
+  /**
+   * Whether rawSource is a received chunk that other frames share (until keep()): bytes
+   * of it written by reference would keep the whole chunk alive while a socket holds them.
+   */
+  get rawShared(): boolean {
+    return (this.#rawFlags & BORROWED) !== 0;
   }
 
   /**
@@ -218,7 +229,8 @@ export class StoredMessage {
    * The message must outlive this event-loop turn (queued, in flight, held for PUBREL):
    * copy what it borrowed from the received chunk, once, so that it does not keep the
    * whole chunk (up to 64 KiB) alive. A frame that is a form is copied whole (the payload
-   * is its tail); otherwise just the payload.
+   * is its tail); otherwise just the payload. A frame the decoder joined into a Buffer of
+   * its own (a large message) was never borrowed: it is kept as it is, not copied again.
    */
   keep(): void {
     const flags = this.#rawFlags;
