@@ -81,9 +81,7 @@ export class StreamConnection implements Connection {
     const socket = this.socket;
     if (socket.destroyed || socket.writableEnded) return false;
     if (socket.write(bytes)) return true;
-    // Listened for from the first refusal on: most connections never fill their socket,
-    // and each listener costs every idle connection memory.
-    if (socket.listenerCount('drain') === 0) socket.on('drain', onSocketDrain);
+    this.#listenForDrain();
     return false;
   }
 
@@ -95,7 +93,17 @@ export class StreamConnection implements Connection {
     let accepted = true;
     for (const part of parts) accepted = socket.write(part);
     socket.uncork();
+    if (!accepted) this.#listenForDrain();
     return accepted;
+  }
+
+  /**
+   * Listened for from the first refusal on: most connections never fill their socket, and
+   * each listener costs every idle connection memory.
+   */
+  #listenForDrain(): void {
+    const socket = this.socket;
+    if (socket.listenerCount('drain') === 0) socket.on('drain', onSocketDrain);
   }
 
   end(): void {
