@@ -52,8 +52,10 @@ async function refusalTimes(
 
 function assertAlike(times: { known: number; unknown: number }): void {
   const message = `median refusal: unknown user ${times.unknown.toFixed(2)} ms, wrong password ${times.known.toFixed(2)} ms`;
-  assert.ok(times.unknown >= 0.7 * times.known, message);
-  assert.ok(times.known >= 0.7 * times.unknown, message);
+  // Without the decoy an unknown user is refused ~30x faster (0.5 ms against 15 ms); the
+  // bound leaves room for a loaded 2-core CI machine, where medians of 15 swing by ~1.5x.
+  assert.ok(times.unknown >= 0.4 * times.known, message);
+  assert.ok(times.known >= 0.4 * times.unknown, message);
 }
 
 describe('refusals take as long for unknown usernames as for wrong passwords', () => {
