@@ -23,6 +23,9 @@ import { CloseReason, closeLogLine, closePublishesWill } from './close-reason.ts
 import type { BrokerListener } from './listeners.ts';
 import { openListeners, reloadListeners } from './listeners.ts';
 import { BrokerMetrics } from './metrics.ts';
+import { BrokerStats } from './observability/broker-stats.ts';
+import { builtinRoutes } from './http-api/builtin-routes.ts';
+import type { HttpApiRoutes } from './http-api/routes.ts';
 import { StoredMessage } from './messages/stored-message.ts';
 import { clearOutgoing, resumeSession } from './outgoing.ts';
 import { routeMessage } from './route.ts';
@@ -37,7 +40,7 @@ import { snapshotState } from './durable-state.ts';
 import { RestoreBuilder } from './restore-builder.ts';
 import { SysTree } from './sys-tree.ts';
 import { EMPTY_PROPERTIES } from '../protocol/packets.ts';
-import type { BridgeSupervisor } from './bridge-hooks.ts';
+import type { BridgeLinkState, BridgeSupervisor } from './bridge-hooks.ts';
 import type { KickTarget, PluginDefinition } from './plugins/api.ts';
 import { pluginClientOf } from './plugins/client.ts';
 import type { PluginBroker } from './plugins/host.ts';
@@ -97,6 +100,13 @@ export class Broker extends EventEmitter<BrokerEvents> {
   readonly clock: Clock;
   readonly log: BrokerLog;
   readonly metrics = new BrokerMetrics();
+  /** Gauges and counters as `$SYS`, the HTTP API and `/metrics` read them. */
+  readonly stats: BrokerStats = new BrokerStats(this);
+  /**
+   * What http_api listeners answer, by path: `/api/v1/...` and `/metrics` built in; more
+   * routes (a dashboard) may be added before start().
+   */
+  readonly httpRoutes: HttpApiRoutes = builtinRoutes(this.stats);
   readonly sessions = new Map<string, Session>();
   readonly subscriptions = new SubscriptionTree<Session>();
   readonly retained = new RetainStore<StoredMessage>();
@@ -242,6 +252,11 @@ export class Broker extends EventEmitter<BrokerEvents> {
     }
   }
 
+  /** Each bridge's name and link state (none without bridges). */
+  bridgeStates(): { readonly name: string; readonly state: BridgeLinkState }[] {
+    return this.#bridges?.states() ?? [];
+  }
+
   /** SIGUSR1: saves the persistent database now (nothing without persistence). */
   saveNow(): void {
     this.persistence?.save(false);
@@ -252,6 +267,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
     if (this.#closing) return;
     this.#closing = true;
     this.#sysTree?.stop();
+    this.stats.stop();
     const closingListeners = this.listenerSockets.map((listener) => listener.server.close());
     // Mosquitto publishes every will on shutdown, delayed ones included.
     for (const session of this.sessions.values()) {
@@ -283,10 +299,13 @@ export class Broker extends EventEmitter<BrokerEvents> {
     return this.addresses()[0] ?? null;
   }
 
-  /** Address and port of each TCP listener. */
+  /** Address and port of each TCP listener speaking MQTT (not the HTTP API). */
   addresses(): { host: string; port: number }[] {
     return this.listenerSockets
-      .filter((listener) => listener.config.unixSocketPath === null)
+      .filter(
+        (listener) =>
+          listener.config.unixSocketPath === null && listener.config.protocol !== 'http_api',
+      )
       .map((listener) => ({
         host: listener.config.bindAddress ?? '::',
         port: listener.port,
@@ -332,6 +351,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
       return;
     }
     this.metrics.socketConnections++;
+    listener.socketsAccepted++;
     if (transport.remoteAddress === '') {
       // The peer reset the connection before it was accepted, so its address is unknown
       // (it would be logged as "New connection from :0"). Mosquitto's context__init()
@@ -572,6 +592,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
       }
     }
     if (!mayPublish(message.topic) || !this.security.mayPublishWill(message)) return;
+    this.metrics.willsPublished++;
     this.publish(message);
   }
 

@@ -40,7 +40,7 @@ export interface ListenerDraft {
   port: number;
   host: string | null;
   unixSocketPath: string | null;
-  protocol: 'mqtt' | 'websockets';
+  protocol: 'mqtt' | 'websockets' | 'http_api';
   socketDomain: 'ipv4' | 'ipv6' | null;
   maxConnections: number;
   mountPoint: string | null;

@@ -108,7 +108,7 @@ export interface ListenerConfig {
   /** null binds all interfaces (both address families unless `socketDomain`). */
   readonly bindAddress: string | null;
   readonly unixSocketPath: string | null;
-  readonly protocol: 'mqtt' | 'websockets';
+  readonly protocol: 'mqtt' | 'websockets' | 'http_api';
   readonly socketDomain: 'ipv4' | 'ipv6' | null;
   /** -1 is unlimited. */
   readonly maxConnections: number;
@@ -122,7 +122,7 @@ export interface ListenerConfig {
   readonly security: SecurityConfig;
   /** `bind_interface` (SO_BINDTODEVICE). */
   readonly bindInterface?: string | null;
-  /** `http_dir` (websockets listeners). */
+  /** `http_dir` (websockets and http_api listeners). */
   readonly httpDir?: string | null;
   /** TLS/PSK options; absent or null when none was given for this listener. */
   readonly tls?: ListenerTlsConfig | null;

@@ -255,7 +255,7 @@ function extendedAuth(
           send.auth(conn, 0x18, method, answer.data);
           return;
         case 'deny':
-          throw notAuthorised();
+          throw notAuthorised(conn);
         default:
           throw badAuthenticationMethod(conn);
       }
@@ -277,7 +277,9 @@ interface ConnectRequest {
   readonly sessionWill: SessionWill | null;
 }
 
-function notAuthorised(): MqttError {
+/** A refusal for the credentials (counted for `/metrics`). */
+function notAuthorised(conn: ClientConnection): MqttError {
+  conn.broker.metrics.authFailures++;
   return new MqttError(ReasonCode.NotAuthorized, 'not authorised', 'MQTT-3.1.4-2');
 }
 
@@ -301,14 +303,14 @@ function authenticateConnect(conn: ClientConnection, request: ConnectRequest): v
     acceptConnect(conn, request);
     return;
   }
-  if (verdict === false) throw notAuthorised();
+  if (verdict === false) throw notAuthorised(conn);
   conn.state = ConnectionState.Authenticating;
   const generation = security.generation;
   void verdict.then((allowed) => {
     conn.continueConnect(() => {
       if (security.generation !== generation) authenticateConnect(conn, request);
       else if (allowed) acceptConnect(conn, request);
-      else throw notAuthorised();
+      else throw notAuthorised(conn);
     });
   });
 }
