@@ -19,7 +19,7 @@ import { mayPublish } from './access.ts';
 import { BrokerError } from './broker-error.ts';
 import type { BrokerLog } from './broker-log.ts';
 import { ClientConnection, ConnectionState } from './client-connection.ts';
-import { CloseReason, closeLogLine, closePublishesWill } from './close-reason.ts';
+import { CloseReason, closeLogLine, closePublishesWill, closeReasonName } from './close-reason.ts';
 import type { BrokerListener } from './listeners.ts';
 import { openListeners, reloadListeners } from './listeners.ts';
 import { BrokerMetrics } from './metrics.ts';
@@ -375,6 +375,12 @@ export class Broker extends EventEmitter<BrokerEvents> {
     if (this.config.log.connectionMessages) {
       this.log.notice(
         `New connection from ${transport.remoteAddress}:${transport.remotePort} on port ${listener.port}.`,
+        {
+          event: 'connection',
+          address: transport.remoteAddress,
+          port: transport.remotePort,
+          listener_port: listener.port,
+        },
       );
     }
   }
@@ -468,7 +474,13 @@ export class Broker extends EventEmitter<BrokerEvents> {
     const reason = conn.closeReason;
     if (this.config.log.connectionMessages) {
       const line = closeLogLine(reason, conn.clientId, conn.closeDetail);
-      if (line !== null) this.log.notice(line);
+      if (line !== null) {
+        this.log.notice(line, {
+          event: 'client_disconnected',
+          client_id: conn.clientId,
+          reason: closeReasonName(reason),
+        });
+      }
     }
     const session = conn.session;
     conn.session = null;

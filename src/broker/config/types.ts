@@ -23,9 +23,20 @@ export type LogDestination =
   | { readonly kind: 'syslog' }
   | { readonly kind: 'file'; readonly path: string };
 
+/** Where `log_dest_json` (ours) writes JSON lines. */
+export type JsonLogDestination =
+  | { readonly kind: 'stdout' }
+  | { readonly kind: 'stderr' }
+  | { readonly kind: 'file'; readonly path: string };
+
+/** The fields of a log event, written as keys of its JSON line (log_dest_json). */
+export type LogFields = Readonly<Record<string, string | number | boolean | null>>;
+
 export interface LogConfig {
   /** `log_dest`; default stderr. Empty means `log_dest none`. */
   readonly destinations: readonly LogDestination[];
+  /** `log_dest_json` (ours): JSON-lines destinations besides `log_dest`; none by default. */
+  readonly jsonDestinations?: readonly JsonLogDestination[];
   /** `log_type`; default error, warning, notice, information. `-v` adds all. */
   readonly types: ReadonlySet<LogType>;
   /** `connection_messages` */

@@ -373,6 +373,17 @@ function acceptConnect(
     const user = username === null ? '' : `, u'${username}'`;
     broker.log.notice(
       `New ${kind} connected from ${address}:${conn.transport.remotePort} as ${clientId} (p${protocolNumber(version)}, c${packet.cleanStart ? 1 : 0}, k${keepalive}${user}).`,
+      {
+        event: 'client_connected',
+        client_id: clientId,
+        username,
+        address,
+        port: conn.transport.remotePort,
+        listener_port: conn.listener.port,
+        protocol_version: protocolNumber(version),
+        clean_start: packet.cleanStart,
+        keepalive,
+      },
     );
     if (sessionWill !== null) {
       const message = sessionWill.message;
