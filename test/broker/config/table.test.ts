@@ -403,6 +403,7 @@ describe('the table', () => {
       ...MOSQUITTO_OPTIONS.split(' '),
       'tls_reload_on_change',
       'persistence_durable_ack',
+      'log_dest_json',
       'global_plugin',
       ...MOSQUITTO_21_BRIDGE_OPTIONS.split(' '),
     ]);
