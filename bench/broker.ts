@@ -53,7 +53,9 @@ const USAGE = `usage: node dist/bench/broker.js [options]
   --brokers <list>    brokers, comma separated: ${BROKER_NAMES.join(',')} (default all)
   --connections <n>   idle clients of the memory scenario (default 10000)
   --tcp-nodelay       brokers disable Nagle's algorithm (set_tcp_nodelay true; default off,
-                      as in Mosquitto)`;
+                      as in Mosquitto)
+  --http-api          brokers also open a protocol http_api listener (ours: /metrics),
+                      to compare runs with it and without`;
 
 function parseOptions(argv: readonly string[]): Options {
   const { values } = parseArgs({
@@ -67,6 +69,7 @@ function parseOptions(argv: readonly string[]): Options {
       brokers: { type: 'string' },
       connections: { type: 'string' },
       'tcp-nodelay': { type: 'boolean' },
+      'http-api': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -80,6 +83,7 @@ function parseOptions(argv: readonly string[]): Options {
     rounds: Math.round(parseNumber(values.rounds, 3, 'rounds', 1)),
     connections: Math.round(parseNumber(values.connections, 10_000, 'connections', 1)),
     tcpNoDelay: values['tcp-nodelay'] === true,
+    httpApi: values['http-api'] === true,
     scenarios: values.only === undefined ? SCENARIO_IDS : parseScenarios(values.only),
     brokers:
       values.brokers === undefined
@@ -204,7 +208,8 @@ async function main(): Promise<void> {
     ...formatMachine(machine),
     `settings: ${String(options.duration)} s measured after ${String(options.warmup)} s warm-up, ` +
       `${String(options.rounds)} rounds (medians), payload 64 B, brokers ${options.brokers.join(', ')}, ` +
-      `TCP_NODELAY ${options.tcpNoDelay ? 'on' : 'off (default)'}`,
+      `TCP_NODELAY ${options.tcpNoDelay ? 'on' : 'off (default)'}` +
+      (options.httpApi === true ? ', with an http_api listener' : ''),
     ...notes,
   ];
   process.stdout.write(`${lines.join('\n')}\n`);

@@ -134,6 +134,11 @@ export function freePort(): Promise<number> {
 export interface BrokerOptions {
   /** Disable Nagle's algorithm on client sockets (set_tcp_nodelay / socket.setNoDelay). */
   readonly tcpNoDelay: boolean;
+  /**
+   * Also open a `protocol http_api` listener (HTTP API and /metrics) on a free port, to
+   * measure what having it costs (ours and mosquitto-2.1 only).
+   */
+  readonly httpApi?: boolean;
 }
 
 /** A TLS listener instead of plain TCP: certificate and key files, and the one version. */
@@ -169,9 +174,14 @@ async function commandFor(
   const missing = brokerMissing(name);
   if (missing !== null) throw new BrokerStartError(missing);
   const configFile = join(workDir, `${name}-${String(port)}.conf`);
+  const httpApi =
+    options.httpApi === true
+      ? `listener ${String(await freePort())} 127.0.0.1\nprotocol http_api\n`
+      : '';
   const config = (): string =>
     brokerConfig(port, options.tcpNoDelay) +
-    (setup.tls === undefined ? '' : `${tlsConfigLines(setup.tls).join('\n')}\n`);
+    (setup.tls === undefined ? '' : `${tlsConfigLines(setup.tls).join('\n')}\n`) +
+    httpApi;
   const noDelay = options.tcpNoDelay ? ['--tcp-nodelay'] : [];
   switch (name) {
     case 'ours':

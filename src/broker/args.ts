@@ -10,7 +10,7 @@
  * the argument's error is the one reported.
  */
 import { atoi } from './config/values.ts';
-import { BROKER_VERSION } from './version.ts';
+import { BROKER_VERSION, BROKER_VERSION_TEXT } from './version.ts';
 
 export { BROKER_VERSION };
 
@@ -137,7 +137,7 @@ export function usageText(): string {
     return spec.help.map((line, i) => (i === 0 ? ` ${flag} : ${line}` : `      ${line}`));
   });
   return [
-    `mosquitto version ${BROKER_VERSION}`,
+    `mosquitto version ${BROKER_VERSION_TEXT}`,
     '',
     'mosquitto is an MQTT v5.0/v3.1.1/v3.1 broker.',
     '',

@@ -45,8 +45,13 @@ export interface BridgeSessionPolicy {
   queuedWhileDown(queued: number): void;
 }
 
+/** Where a bridge's link is: waiting to (re)connect, connecting, up, or stopped for good. */
+export type BridgeLinkState = 'down' | 'connecting' | 'up' | 'stopped';
+
 /** The broker's handle on all its bridges. */
 export interface BridgeSupervisor {
+  /** Each bridge's name and link state (for `/metrics`). */
+  states(): { readonly name: string; readonly state: BridgeLinkState }[];
   /** Starts every configured bridge (after the listeners opened, as Mosquitto). */
   start(): void;
   /** SIGHUP: apply changed bridge settings per `bridge_reload_type`. */

@@ -3,13 +3,17 @@
  * cheap `enabled()` check so debug lines are never formatted when nobody reads them.
  * The mosquitto-format Logger (log.ts) satisfies it; tests pass a capturing one.
  */
-import type { LogType } from './config/types.ts';
+import type { LogFields, LogType } from './config/types.ts';
 
+/**
+ * `fields` are the event's structured data, for JSON log lines (log_dest_json); the
+ * Mosquitto-format line is `message` alone.
+ */
 export interface BrokerLog {
-  error(message: string): void;
-  warning(message: string): void;
-  notice(message: string): void;
-  info(message: string): void;
+  error(message: string, fields?: LogFields): void;
+  warning(message: string, fields?: LogFields): void;
+  notice(message: string, fields?: LogFields): void;
+  info(message: string, fields?: LogFields): void;
   debug(message: string): void;
   subscribe(message: string): void;
   unsubscribe(message: string): void;

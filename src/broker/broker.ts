@@ -19,10 +19,13 @@ import { mayPublish } from './access.ts';
 import { BrokerError } from './broker-error.ts';
 import type { BrokerLog } from './broker-log.ts';
 import { ClientConnection, ConnectionState } from './client-connection.ts';
-import { CloseReason, closeLogLine, closePublishesWill } from './close-reason.ts';
+import { CloseReason, closeLogLine, closePublishesWill, closeReasonName } from './close-reason.ts';
 import type { BrokerListener } from './listeners.ts';
 import { openListeners, reloadListeners } from './listeners.ts';
 import { BrokerMetrics } from './metrics.ts';
+import { BrokerStats } from './observability/broker-stats.ts';
+import { builtinRoutes } from './http-api/builtin-routes.ts';
+import type { HttpApiRoutes } from './http-api/routes.ts';
 import { StoredMessage } from './messages/stored-message.ts';
 import { clearOutgoing, resumeSession } from './outgoing.ts';
 import { routeMessage } from './route.ts';
@@ -38,7 +41,7 @@ import { snapshotState } from './durable-state.ts';
 import { RestoreBuilder } from './restore-builder.ts';
 import { SysTree } from './sys-tree.ts';
 import { EMPTY_PROPERTIES } from '../protocol/packets.ts';
-import type { BridgeSupervisor } from './bridge-hooks.ts';
+import type { BridgeLinkState, BridgeSupervisor } from './bridge-hooks.ts';
 import type { KickTarget, PluginDefinition } from './plugins/api.ts';
 import { pluginClientOf } from './plugins/client.ts';
 import type { PluginBroker } from './plugins/host.ts';
@@ -98,6 +101,13 @@ export class Broker extends EventEmitter<BrokerEvents> {
   readonly clock: Clock;
   readonly log: BrokerLog;
   readonly metrics = new BrokerMetrics();
+  /** Gauges and counters as `$SYS`, the HTTP API and `/metrics` read them. */
+  readonly stats: BrokerStats = new BrokerStats(this);
+  /**
+   * What http_api listeners answer, by path: `/api/v1/...` and `/metrics` built in; more
+   * routes (a dashboard) may be added before start().
+   */
+  readonly httpRoutes: HttpApiRoutes = builtinRoutes(this.stats);
   readonly sessions = new Map<string, Session>();
   readonly subscriptions = new SubscriptionTree<Session>();
   readonly retained = new RetainStore<StoredMessage>();
@@ -249,6 +259,11 @@ export class Broker extends EventEmitter<BrokerEvents> {
     }
   }
 
+  /** Each bridge's name and link state (none without bridges). */
+  bridgeStates(): { readonly name: string; readonly state: BridgeLinkState }[] {
+    return this.#bridges?.states() ?? [];
+  }
+
   /** SIGUSR1: saves the persistent database now (nothing without persistence). */
   saveNow(): void {
     this.persistence?.save(false);
@@ -259,6 +274,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
     if (this.#closing) return;
     this.#closing = true;
     this.#sysTree?.stop();
+    this.stats.stop();
     const closingListeners = this.listenerSockets.map((listener) => listener.server.close());
     // Mosquitto publishes every will on shutdown, delayed ones included.
     for (const session of this.sessions.values()) {
@@ -290,10 +306,13 @@ export class Broker extends EventEmitter<BrokerEvents> {
     return this.addresses()[0] ?? null;
   }
 
-  /** Address and port of each TCP listener. */
+  /** Address and port of each TCP listener speaking MQTT (not the HTTP API). */
   addresses(): { host: string; port: number }[] {
     return this.listenerSockets
-      .filter((listener) => listener.config.unixSocketPath === null)
+      .filter(
+        (listener) =>
+          listener.config.unixSocketPath === null && listener.config.protocol !== 'http_api',
+      )
       .map((listener) => ({
         host: listener.config.bindAddress ?? '::',
         port: listener.port,
@@ -340,6 +359,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
       return;
     }
     this.metrics.socketConnections++;
+    listener.socketsAccepted++;
     if (transport.remoteAddress === '') {
       // The peer reset the connection before it was accepted, so its address is unknown
       // (it would be logged as "New connection from :0"). Mosquitto's context__init()
@@ -363,6 +383,12 @@ export class Broker extends EventEmitter<BrokerEvents> {
     if (this.config.log.connectionMessages) {
       this.log.notice(
         `New connection from ${transport.remoteAddress}:${transport.remotePort} on port ${listener.port}.`,
+        {
+          event: 'connection',
+          address: transport.remoteAddress,
+          port: transport.remotePort,
+          listener_port: listener.port,
+        },
       );
     }
   }
@@ -456,7 +482,13 @@ export class Broker extends EventEmitter<BrokerEvents> {
     const reason = conn.closeReason;
     if (this.config.log.connectionMessages) {
       const line = closeLogLine(reason, conn.clientId, conn.closeDetail);
-      if (line !== null) this.log.notice(line);
+      if (line !== null) {
+        this.log.notice(line, {
+          event: 'client_disconnected',
+          client_id: conn.clientId,
+          reason: closeReasonName(reason),
+        });
+      }
     }
     const session = conn.session;
     conn.session = null;
@@ -580,6 +612,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
       }
     }
     if (!mayPublish(message.topic) || !this.security.mayPublishWill(message)) return;
+    this.metrics.willsPublished++;
     this.publish(message);
   }
 

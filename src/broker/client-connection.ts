@@ -146,6 +146,7 @@ export class ClientConnection implements ConnectionHandler, Flushable, DeadlineO
     if (this.state >= ConnectionState.Closing) return;
     const broker = this.broker;
     broker.metrics.bytesReceived += chunk.length;
+    this.listener.bytesReceived += chunk.length;
     if (this.state === ConnectionState.Connected || this.bridge !== null) {
       this.lastActivity = broker.clock.now();
     } else {
@@ -278,6 +279,7 @@ export class ClientConnection implements ConnectionHandler, Flushable, DeadlineO
     const transport = this.transport;
     const accepted = out.hasParts ? transport.writeParts(out.parts()) : transport.write(out.view());
     this.broker.metrics.bytesSent += length;
+    this.listener.bytesSent += length;
     if (this.bridge !== null) this.lastSent = this.broker.clock.now();
     // The socket keeps a reference to bytes it could not write at once.
     if (transport.writableLength === 0) out.reset();

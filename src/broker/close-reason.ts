@@ -32,6 +32,15 @@ export const CloseReason = {
 export type CloseReason = (typeof CloseReason)[keyof typeof CloseReason];
 
 /** The log line for a close, or null when Mosquitto logs none. */
+const REASON_NAMES = new Map<number, string>(
+  Object.entries(CloseReason).map(([name, value]) => [value, name]),
+);
+
+/** The reason's name ("ConnectionLost"), for structured log fields. */
+export function closeReasonName(reason: CloseReason): string {
+  return REASON_NAMES.get(reason) ?? String(reason);
+}
+
 export function closeLogLine(reason: CloseReason, clientId: string, detail: string): string | null {
   const id = clientId === '' ? '<unknown>' : clientId;
   switch (reason) {

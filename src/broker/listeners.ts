@@ -20,15 +20,19 @@ import { TlsListener } from '../transport/tls.ts';
 import type { TlsHandshakeFailure, TlsServerSettings } from '../transport/tls.ts';
 import { removeStaleSocket, restrictSocketMode } from '../transport/unix.ts';
 import { WebSocketListener } from '../transport/ws.ts';
+import { HttpListener } from '../transport/http-server.ts';
+import { httpApiHandler } from './http-api/http-api.ts';
 import type { Broker } from './broker.ts';
 import { CertificateWatcher } from './certificate-watcher.ts';
 import { CONNECT_DEADLINE_MS } from './client-connection.ts';
 import type { BrokerConfig, ListenerConfig } from './config/types.ts';
+import type { ListenerCounters } from './metrics.ts';
+import { newListenerCounters } from './metrics.ts';
 import { PskFileError, readPskFile } from './psk-file.ts';
 import { TlsSetupError, listenerUsesTls, loadTls } from './tls-context.ts';
 
 /** One listening socket of a listener (bind_interface may need one per address family). */
-type Endpoint = StreamListener | TlsListener | WebSocketListener;
+type Endpoint = StreamListener | TlsListener | WebSocketListener | HttpListener;
 
 /** The sockets of one configured listener, and what keeps its TLS settings current. */
 export class ListenerSockets {
@@ -44,12 +48,11 @@ export class ListenerSockets {
   }
 }
 
-export interface BrokerListener {
+export interface BrokerListener extends ListenerCounters {
   readonly config: ListenerConfig;
   readonly server: ListenerSockets;
   /** The bound port (the configured one, or the one picked for port 0). */
   port: number;
-  connectionCount: number;
 }
 
 /** Thrown when the listeners cannot be started; the broker exits with `exitCode`. */
@@ -74,6 +77,11 @@ class SetupFailure extends Error {
 const MQTT_MAX_PACKET = 268_435_460;
 
 function familyLines(config: ListenerConfig, port: number): string[] {
+  if (config.protocol === 'http_api') {
+    const lines = [`Opening http api listen socket on port ${port}.`];
+    if (config.httpDir != null) lines.push(`Using http_dir ${config.httpDir}`);
+    return lines;
+  }
   if (config.protocol === 'websockets') {
     return [`Opening websockets listen socket on port ${port}.`];
   }
@@ -100,7 +108,7 @@ export async function openListeners(broker: Broker): Promise<BrokerListener[]> {
       config: listenerConfig,
       server: new ListenerSockets(),
       port: listenerConfig.port,
-      connectionCount: 0,
+      ...newListenerCounters(),
     };
     const pskFile = listenerConfig.security.pskFile;
     if (pskFile !== null) listener.server.pskKeys = pskFiles.get(pskFile) ?? new Map();
@@ -136,6 +144,10 @@ export async function openListeners(broker: Broker): Promise<BrokerListener[]> {
 
 async function openListener(broker: Broker, listener: BrokerListener): Promise<void> {
   const config = listener.config;
+  if (config.protocol === 'http_api') {
+    await openHttpApiListener(broker, listener);
+    return;
+  }
   const brokerConfig = broker.config;
   const hosts = bindHosts(broker, config);
   // Logged before binding, as Mosquitto; a picked port (0) only once it is known.
@@ -205,6 +217,65 @@ async function openListener(broker: Broker, listener: BrokerListener): Promise<v
   if (tls !== null && config.tls?.reloadOnChange === true) {
     startWatching(broker, listener, tls.files);
   }
+}
+
+/**
+ * A `protocol http_api` listener (Mosquitto 2.1): HTTP, or HTTPS with certfile and
+ * keyfile, answering the broker's HTTP routes; logged once bound, as 2.1 does.
+ */
+async function openHttpApiListener(broker: Broker, listener: BrokerListener): Promise<void> {
+  const config = listener.config;
+  let httpDir: string | null = null;
+  if (config.httpDir != null) {
+    try {
+      httpDir = realpathSync(config.httpDir);
+    } catch {
+      throw new SetupFailure([`Error: Unable to open http dir "${config.httpDir}".`]);
+    }
+  }
+  const tlsConfig = config.tls ?? null;
+  const https = tlsConfig?.certfile != null && tlsConfig.keyfile != null;
+  const tls = https ? loadListenerTls(listener).settings.context : null;
+  const endpoint = new HttpListener(
+    {
+      port: config.port,
+      host: config.bindAddress,
+      tls,
+      handshakeTimeoutMs: CONNECT_DEADLINE_MS,
+      onConnection: (socket) => {
+        listener.socketsAccepted++;
+        listener.connectionCount++;
+        socket.once('close', () => {
+          listener.connectionCount--;
+        });
+      },
+    },
+    httpApiHandler({
+      routes: broker.httpRoutes,
+      httpDir,
+      allowed: (username, password, path, address) =>
+        broker.security.httpRequestAllowed(
+          config,
+          {
+            clientId: 'http-api',
+            username,
+            address,
+            protocolVersion: 0,
+            listenerPort: listener.port,
+          },
+          password,
+          path,
+        ),
+      onServe: (file) => {
+        broker.log.debug(`http serving file "${file}".`);
+      },
+    }),
+  );
+  listener.server.endpoints.push(endpoint);
+  await endpoint.listen();
+  listener.port = endpoint.port;
+  broker.stats.watchEventLoop();
+  for (const line of familyLines(config, listener.port)) broker.log.info(line);
 }
 
 /**
@@ -287,6 +358,7 @@ function logHandshakeFailure(
 ): void {
   if (broker.isClosing) return;
   broker.metrics.socketConnections++;
+  listener.socketsAccepted++;
   const log = broker.log;
   const messages = broker.config.log.connectionMessages;
   if (messages && failure.remoteAddress !== '') {
@@ -326,7 +398,8 @@ function reloadListenerTls(broker: Broker, listener: BrokerListener): boolean {
     return false;
   }
   for (const endpoint of listener.server.endpoints) {
-    if (!(endpoint instanceof StreamListener)) endpoint.setContext(settings);
+    if (endpoint instanceof HttpListener) endpoint.setContext(settings.context);
+    else if (!(endpoint instanceof StreamListener)) endpoint.setContext(settings);
   }
   return true;
 }

@@ -7,6 +7,10 @@
  * lines, as in Mosquitto). syslog is not supported yet: the logger says so once and
  * writes to stderr instead.
  *
+ * `log_dest_json` (ours) adds JSON lines, one object per line with `time` (ISO 8601, UTC),
+ * `level` (the log type), `message` (the text, untruncated, without timestamp) and the
+ * event's own fields where the caller gives them (`client_id`, `address`, ...).
+ *
  * Writes are collected and flushed once per event-loop turn (one write per destination),
  * and synchronously by flush()/close() and, when asked, at process exit.
  */
@@ -14,7 +18,13 @@ import { closeSync, openSync, writeSync } from 'node:fs';
 import type { Clock } from '../common/clock.ts';
 import { systemClock } from '../common/clock.ts';
 import { strftime } from '../common/strftime.ts';
-import type { LogConfig, LogDestination, LogType } from './config/types.ts';
+import type {
+  JsonLogDestination,
+  LogConfig,
+  LogDestination,
+  LogFields,
+  LogType,
+} from './config/types.ts';
 
 /** Where console lines go (process.stdout / process.stderr by default). */
 export interface LogSink {
@@ -96,6 +106,11 @@ export class Logger {
   #filePath: string | null = null;
   #file: LogFile | null = null;
   #publisher: TopicPublisher | null = null;
+  #jsonStdout = false;
+  #jsonStderr = false;
+  #jsonFilePath: string | null = null;
+  #jsonFile: LogFile | null = null;
+  #pendingJsonFile = '';
 
   #pendingStdout = '';
   #pendingStderr = '';
@@ -150,21 +165,25 @@ export class Logger {
     return this.#types.has(type);
   }
 
-  log(type: LogType, text: string): void {
-    if (this.#types.has(type) && !this.#closed) this.#write(type, this.#format(text));
+  log(type: LogType, text: string, fields?: LogFields): void {
+    if (!this.#types.has(type) || this.#closed) return;
+    this.#write(type, this.#format(text));
+    if (this.#jsonStdout || this.#jsonStderr || this.#jsonFile !== null) {
+      this.#writeJson(type, text, fields);
+    }
   }
 
-  error(text: string): void {
-    this.log('error', text);
+  error(text: string, fields?: LogFields): void {
+    this.log('error', text, fields);
   }
-  warning(text: string): void {
-    this.log('warning', text);
+  warning(text: string, fields?: LogFields): void {
+    this.log('warning', text, fields);
   }
-  notice(text: string): void {
-    this.log('notice', text);
+  notice(text: string, fields?: LogFields): void {
+    this.log('notice', text, fields);
   }
-  info(text: string): void {
-    this.log('information', text);
+  info(text: string, fields?: LogFields): void {
+    this.log('information', text, fields);
   }
   debug(text: string): void {
     this.log('debug', text);
@@ -199,6 +218,11 @@ export class Logger {
       this.#pendingFile = '';
       this.#file?.write(text);
     }
+    if (this.#pendingJsonFile !== '') {
+      const text = this.#pendingJsonFile;
+      this.#pendingJsonFile = '';
+      this.#jsonFile?.write(text);
+    }
     if (this.#pendingTopic.length > 0) {
       const lines = this.#pendingTopic;
       this.#pendingTopic = [];
@@ -212,6 +236,7 @@ export class Logger {
     this.flush();
     this.#closeFile();
     this.#openLogFile();
+    this.#openJsonFile();
   }
 
   /** Flushes and closes the file; later lines are dropped. */
@@ -236,7 +261,46 @@ export class Logger {
     }
   }
 
+  /** One JSON line: time, level, message, then the event's fields. */
+  #writeJson(type: LogType, text: string, fields: LogFields | undefined): void {
+    const ms = this.#clock === systemClock ? Date.now() : this.#clock.wallSeconds() * 1000;
+    const line =
+      JSON.stringify({
+        time: new Date(ms).toISOString(),
+        level: type,
+        message: text,
+        ...fields,
+      }) + '\n';
+    if (this.#jsonStdout) this.#pendingStdout += line;
+    if (this.#jsonStderr) this.#pendingStderr += line;
+    if (this.#jsonFile !== null) this.#pendingJsonFile += line;
+    if (!this.#flushScheduled) {
+      this.#flushScheduled = true;
+      this.#schedule(this.#flushNow);
+    }
+  }
+
+  #applyJson(destinations: readonly JsonLogDestination[]): void {
+    this.#jsonStdout = destinations.some((d) => d.kind === 'stdout');
+    this.#jsonStderr = destinations.some((d) => d.kind === 'stderr');
+    const file = destinations.find((d) => d.kind === 'file');
+    this.#jsonFilePath = file?.kind === 'file' ? file.path : null;
+    this.#openJsonFile();
+  }
+
+  #openJsonFile(): void {
+    const path = this.#jsonFilePath;
+    if (path === null) return;
+    try {
+      this.#jsonFile = this.#openFile(path);
+    } catch {
+      this.#jsonFile = null;
+      this.error(`Error: Unable to open log file ${path} for writing.`);
+    }
+  }
+
   #apply(config: LogConfig): void {
+    this.#applyJson(config.jsonDestinations ?? []);
     this.#timestamp = config.timestamp;
     this.#timestampFormat = config.timestampFormat;
     this.#types = config.types;
@@ -281,6 +345,9 @@ export class Logger {
     const file = this.#file;
     this.#file = null;
     file?.close();
+    const jsonFile = this.#jsonFile;
+    this.#jsonFile = null;
+    jsonFile?.close();
   }
 
   #format(text: string): string {

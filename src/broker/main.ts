@@ -17,7 +17,7 @@ import type { BrokerOptions } from './broker.ts';
 import { Broker } from './broker.ts';
 import { ListenError, reloadListeners } from './listeners.ts';
 import { SecurityFileError } from './security/broker-security.ts';
-import { BROKER_VERSION } from './version.ts';
+import { BROKER_VERSION_TEXT } from './version.ts';
 import { parseBrokerArgs } from './args.ts';
 import { StoreError } from './persistence/store.ts';
 import { PluginError } from './plugins/host.ts';
@@ -68,7 +68,7 @@ export async function main(argv: readonly string[], options: BrokerOptions = {})
   }
 
   const logger = new Logger(config.log, { flushOnExit: true });
-  logger.info(`mosquitto version ${BROKER_VERSION} starting`);
+  logger.info(`mosquitto version ${BROKER_VERSION_TEXT} starting`);
   if (commandLine.configFile !== null) logger.info(`Config loaded from ${commandLine.configFile}.`);
   else logger.info('Using default config.');
   for (const message of configMessages) logger.log(message.type, message.text);
@@ -92,7 +92,7 @@ export async function main(argv: readonly string[], options: BrokerOptions = {})
   const stop = (): void => {
     if (stopping) return;
     stopping = true;
-    logger.info(`mosquitto version ${BROKER_VERSION} terminating`);
+    logger.info(`mosquitto version ${BROKER_VERSION_TEXT} terminating`);
     // A short grace for input already on its way: an acknowledgement the peer sent just
     // before the signal (a bridge's PUBACK, say) is then recorded and saved, so its
     // message is not resent after the restart. Mosquitto finishes its loop pass; Node
@@ -158,7 +158,7 @@ export async function main(argv: readonly string[], options: BrokerOptions = {})
     return;
   }
   running = true;
-  logger.info(`mosquitto version ${BROKER_VERSION} running`);
+  logger.info(`mosquitto version ${BROKER_VERSION_TEXT} running`);
 }
 
 /** -d: run again detached, without -d and with no terminal, and return at once. */

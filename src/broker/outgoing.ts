@@ -138,7 +138,9 @@ export function deliverToSession(
     }
     const allowed = security.mayRead(session, message.topic);
     if (allowed !== true) {
-      if (allowed !== false) {
+      if (allowed === false) {
+        broker.metrics.droppedAclRead++;
+      } else {
         holdForAcl(broker, session, message, requestedQos, retain, subscriptionId);
         void allowed.then(() => {
           releaseHeldForAcl(broker, session);
@@ -283,12 +285,14 @@ export function expireMessages(broker: Broker, session: Session): void {
   const persistence = broker.persistence;
   for (const [packetId, delivery] of session.inflight) {
     if (delivery.message.isExpired(now)) {
+      broker.metrics.droppedExpired++;
       removeInflight(session, packetId, delivery);
       persistence?.noteDeliveryRemoved(session, delivery);
     }
   }
   session.queue.filter((delivery) => {
     if (!delivery.message.isExpired(now)) return true;
+    broker.metrics.droppedExpired++;
     persistence?.noteDeliveryRemoved(session, delivery);
     return false;
   });

@@ -12,6 +12,7 @@ import { PacketType, ProtocolVersion } from '../protocol/constants.ts';
 import type { PublishForm } from '../protocol/encoder.ts';
 import { encodePacket, encodePublishForm } from '../protocol/encoder.ts';
 import type { ClientConnection } from './client-connection.ts';
+import { countPublishSent } from './metrics.ts';
 import type { StoredMessage } from './messages/stored-message.ts';
 import { LARGE_FRAME_BYTES } from '../transport/output-buffer.ts';
 
@@ -279,6 +280,7 @@ function publishRaw(
   const end = message.rawEnd;
   const size = end - start;
   if (conn.clientMaximumPacketSize !== 0 && size > conn.clientMaximumPacketSize) {
+    broker.metrics.droppedTooLargeOut++;
     broker.log.notice(`Dropping too large outgoing PUBLISH for ${conn.logId} (${size} bytes)`);
     return false;
   }
@@ -291,11 +293,17 @@ function publishRaw(
   else {
     conn.out.appendFrame(raw, start, end, byte0, message.rawPacketIdOffset, packetId, byReference);
   }
-  const metrics = broker.metrics;
-  metrics.publishSent++;
-  metrics.publishBytesSent += message.payloadLength;
+  countSent(conn, qos, message.payloadLength);
   conn.packetQueued();
   return true;
+}
+
+/** The PUBLISH counters: broker-wide, by QoS and for the connection's listener. */
+function countSent(conn: ClientConnection, qos: QoS, payloadLength: number): void {
+  countPublishSent(conn.broker.metrics, qos, payloadLength);
+  const listener = conn.listener;
+  listener.publishSent++;
+  listener.publishBytesSent += payloadLength;
 }
 
 function logPublish(
@@ -328,7 +336,10 @@ export function publish(
 ): boolean {
   const broker = conn.broker;
   const now = message.expiresAt === 0 ? 0 : broker.clock.now();
-  if (message.expiresAt !== 0 && message.isExpired(now)) return false;
+  if (message.expiresAt !== 0 && message.isExpired(now)) {
+    broker.metrics.droppedExpired++;
+    return false;
+  }
   // `bridge_outgoing_retain false`, or a remote without Retain Available.
   if (retain && conn.bridge !== null && !conn.bridge.retainAvailable) retain = false;
   const direct = conn.listener.config.mountPoint === null && conn.bridge === null;
@@ -344,6 +355,7 @@ export function publish(
     : topicForm(conn, message, topic, qos, retain, subscriptionId, now);
   const size = form.bytes.length;
   if (conn.clientMaximumPacketSize !== 0 && size > conn.clientMaximumPacketSize) {
+    broker.metrics.droppedTooLargeOut++;
     broker.log.notice(`Dropping too large outgoing PUBLISH for ${conn.logId} (${size} bytes)`);
     return false;
   }
@@ -353,9 +365,7 @@ export function publish(
     const bytes = conn.out.bytes;
     bytes[at] = (bytes[at] ?? 0) | 0x08;
   }
-  const metrics = broker.metrics;
-  metrics.publishSent++;
-  metrics.publishBytesSent += message.payloadLength;
+  countSent(conn, qos, message.payloadLength);
   conn.packetQueued();
   return true;
 }

@@ -5,7 +5,8 @@
  */
 import type { TimerHandle } from '../common/clock.ts';
 import type { Broker } from './broker.ts';
-import { BROKER_VERSION } from './version.ts';
+import type { BrokerGauges } from './observability/broker-stats.ts';
+import { BROKER_VERSION_TEXT } from './version.ts';
 
 const SYS_QOS = 2;
 
@@ -45,7 +46,7 @@ export class SysTree {
   start(): void {
     this.#broker.publishInternal(
       '$SYS/broker/version',
-      `mosquitto version ${BROKER_VERSION}`,
+      `mosquitto version ${BROKER_VERSION_TEXT}`,
       SYS_QOS,
       true,
     );
@@ -76,40 +77,30 @@ export class SysTree {
     this.#publish(topic, value);
   }
 
-  /** One periodic batch, in Mosquitto's order. */
+  /** One periodic batch, in Mosquitto's order (the numbers are BrokerStats', as the HTTP API's). */
   update(): void {
     const broker = this.#broker;
     const nowMs = broker.clock.now();
-    const uptime = Math.floor((nowMs - broker.startedAt) / 1000);
-    this.#publish('$SYS/broker/uptime', `${uptime} seconds`);
-    this.#updateClients();
+    const gauges = broker.stats.gauges();
+    this.#publish('$SYS/broker/uptime', `${gauges.uptimeSeconds} seconds`);
+    this.#updateClients(gauges);
     this.#updateLoads(nowMs);
 
     const metrics = broker.metrics;
-    let stored = broker.retained.size;
-    let storedBytes = 0;
-    for (const session of broker.sessions.values()) {
-      stored += session.queue.length + session.inflight.size + session.incoming.size;
-      storedBytes += session.queue.bytes12 + session.inflightBytes;
-    }
-    this.#publishChanged('$SYS/broker/messages/stored', String(stored));
-    this.#publishChanged('$SYS/broker/store/messages/count', String(stored));
-    this.#publishChanged('$SYS/broker/store/messages/bytes', String(storedBytes));
-    const tree = broker.subscriptions;
-    this.#publishChanged(
-      '$SYS/broker/subscriptions/count',
-      String(tree.subscriptionCount - tree.sharedSubscriptionCount),
-    );
+    const stored = String(gauges.storedMessages);
+    this.#publishChanged('$SYS/broker/messages/stored', stored);
+    this.#publishChanged('$SYS/broker/store/messages/count', stored);
+    this.#publishChanged('$SYS/broker/store/messages/bytes', String(gauges.storedBytes));
+    this.#publishChanged('$SYS/broker/subscriptions/count', String(gauges.subscriptions));
     this.#publishChanged(
       '$SYS/broker/shared_subscriptions/count',
-      String(tree.sharedSubscriptionCount),
+      String(gauges.sharedSubscriptions),
     );
-    this.#publishChanged('$SYS/broker/retained messages/count', String(broker.retained.size));
-    const memory = process.memoryUsage();
-    this.#publishChanged('$SYS/broker/heap/current', String(memory.heapUsed));
+    this.#publishChanged('$SYS/broker/retained messages/count', String(gauges.retainedMessages));
+    this.#publishChanged('$SYS/broker/heap/current', String(gauges.heapUsedBytes));
     const heapMax = Math.max(
       Number(this.#last.get('$SYS/broker/heap/maximum') ?? 0),
-      memory.heapUsed,
+      gauges.heapUsedBytes,
     );
     this.#publishChanged('$SYS/broker/heap/maximum', String(heapMax));
     this.#publishChanged('$SYS/broker/messages/received', String(metrics.messagesReceived));
@@ -126,11 +117,9 @@ export class SysTree {
     this.#publishChanged('$SYS/broker/publish/bytes/sent', String(metrics.publishBytesSent));
   }
 
-  #updateClients(): void {
+  #updateClients(gauges: BrokerGauges): void {
     const broker = this.#broker;
-    const total = broker.sessions.size;
-    let connected = 0;
-    for (const session of broker.sessions.values()) if (session.connection !== null) connected++;
+    const total = gauges.clientsTotal;
     const totalText = String(total);
     if (this.#last.get('$SYS/broker/clients/total') !== totalText) {
       this.#publishChanged('$SYS/broker/clients/total', totalText);
@@ -139,13 +128,13 @@ export class SysTree {
         this.#publish('$SYS/broker/clients/maximum', totalText);
       }
     }
-    const disconnected = String(total - connected);
+    const disconnected = String(gauges.clientsDisconnected);
     if (this.#last.get('$SYS/broker/clients/disconnected') !== disconnected) {
       this.#last.set('$SYS/broker/clients/disconnected', disconnected);
       this.#publish('$SYS/broker/clients/inactive', disconnected);
       this.#publish('$SYS/broker/clients/disconnected', disconnected);
     }
-    const connectedText = String(connected);
+    const connectedText = String(gauges.clientsConnected);
     if (this.#last.get('$SYS/broker/clients/connected') !== connectedText) {
       this.#last.set('$SYS/broker/clients/connected', connectedText);
       this.#publish('$SYS/broker/clients/active', connectedText);

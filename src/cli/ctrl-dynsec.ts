@@ -12,7 +12,7 @@ import { pbkdf2Sync, randomBytes } from 'node:crypto';
 import { closeSync, openSync, readFileSync, writeFileSync, writeSync } from 'node:fs';
 import { formatPasswordHash, hashPassword, HashType } from '../common/password.ts';
 import { atoi } from './args/c-numbers.ts';
-import { cjsonPrint, cjsonPrintUnformatted, RawNumber, type CJsonValue } from './cjson.ts';
+import { cjsonPrint, cjsonPrintUnformatted, RawNumber, type CJsonValue } from '../common/cjson.ts';
 import { getPassword } from './passwd-prompt.ts';
 import type { ToolIo } from './io.ts';
 

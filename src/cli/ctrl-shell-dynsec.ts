@@ -10,7 +10,7 @@
  * setClientId needs both words although its help calls the client id optional.
  */
 import { atoi } from './args/c-numbers.ts';
-import type { CJsonValue } from './cjson.ts';
+import type { CJsonValue } from '../common/cjson.ts';
 import { DYNSEC_ACL_TYPES, DYNSEC_HELP } from './ctrl-shell-dynsec-help.ts';
 import {
   completionTree,

@@ -3,7 +3,7 @@
  * (strtok_r on spaces), the completion tree, and the interface between the shell and a
  * control module (dynsec, broker).
  */
-import type { CJsonValue } from './cjson.ts';
+import type { CJsonValue } from '../common/cjson.ts';
 import type { ShellOutput } from './ctrl-shell-output.ts';
 
 /**

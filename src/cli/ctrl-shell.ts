@@ -20,7 +20,7 @@ import { ConnectionRefusedError, ReasonCodeError, reasonString } from '../client
 import type { ReceivedMessage } from '../client/message.ts';
 import { initConfig, PORT_UNDEFINED, type ToolConfig } from './args/config.ts';
 import { atoi } from './args/c-numbers.ts';
-import { cjsonPrintUnformatted, type CJsonValue } from './cjson.ts';
+import { cjsonPrintUnformatted, type CJsonValue } from '../common/cjson.ts';
 import { buildClientOptions } from './client-options.ts';
 import { brokerModule } from './ctrl-shell-broker.ts';
 import { dynsecModule } from './ctrl-shell-dynsec.ts';

@@ -57,7 +57,7 @@ describe('$SYS', () => {
       assert.ok(sys.received.every((m) => m.packet.retain));
       assert.equal(
         sys.received.find((m) => m.topic === '$SYS/broker/version')?.payload,
-        'mosquitto version 2.0.22',
+        'mosquitto version 2.0.22 (mosquitto-ts 0.1.0)',
       );
       const before = sys.received.length;
       t.clock.advance(10_000);

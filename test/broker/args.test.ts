@@ -6,6 +6,8 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { BROKER_VERSION_TEXT, IMPLEMENTATION_VERSION } from '../../src/broker/version.ts';
 import { BROKER_VERSION, parseBrokerArgs, usageText, versionText } from '../../src/broker/args.ts';
 import type { ArgsResult } from '../../src/broker/args.ts';
 import {
@@ -15,7 +17,7 @@ import {
   requiredPath,
 } from '../helpers/mosquitto.ts';
 
-const USAGE = `mosquitto version 2.0.22
+const USAGE = `mosquitto version 2.0.22 (mosquitto-ts 0.1.0)
 
 mosquitto is an MQTT v5.0/v3.1.1/v3.1 broker.
 
@@ -93,6 +95,16 @@ describe('parseBrokerArgs', () => {
     assert.equal(BROKER_VERSION, '2.0.22');
   });
 
+  test("our own version is package.json's, and named after Mosquitto's", () => {
+    const pkg = JSON.parse(
+      readFileSync(new URL('../../../package.json', import.meta.url), 'utf8'),
+    ) as {
+      version: string;
+    };
+    assert.equal(IMPLEMENTATION_VERSION, pkg.version);
+    assert.equal(BROKER_VERSION_TEXT, `2.0.22 (mosquitto-ts ${pkg.version})`);
+  });
+
   test('unknown option: error on stderr, usage on stdout, exit 3', () => {
     assert.deepEqual(exitOf(parseBrokerArgs(['-c', 'x.conf', '-x'])), {
       kind: 'exit',
@@ -129,7 +141,7 @@ describe('compared with the real mosquitto', mosquittoSkip(), () => {
 
   /** The usage text with the version line made neutral. */
   const neutral = (text: string): string =>
-    text.replace(/^mosquitto version \S+\n/, 'mosquitto version X\n');
+    text.replace(/^mosquitto version .+\n/, 'mosquitto version X\n');
 
   test('-h prints the same usage (exit 3 before 2.0.22, 0 since)', () => {
     const theirs = real(['-h']);

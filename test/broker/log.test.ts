@@ -311,3 +311,48 @@ describe('buffering', () => {
     assert.deepEqual(stderr, ['1700000000: last\n']);
   });
 });
+
+describe('log_dest_json (ours)', () => {
+  test('one JSON object per line with time, level, message and the fields; log_dest unchanged', () => {
+    const { logger, stdout, stderr } = capture({
+      destinations: [{ kind: 'stderr' }],
+      jsonDestinations: [{ kind: 'stdout' }],
+    });
+    logger.notice('New connection from 127.0.0.1:5000 on port 1883.', {
+      event: 'connection',
+      address: '127.0.0.1',
+      port: 5000,
+    });
+    logger.debug('not logged: debug is off');
+    logger.flush();
+    assert.deepEqual(stderr, ['1700000000: New connection from 127.0.0.1:5000 on port 1883.\n']);
+    assert.equal(stdout.length, 1);
+    const lines = (stdout[0] ?? '').split('\n');
+    assert.equal(lines.length, 2);
+    assert.deepEqual(JSON.parse(lines[0] ?? ''), {
+      time: '2023-11-14T22:13:20.000Z',
+      level: 'notice',
+      message: 'New connection from 127.0.0.1:5000 on port 1883.',
+      event: 'connection',
+      address: '127.0.0.1',
+      port: 5000,
+    });
+  });
+
+  test('parsed from the configuration: stdout, stderr, file; none clears', async () => {
+    const { parseConfigText } = await import('../../src/broker/config/parse.ts');
+    const parsed = parseConfigText(
+      'log_dest_json stdout\nlog_dest_json none\nlog_dest_json stderr\nlog_dest_json file /tmp/x.jsonl\n',
+      'test.conf',
+    );
+    assert.deepEqual(parsed.config.log.jsonDestinations, [
+      { kind: 'stderr' },
+      { kind: 'file', path: '/tmp/x.jsonl' },
+    ]);
+    assert.deepEqual(parsed.config.log.destinations, [{ kind: 'stderr' }]);
+    assert.throws(
+      () => parseConfigText('log_dest_json syslog\n', 'test.conf'),
+      /Invalid log_dest_json value/,
+    );
+  });
+});

@@ -15,7 +15,7 @@ import { pbkdf2Sync } from 'node:crypto';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { cjsonPrint, cjsonPrintUnformatted, RawNumber } from '../../src/cli/cjson.ts';
+import { cjsonPrint, cjsonPrintUnformatted, RawNumber } from '../../src/common/cjson.ts';
 import { brokerMain, dynsecMain, DYNSEC_COMMANDS } from '../../src/cli/ctrl-dynsec.ts';
 import { runCtrl } from '../../src/cli/ctrl.ts';
 import { recordingIo } from './fake-io.ts';

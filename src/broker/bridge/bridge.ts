@@ -28,7 +28,7 @@ import { EMPTY_PROPERTIES } from '../../protocol/packets.ts';
 import { StreamConnection } from '../../transport/tcp.ts';
 import { openStream } from '../../client/endpoint.ts';
 import type { Broker } from '../broker.ts';
-import type { BridgeEndpoint, BridgeSessionPolicy } from '../bridge-hooks.ts';
+import type { BridgeEndpoint, BridgeLinkState, BridgeSessionPolicy } from '../bridge-hooks.ts';
 import { ClientConnection, ConnectionState } from '../client-connection.ts';
 import { CloseReason } from '../close-reason.ts';
 import type { BrokerListener } from '../listeners.ts';
@@ -122,6 +122,20 @@ export class Bridge implements BridgeEndpoint, BridgeSessionPolicy {
   }
 
   // ---- BridgeSessionPolicy -----------------------------------------------------------
+
+  /** The link's state as `/metrics` names it. */
+  get linkState(): BridgeLinkState {
+    switch (this.#state) {
+      case LinkState.Down:
+        return 'down';
+      case LinkState.Connecting:
+        return 'connecting';
+      case LinkState.Up:
+        return 'up';
+      case LinkState.Stopped:
+        return 'stopped';
+    }
+  }
 
   get connecting(): boolean {
     return this.#state === LinkState.Connecting;

@@ -12,6 +12,7 @@ import type { Broker } from '../broker.ts';
 import type { BridgeConfig } from '../config/types.ts';
 import { defaultListener } from '../config/types.ts';
 import type { BrokerListener } from '../listeners.ts';
+import { newListenerCounters } from '../metrics.ts';
 import { ListenerSockets } from '../listeners.ts';
 import { StoredMessage } from '../messages/stored-message.ts';
 import { deliverToSession } from '../outgoing.ts';
@@ -148,6 +149,6 @@ export function syntheticListener(broker: Broker, config: BridgeConfig): BrokerL
     },
     server: new ListenerSockets(),
     port: 0,
-    connectionCount: 0,
+    ...newListenerCounters(),
   };
 }

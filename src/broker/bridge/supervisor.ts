@@ -6,7 +6,7 @@
  * default) or reconnects now (`immediate`).
  */
 import type { Broker } from '../broker.ts';
-import type { BridgeSupervisor } from '../bridge-hooks.ts';
+import type { BridgeLinkState, BridgeSupervisor } from '../bridge-hooks.ts';
 import type { BridgeConfig, BrokerConfig } from '../config/types.ts';
 import { Bridge } from './bridge.ts';
 
@@ -51,6 +51,10 @@ class Bridges implements BridgeSupervisor {
 
   close(): void {
     for (const bridge of this.#bridges.values()) bridge.stop();
+  }
+
+  states(): { readonly name: string; readonly state: BridgeLinkState }[] {
+    return [...this.#bridges].map(([name, bridge]) => ({ name, state: bridge.linkState }));
   }
 }
 

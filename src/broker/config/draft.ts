@@ -9,6 +9,7 @@ import type {
   BridgeAddress,
   BridgeTcpKeepalive,
   BridgeTopic,
+  JsonLogDestination,
   ListenerTlsConfig,
   LogType,
 } from './types.ts';
@@ -40,7 +41,7 @@ export interface ListenerDraft {
   port: number;
   host: string | null;
   unixSocketPath: string | null;
-  protocol: 'mqtt' | 'websockets';
+  protocol: 'mqtt' | 'websockets' | 'http_api';
   socketDomain: 'ipv4' | 'ipv6' | null;
   maxConnections: number;
   mountPoint: string | null;
@@ -130,6 +131,8 @@ export interface ConfigDraft {
   /** null until a `log_dest` line is seen; then the accumulated set. */
   logDest: LogDestDraft | null;
   logFile: string | null;
+  /** `log_dest_json` lines, in order (none: no JSON log). */
+  logDestJson: JsonLogDestination[];
   /** null until a `log_type` line is seen. */
   logTypes: Set<LogType> | null;
   logFacility: number | null;
@@ -291,6 +294,7 @@ export function newConfigDraft(): ConfigDraft {
     bridges: [],
     logDest: null,
     logFile: null,
+    logDestJson: [],
     logTypes: null,
     logFacility: null,
     connectionMessages: true,

@@ -278,6 +278,7 @@ function finishLog(draft: ConfigDraft, verbose: boolean): LogConfig {
   }
   return {
     destinations,
+    jsonDestinations: draft.logDestJson,
     types: verbose ? ALL_LOG_TYPES : (draft.logTypes ?? DEFAULT_LOG_TYPES),
     connectionMessages: draft.connectionMessages,
     timestamp: draft.logTimestamp,

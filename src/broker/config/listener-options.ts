@@ -238,14 +238,14 @@ export const LISTENER_OPTIONS: readonly OptionSpec[] = [
     name: 'protocol',
     scope: 'listener',
     kind: 'token',
-    summary: 'mqtt (default) or websockets.',
+    summary: 'mqtt (default), websockets or http_api (HTTP API and /metrics).',
     run: (l, ctx) => {
       const token = ctx.cursor.nextToken();
       if (token === null) {
         ctx.log('error', 'Error: Empty protocol value in configuration.');
         return;
       }
-      if (token !== 'mqtt' && token !== 'websockets') {
+      if (token !== 'mqtt' && token !== 'websockets' && token !== 'http_api') {
         throw new OptionError(`Error: Invalid protocol value (${decodeBytes(token)}).`);
       }
       l.protocol = token;
@@ -254,7 +254,7 @@ export const LISTENER_OPTIONS: readonly OptionSpec[] = [
   str({
     name: 'http_dir',
     scope: 'listener',
-    summary: 'Serve static files over HTTP on a websockets listener.',
+    summary: 'Serve static files over HTTP on a websockets or http_api listener.',
     get: (l) => l.httpDir,
     set: (l, v) => {
       l.httpDir = v;

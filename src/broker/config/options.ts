@@ -87,6 +87,31 @@ const LOG_OPTIONS: readonly OptionSpec[] = [
     },
   }),
   custom({
+    name: 'log_dest_json',
+    scope: 'global',
+    kind: 'token',
+    summary: 'Ours: also log JSON lines to stdout, stderr or file <path>; cumulative; none clears.',
+    run: (draft, ctx) => {
+      const token = ctx.cursor.nextToken();
+      if (token === null) {
+        throw new OptionError('Error: Empty log_dest_json value in configuration.');
+      }
+      if (token === 'none') {
+        draft.logDestJson = [];
+      } else if (token === 'stdout' || token === 'stderr') {
+        draft.logDestJson.push({ kind: token });
+      } else if (token === 'file') {
+        const path = ctx.cursor.restAfterBlanks();
+        if (path === '') {
+          throw new OptionError('Error: Empty "log_dest_json file" value in configuration.');
+        }
+        draft.logDestJson.push({ kind: 'file', path: decodeBytes(path) });
+      } else {
+        throw new OptionError(`Error: Invalid log_dest_json value (${decodeBytes(token)}).`);
+      }
+    },
+  }),
+  custom({
     name: 'log_type',
     scope: 'global',
     kind: 'token',

@@ -30,9 +30,20 @@ export interface AuthFailureLimitConfig {
   readonly blockSeconds: number;
 }
 
+/** Where `log_dest_json` (ours) writes JSON lines. */
+export type JsonLogDestination =
+  | { readonly kind: 'stdout' }
+  | { readonly kind: 'stderr' }
+  | { readonly kind: 'file'; readonly path: string };
+
+/** The fields of a log event, written as keys of its JSON line (log_dest_json). */
+export type LogFields = Readonly<Record<string, string | number | boolean | null>>;
+
 export interface LogConfig {
   /** `log_dest`; default stderr. Empty means `log_dest none`. */
   readonly destinations: readonly LogDestination[];
+  /** `log_dest_json` (ours): JSON-lines destinations besides `log_dest`; none by default. */
+  readonly jsonDestinations?: readonly JsonLogDestination[];
   /** `log_type`; default error, warning, notice, information. `-v` adds all. */
   readonly types: ReadonlySet<LogType>;
   /** `connection_messages` */
@@ -115,7 +126,7 @@ export interface ListenerConfig {
   /** null binds all interfaces (both address families unless `socketDomain`). */
   readonly bindAddress: string | null;
   readonly unixSocketPath: string | null;
-  readonly protocol: 'mqtt' | 'websockets';
+  readonly protocol: 'mqtt' | 'websockets' | 'http_api';
   readonly socketDomain: 'ipv4' | 'ipv6' | null;
   /** -1 is unlimited. */
   readonly maxConnections: number;
@@ -129,7 +140,7 @@ export interface ListenerConfig {
   readonly security: SecurityConfig;
   /** `bind_interface` (SO_BINDTODEVICE). */
   readonly bindInterface?: string | null;
-  /** `http_dir` (websockets listeners). */
+  /** `http_dir` (websockets and http_api listeners). */
   readonly httpDir?: string | null;
   /** TLS/PSK options; absent or null when none was given for this listener. */
   readonly tls?: ListenerTlsConfig | null;

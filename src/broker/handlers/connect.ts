@@ -259,7 +259,7 @@ function extendedAuth(
           return;
         case 'deny':
           noteLoginRefused(conn);
-          throw notAuthorised();
+          throw notAuthorised(conn);
         default:
           throw badAuthenticationMethod(conn);
       }
@@ -281,7 +281,9 @@ interface ConnectRequest {
   readonly sessionWill: SessionWill | null;
 }
 
-function notAuthorised(): MqttError {
+/** A refusal for the credentials (counted for `/metrics`). */
+function notAuthorised(conn: ClientConnection): MqttError {
+  conn.broker.metrics.authFailures++;
   return new MqttError(ReasonCode.NotAuthorized, 'not authorised', 'MQTT-3.1.4-2');
 }
 
@@ -307,7 +309,7 @@ function authenticateConnect(conn: ClientConnection, request: ConnectRequest): v
   }
   if (verdict === false) {
     noteLoginRefused(conn);
-    throw notAuthorised();
+    throw notAuthorised(conn);
   }
   conn.state = ConnectionState.Authenticating;
   const generation = security.generation;
@@ -317,7 +319,7 @@ function authenticateConnect(conn: ClientConnection, request: ConnectRequest): v
       else if (allowed) acceptConnect(conn, request);
       else {
         noteLoginRefused(conn);
-        throw notAuthorised();
+        throw notAuthorised(conn);
       }
     });
   });
@@ -381,6 +383,17 @@ function acceptConnect(
     const user = username === null ? '' : `, u'${username}'`;
     broker.log.notice(
       `New ${kind} connected from ${address}:${conn.transport.remotePort} as ${clientId} (p${protocolNumber(version)}, c${packet.cleanStart ? 1 : 0}, k${keepalive}${user}).`,
+      {
+        event: 'client_connected',
+        client_id: clientId,
+        username,
+        address,
+        port: conn.transport.remotePort,
+        listener_port: conn.listener.port,
+        protocol_version: protocolNumber(version),
+        clean_start: packet.cleanStart,
+        keepalive,
+      },
     );
     if (sessionWill !== null) {
       const message = sessionWill.message;

@@ -17,6 +17,7 @@ import { mayPublish } from '../access.ts';
 import { forwardedProperties, NEVER_EXPIRES, StoredMessage } from '../messages/stored-message.ts';
 import * as send from '../send.ts';
 import { requireSession } from './require-session.ts';
+import { countPublishReceived } from '../metrics.ts';
 import type { PluginMessage } from '../plugins/api.ts';
 import { pluginClientOf } from '../plugins/client.ts';
 
@@ -155,10 +156,13 @@ export function handlePublish(conn: ClientConnection, packet: PublishPacket): vo
 
   const length = payloadLength(packet);
   const metrics = broker.metrics;
-  metrics.publishReceived++;
-  metrics.publishBytesReceived += length;
+  countPublishReceived(metrics, packet.qos, length);
+  const counters = conn.listener;
+  counters.publishReceived++;
+  counters.publishBytesReceived += length;
 
   if (config.messageSizeLimit !== 0 && length > config.messageSizeLimit) {
+    metrics.droppedTooLargeIn++;
     if (broker.debugLog)
       broker.log.debug(`Dropped too large PUBLISH from ${describe(conn, packet, topic)}`);
     refuse(conn, packet, ReasonCode.PacketTooLarge);
@@ -192,6 +196,7 @@ export function handlePublish(conn: ClientConnection, packet: PublishPacket): vo
 
 function refuseDenied(conn: ClientConnection, packet: PublishPacket, topic: string): void {
   const broker = conn.broker;
+  broker.metrics.aclDeniedPublish++;
   if (broker.debugLog) broker.log.debug(`Denied PUBLISH from ${describe(conn, packet, topic)}`);
   refuse(conn, packet, ReasonCode.NotAuthorized);
 }

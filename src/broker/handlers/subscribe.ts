@@ -118,6 +118,7 @@ function subscribeFrom(conn: ClientConnection, progress: SubscribeProgress): voi
     }
     if (allowed !== true) {
       if (allowed === false) {
+        broker.metrics.aclDeniedSubscribe++;
         reasonCodes.push(v5 ? ReasonCode.NotAuthorized : 0x80);
         continue;
       }

@@ -84,6 +84,13 @@ export class Persistence {
   readonly records: RecordBuilder;
   /** Changes since the last snapshot (autosave_on_changes). */
   changes = 0;
+  /**
+   * Writes to disk (snapshot saves and event-store commits), failed ones, and the time
+   * they took in seconds: `/metrics`' persistence counters.
+   */
+  writes = 0;
+  writeFailures = 0;
+  writeSeconds = 0;
   /** Events told to the event store so far: whether a step changed durable state. */
   eventCount = 0;
   /** Message-level changes waiting for the next commit, reduced to their net effect. */
@@ -244,11 +251,15 @@ export class Persistence {
       return true;
     }
     this.#log.info(`Saving in-memory database to ${store.location}.`);
+    const started = performance.now();
     try {
       store.save(source(this), shutdown);
+      this.#countWrite(started);
       this.changes = 0;
       return true;
     } catch (error) {
+      this.#countWrite(started);
+      this.writeFailures++;
       this.#log.error(`Error saving in-memory database: ${describe(error)}`);
       return false;
     }
@@ -301,15 +312,19 @@ export class Persistence {
     const store = this.eventStore;
     let stored = true;
     if (store !== null && this.#dirty) {
+      const started = performance.now();
       try {
         this.#pending.flush(store, this.records);
         store.commit(sync);
+        this.#countWrite(started);
         this.#dirty = false;
         if (this.#failing) {
           this.#failing = false;
           this.#log.notice(`Persistent database ${store.location} is writable again.`);
         }
       } catch (error) {
+        this.#countWrite(started);
+        this.writeFailures++;
         stored = false;
         if (!this.#failing) {
           this.#failing = true;
@@ -325,6 +340,11 @@ export class Persistence {
       }
     }
     this.#releaseAcks(stored);
+  }
+
+  #countWrite(startedMs: number): void {
+    this.writes++;
+    this.writeSeconds += (performance.now() - startedMs) / 1000;
   }
 
   #releaseAcks(stored: boolean): void {

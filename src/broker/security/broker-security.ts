@@ -344,6 +344,38 @@ export class BrokerSecurity {
     }
   }
 
+  /**
+   * An HTTP API request (Mosquitto 2.1's http_api check_access()): the Basic credentials
+   * authenticate as client "http-api" on the listener, then the request path is checked
+   * as a topic with read access. Plugins are asked first, as for MQTT clients.
+   */
+  async httpRequestAllowed(
+    listener: ListenerConfig,
+    client: PluginClient,
+    password: Buffer | null,
+    path: string,
+  ): Promise<boolean> {
+    const authenticated = await this.authenticate(listener, client.username, password, client);
+    if (!authenticated || !this.aclActive) return authenticated;
+    const domain = this.domainFor(listener);
+    const plugins = this.#plugins;
+    if (plugins !== null && plugins.hasAcl) {
+      const verdict = await plugins.aclCheck(listener, {
+        client,
+        access: 'publish-client-receive',
+        topic: path,
+        qos: 0,
+      });
+      if (verdict === 'allow') return true;
+      if (verdict === 'deny' || domain.acl === null) return false;
+    }
+    const rules = domain.acl;
+    if (rules === null) return true;
+    return rules
+      .forClient(client.clientId, client.username)
+      .allows(path, AclAccess.Read, this.#log);
+  }
+
   // ---- ACL ---------------------------------------------------------------------------
 
   /**

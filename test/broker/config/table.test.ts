@@ -406,6 +406,7 @@ describe('the table', () => {
       'max_auth_failures',
       'auth_failure_window',
       'auth_block_period',
+      'log_dest_json',
       'global_plugin',
       ...MOSQUITTO_21_BRIDGE_OPTIONS.split(' '),
     ]);

@@ -84,7 +84,7 @@ async function startMosquitto(): Promise<Broker> {
     }, WAIT_MS);
     child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
       log += chunk;
-      if (/mosquitto version \S+ running/.test(log)) {
+      if (/mosquitto version .+ running/.test(log)) {
         clearTimeout(timer);
         resolve();
       }
