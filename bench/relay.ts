@@ -25,8 +25,15 @@ interface Client {
   readonly socket: Socket;
   /** Bytes of an incomplete frame from the previous read. */
   carry: Buffer | null;
-  /** Frames waiting for this turn's flush. */
-  pending: Buffer[];
+  /**
+   * This turn's output as ranges of received chunks (or of constant packets): `chunks[i]`
+   * from `starts[i]` to `ends[i]`. A frame that follows the previous range in the same
+   * chunk extends it, so a whole read bound for one subscriber stays one range, and no
+   * Buffer object is made per frame.
+   */
+  chunks: Buffer[];
+  starts: number[];
+  ends: number[];
   filters: string[];
 }
 
@@ -34,93 +41,119 @@ const CONNACK = Buffer.from([0x20, 2, 0, 0]);
 const PINGRESP = Buffer.from([0xd0, 0]);
 
 /** Exact filters: topic -> subscribers. */
-const exact = new Map<string, Set<Client>>();
+const exact = new Map<string, Client[]>();
 /** Filters ending in `#`: prefix ("a/b/" for "a/b/#", "" for "#") -> subscribers. */
-const prefixes = new Map<string, Set<Client>>();
-const dirty = new Set<Client>();
+const prefixes = new Map<string, Client[]>();
+/** prefixes as an array, rebuilt on (un)subscribe: iterating a Map per frame costs more. */
+let prefixList: [string, Client[]][] = [];
+let dirty: Client[] = [];
 let flushScheduled = false;
 
 function flush(): void {
   flushScheduled = false;
-  for (const client of dirty) {
-    const frames = client.pending;
-    client.pending = [];
-    if (!client.socket.destroyed) {
-      client.socket.write(frames.length === 1 && frames[0] ? frames[0] : Buffer.concat(frames));
+  const batch = dirty;
+  dirty = [];
+  for (const client of batch) {
+    const { chunks, starts, ends } = client;
+    const count = chunks.length;
+    let out: Buffer;
+    if (count === 1) {
+      out = (chunks[0] as Buffer).subarray(starts[0], ends[0]);
+    } else {
+      let total = 0;
+      for (let i = 0; i < count; i++) total += (ends[i] as number) - (starts[i] as number);
+      out = Buffer.allocUnsafe(total);
+      let at = 0;
+      for (let i = 0; i < count; i++) {
+        at += (chunks[i] as Buffer).copy(out, at, starts[i], ends[i]);
+      }
     }
-  }
-  dirty.clear();
-}
-
-function send(client: Client, frame: Buffer): void {
-  // Frames of one read that follow each other in its buffer go out as one slice (fan-in:
-  // a whole read for the one subscriber), so the flush copies few pieces.
-  const last = client.pending[client.pending.length - 1];
-  if (
-    last !== undefined &&
-    last.buffer === frame.buffer &&
-    last.byteOffset + last.length === frame.byteOffset
-  ) {
-    client.pending[client.pending.length - 1] = Buffer.from(
-      last.buffer,
-      last.byteOffset,
-      last.length + frame.length,
-    );
-  } else {
-    client.pending.push(frame);
-  }
-  dirty.add(client);
-  if (!flushScheduled) {
-    flushScheduled = true;
-    setImmediate(flush);
+    chunks.length = 0;
+    starts.length = 0;
+    ends.length = 0;
+    if (!client.socket.destroyed) client.socket.write(out);
   }
 }
 
-function addTo(map: Map<string, Set<Client>>, key: string, client: Client): void {
-  let set = map.get(key);
-  if (set === undefined) {
-    set = new Set();
-    map.set(key, set);
+function send(client: Client, chunk: Buffer, start: number, end: number): void {
+  const last = client.chunks.length - 1;
+  if (last < 0) {
+    dirty.push(client);
+    if (!flushScheduled) {
+      flushScheduled = true;
+      setImmediate(flush);
+    }
+  } else if (client.chunks[last] === chunk && client.ends[last] === start) {
+    client.ends[last] = end;
+    return;
   }
-  set.add(client);
+  client.chunks.push(chunk);
+  client.starts.push(start);
+  client.ends.push(end);
 }
 
-function subscribe(client: Client, body: Buffer): void {
+function sendAll(packet: Buffer, client: Client): void {
+  send(client, packet, 0, packet.length);
+}
+
+function addTo(map: Map<string, Client[]>, key: string, client: Client): void {
+  let list = map.get(key);
+  if (list === undefined) {
+    list = [];
+    map.set(key, list);
+  }
+  if (!list.includes(client)) list.push(client);
+  prefixList = [...prefixes];
+}
+
+function subscribe(client: Client, data: Buffer, start: number, end: number): void {
   const granted: number[] = [];
-  let pos = 2;
-  while (pos + 2 <= body.length) {
-    const length = body.readUInt16BE(pos);
-    const filter = body.toString('latin1', pos + 2, pos + 2 + length);
+  let pos = start + 2;
+  while (pos + 2 <= end) {
+    const length = data.readUInt16BE(pos);
+    const filter = data.toString('latin1', pos + 2, pos + 2 + length);
     pos += 3 + length;
     client.filters.push(filter);
     if (filter.endsWith('#')) addTo(prefixes, filter.slice(0, -1), client);
     else addTo(exact, filter, client);
     granted.push(0);
   }
-  send(client, Buffer.from([0x90, 2 + granted.length, body[0] ?? 0, body[1] ?? 0, ...granted]));
+  sendAll(
+    Buffer.from([0x90, 2 + granted.length, data[start] ?? 0, data[start + 1] ?? 0, ...granted]),
+    client,
+  );
 }
 
-function route(frame: Buffer, body: Buffer): void {
-  const topic = body.toString('latin1', 2, 2 + body.readUInt16BE(0));
-  for (const client of exact.get(topic) ?? []) send(client, frame);
-  for (const [prefix, clients] of prefixes) {
-    if (topic.startsWith(prefix)) for (const client of clients) send(client, frame);
+/** One PUBLISH frame `data[frameStart..end)` whose variable header starts at `body`. */
+function route(data: Buffer, frameStart: number, body: number, end: number): void {
+  const topicLength = ((data[body] ?? 0) << 8) | (data[body + 1] ?? 0);
+  const topic = data.toString('latin1', body + 2, body + 2 + topicLength);
+  const list = exact.get(topic);
+  if (list !== undefined) for (const client of list) send(client, data, frameStart, end);
+  for (const [prefix, clients] of prefixList) {
+    if (topic.startsWith(prefix)) for (const client of clients) send(client, data, frameStart, end);
   }
 }
 
-function onFrame(client: Client, frame: Buffer, body: Buffer): void {
-  switch ((frame[0] ?? 0) >> 4) {
+function onFrame(
+  client: Client,
+  data: Buffer,
+  frameStart: number,
+  body: number,
+  end: number,
+): void {
+  switch ((data[frameStart] ?? 0) >> 4) {
     case 3:
-      route(frame, body);
+      route(data, frameStart, body, end);
       break;
     case 1:
-      send(client, CONNACK);
+      sendAll(CONNACK, client);
       break;
     case 8:
-      subscribe(client, body);
+      subscribe(client, data, body, end);
       break;
     case 12:
-      send(client, PINGRESP);
+      sendAll(PINGRESP, client);
       break;
     case 14:
       client.socket.end();
@@ -133,40 +166,46 @@ function onFrame(client: Client, frame: Buffer, body: Buffer): void {
 function onData(client: Client, chunk: Buffer): void {
   const data = client.carry === null ? chunk : Buffer.concat([client.carry, chunk]);
   client.carry = null;
+  const length = data.length;
   let pos = 0;
-  while (pos + 2 <= data.length) {
-    let length = 0;
+  while (pos + 2 <= length) {
+    let remaining = 0;
     let multiplier = 1;
     let index = pos + 1;
     let complete = false;
-    while (index < data.length && index - pos <= 4) {
-      const byte = data[index++] ?? 0;
-      length += (byte & 0x7f) * multiplier;
+    while (index < length && index - pos <= 4) {
+      const byte = data[index++] as number;
+      remaining += (byte & 0x7f) * multiplier;
       multiplier *= 128;
       if ((byte & 0x80) === 0) {
         complete = true;
         break;
       }
     }
-    if (!complete || index + length > data.length) break;
-    onFrame(client, data.subarray(pos, index + length), data.subarray(index, index + length));
-    pos = index + length;
+    if (!complete || index + remaining > length) break;
+    onFrame(client, data, pos, index, index + remaining);
+    pos = index + remaining;
   }
-  if (pos < data.length) client.carry = Buffer.from(data.subarray(pos));
+  if (pos < length) client.carry = Buffer.from(data.subarray(pos));
 }
 
 function forget(client: Client): void {
   for (const filter of client.filters) {
     const map = filter.endsWith('#') ? prefixes : exact;
     const key = filter.endsWith('#') ? filter.slice(0, -1) : filter;
-    map.get(key)?.delete(client);
-    if (map.get(key)?.size === 0) map.delete(key);
+    const list = map.get(key);
+    if (list === undefined) continue;
+    const at = list.indexOf(client);
+    if (at >= 0) list.splice(at, 1);
+    if (list.length === 0) map.delete(key);
   }
-  dirty.delete(client);
+  prefixList = [...prefixes];
+  const at = dirty.indexOf(client);
+  if (at >= 0) dirty.splice(at, 1);
 }
 
 const server = createServer({ noDelay }, (socket) => {
-  const client: Client = { socket, carry: null, pending: [], filters: [] };
+  const client: Client = { socket, carry: null, chunks: [], starts: [], ends: [], filters: [] };
   socket.on('data', (chunk: Buffer) => {
     onData(client, chunk);
   });

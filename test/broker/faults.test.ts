@@ -319,7 +319,7 @@ describe('SIGTERM during heavy traffic', () => {
       await waitFor(() => broker.exited, 10_000);
       run.stop = true;
       assert.equal(broker.exitCode, 0, broker.output());
-      assert.match(broker.output(), /mosquitto version \S+ terminating/);
+      assert.match(broker.output(), /mosquitto version \S+ \(mosquitto-ts \S+\) terminating/);
       assert.doesNotMatch(broker.output(), /error/i);
       for (const pub of publishers) pub.client.end(true);
       void Promise.allSettled(publishing);
