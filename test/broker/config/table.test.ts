@@ -404,6 +404,7 @@ describe('the table', () => {
       'tls_reload_on_change',
       'persistence_durable_ack',
       'log_dest_json',
+      'dashboard_users',
       'global_plugin',
       ...MOSQUITTO_21_BRIDGE_OPTIONS.split(' '),
     ]);
