@@ -15,12 +15,7 @@ const $ = (id) => document.getElementById(id);
 
 async function request(path, options = {}) {
   const response = await fetch(path, { credentials: 'same-origin', ...options });
-  let body = null;
-  try {
-    body = await response.json();
-  } catch {
-    body = null;
-  }
+  const body = await response.json().catch(() => null);
   if (
     response.status === 401 &&
     session &&

@@ -138,9 +138,15 @@ export class Dashboard {
     const method = request.method ?? 'GET';
     const asset = ASSET_PATHS[path];
     if (asset !== undefined) {
-      if (method !== 'GET') return answerText(response, 405, 'Method not allowed\n');
+      if (method !== 'GET') {
+        answerText(response, 405, 'Method not allowed\n');
+        return;
+      }
       const file = dashboardAsset(asset);
-      if (file === null) return answerText(response, 404, 'Not found.\n');
+      if (file === null) {
+        answerText(response, 404, 'Not found.\n');
+        return;
+      }
       response.writeHead(200, { ...PAGE_HEADERS, 'Content-Type': file.contentType });
       response.end(file.body);
       return;
@@ -173,7 +179,10 @@ export class Dashboard {
       await this.#disconnect(request, response, caller);
       return;
     }
-    if (method !== 'GET') return answerText(response, 405, 'Method not allowed\n');
+    if (method !== 'GET') {
+      answerText(response, 405, 'Method not allowed\n');
+      return;
+    }
     this.#read(path, url, caller, listener, request, response);
   }
 
@@ -199,20 +208,33 @@ export class Dashboard {
   ): void {
     const host = this.#host;
     switch (path) {
-      case '/dashboard/api/overview':
-        return answerJson(response, 200, overviewJson(host, this.rates));
-      case '/dashboard/api/clients':
-        return answerJson(response, 200, clientsJson(host));
-      case '/dashboard/api/topics':
-        return answerJson(response, 200, topicsJson(host, this.rates));
-      case '/dashboard/api/listeners':
-        return answerJson(response, 200, listenersJson(host));
-      case '/dashboard/api/bridges':
-        return answerJson(response, 200, bridgesJson(host));
+      case '/dashboard/api/overview': {
+        answerJson(response, 200, overviewJson(host, this.rates));
+        return;
+      }
+      case '/dashboard/api/clients': {
+        answerJson(response, 200, clientsJson(host));
+        return;
+      }
+      case '/dashboard/api/topics': {
+        answerJson(response, 200, topicsJson(host, this.rates));
+        return;
+      }
+      case '/dashboard/api/listeners': {
+        answerJson(response, 200, listenersJson(host));
+        return;
+      }
+      case '/dashboard/api/bridges': {
+        answerJson(response, 200, bridgesJson(host));
+        return;
+      }
       case '/dashboard/api/messages': {
         const filter = url.searchParams.get('filter') ?? '';
         const problem = liveFilterProblem(filter);
-        if (problem !== null) return answerJson(response, 400, { error: problem });
+        if (problem !== null) {
+          answerJson(response, 400, { error: problem });
+          return;
+        }
         const client: PluginClient = {
           clientId: 'dashboard',
           username: caller.login?.username ?? null,
@@ -223,8 +245,10 @@ export class Dashboard {
         streamMessages(host, filter, { listener: listener.config, client }, response);
         return;
       }
-      default:
-        return answerText(response, 404, 'Not found.\n');
+      default: {
+        answerText(response, 404, 'Not found.\n');
+        return;
+      }
     }
   }
 

@@ -49,7 +49,8 @@ export function clientsJson(host: DashboardHost): object {
       port: conn.transport.remotePort,
       protocol: protocolName(conn.protocolVersion) + transport,
       username: conn.username,
-      keepalive: Math.round(conn.keepaliveMs / 1000),
+      // keepaliveMs is the deadline, 1.5 times the client's keep alive.
+      keepalive: Math.round(conn.keepaliveMs / 1500),
       queued: conn.session?.queue.length ?? 0,
       inflight: conn.session?.inflight.size ?? 0,
       connectedSince: conn.connectedAt,
