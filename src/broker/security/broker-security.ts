@@ -378,7 +378,11 @@ export class BrokerSecurity {
    * logged-in user), receive a message on `topic`? The same plugin-then-acl_file order
    * as a session's read check.
    */
-  async clientMayRead(listener: ListenerConfig, client: PluginClient, topic: string): Promise<boolean> {
+  async clientMayRead(
+    listener: ListenerConfig,
+    client: PluginClient,
+    topic: string,
+  ): Promise<boolean> {
     if (!this.aclActive) return true;
     const domain = this.domainFor(listener);
     const plugins = this.#plugins;
@@ -394,7 +398,9 @@ export class BrokerSecurity {
     }
     const rules = domain.acl;
     if (rules === null) return true;
-    return rules.forClient(client.clientId, client.username).allows(topic, AclAccess.Read, this.#log);
+    return rules
+      .forClient(client.clientId, client.username)
+      .allows(topic, AclAccess.Read, this.#log);
   }
 
   // ---- ACL ---------------------------------------------------------------------------
