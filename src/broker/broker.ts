@@ -26,6 +26,7 @@ import { BrokerMetrics } from './metrics.ts';
 import { BrokerStats } from './observability/broker-stats.ts';
 import { builtinRoutes } from './http-api/builtin-routes.ts';
 import type { HttpApiRoutes } from './http-api/routes.ts';
+import { Dashboard } from './dashboard/dashboard.ts';
 import { StoredMessage } from './messages/stored-message.ts';
 import { clearOutgoing, resumeSession } from './outgoing.ts';
 import { routeMessage } from './route.ts';
@@ -108,6 +109,8 @@ export class Broker extends EventEmitter<BrokerEvents> {
    * routes (a dashboard) may be added before start().
    */
   readonly httpRoutes: HttpApiRoutes = builtinRoutes(this.stats);
+  /** The web dashboard at `/` of http_api listeners (adds its routes to httpRoutes). */
+  readonly dashboard: Dashboard = new Dashboard(this);
   readonly sessions = new Map<string, Session>();
   readonly subscriptions = new SubscriptionTree<Session>();
   readonly retained = new RetainStore<StoredMessage>();
@@ -164,6 +167,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
     this.persistence = await openPersistence(this.config, this.clock, this.log);
     if (this.persistence !== null) this.#restore(this.persistence);
     this.listenerSockets = await openListeners(this);
+    this.dashboard.start();
     if (this.config.sysInterval > 0) {
       this.#sysTree = new SysTree(this);
       this.#sysTree.start();
@@ -275,6 +279,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
     this.#closing = true;
     this.#sysTree?.stop();
     this.stats.stop();
+    this.dashboard.stop();
     const closingListeners = this.listenerSockets.map((listener) => listener.server.close());
     // Mosquitto publishes every will on shutdown, delayed ones included.
     for (const session of this.sessions.values()) {

@@ -253,6 +253,7 @@ async function openHttpApiListener(broker: Broker, listener: BrokerListener): Pr
     httpApiHandler({
       routes: broker.httpRoutes,
       httpDir,
+      listener,
       allowed: (username, password, path, address) =>
         broker.security.httpRequestAllowed(
           config,

@@ -133,6 +133,8 @@ export interface ConfigDraft {
   logFile: string | null;
   /** `log_dest_json` lines, in order (none: no JSON log). */
   logDestJson: JsonLogDestination[];
+  /** `dashboard_users` (ours), accumulated; null without the option. */
+  dashboardUsers: string[] | null;
   /** null until a `log_type` line is seen. */
   logTypes: Set<LogType> | null;
   logFacility: number | null;
@@ -295,6 +297,7 @@ export function newConfigDraft(): ConfigDraft {
     logDest: null,
     logFile: null,
     logDestJson: [],
+    dashboardUsers: null,
     logTypes: null,
     logFacility: null,
     connectionMessages: true,

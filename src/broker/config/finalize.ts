@@ -92,6 +92,7 @@ export function finalizeConfig(draft: ConfigDraft, options: FinalizeOptions): Br
     sqlitePersistence: sqlitePersistence(draft, options),
     globalPlugins: draft.globalPlugins.map(finishPlugin),
     log: finishLog(draft, options.verbose),
+    dashboardUsers: draft.dashboardUsers,
     user: draft.user ?? 'mosquitto',
     pidFile: draft.pidFile,
     allowDuplicateMessages: draft.allowDuplicateMessages,

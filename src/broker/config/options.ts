@@ -112,6 +112,22 @@ const LOG_OPTIONS: readonly OptionSpec[] = [
     },
   }),
   custom({
+    name: 'dashboard_users',
+    scope: 'global',
+    kind: 'token',
+    summary: 'Ours: users who may log in to the web dashboard of http_api listeners; cumulative.',
+    run: (draft, ctx) => {
+      const users: string[] = [];
+      for (let token = ctx.cursor.nextToken(); token !== null; token = ctx.cursor.nextToken()) {
+        users.push(decodeBytes(token));
+      }
+      if (users.length === 0) {
+        throw new OptionError('Error: Empty dashboard_users value in configuration.');
+      }
+      draft.dashboardUsers = [...(draft.dashboardUsers ?? []), ...users];
+    },
+  }),
+  custom({
     name: 'log_type',
     scope: 'global',
     kind: 'token',

@@ -309,6 +309,12 @@ export interface BrokerConfig {
   readonly globalPlugins?: readonly PluginConfig[];
 
   readonly log: LogConfig;
+  /**
+   * `dashboard_users` (ours): who may log in to the web dashboard of http_api listeners
+   * and act there (disconnect clients). null/absent: no login, the dashboard is
+   * read-only and answers only on loopback listeners.
+   */
+  readonly dashboardUsers?: readonly string[] | null;
 
   // The options below are parsed and kept, but the broker may not act on them yet; the
   // parser warns about each one it meets (see `unimplementedOptions`).

@@ -8,7 +8,7 @@
  * of `http_dir`, or 404.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { HttpApiAnswer, HttpApiRequest, HttpApiRoutes } from './routes.ts';
+import type { HttpApiAnswer, HttpApiListenerRef, HttpApiRequest, HttpApiRoutes } from './routes.ts';
 import { NOT_FOUND } from './routes.ts';
 import { readHttpDirFile } from './static-files.ts';
 
@@ -27,6 +27,8 @@ export interface HttpApiSettings {
   readonly httpDir: string | null;
   /** A file was served (for the debug log). */
   readonly onServe?: (path: string) => void;
+  /** The listener, for routes that serve the request themselves (the dashboard). */
+  readonly listener?: HttpApiListenerRef;
 }
 
 /** The request handler of one http_api listener. */
@@ -34,6 +36,11 @@ export function httpApiHandler(
   settings: HttpApiSettings,
 ): (request: IncomingMessage, response: ServerResponse) => Promise<void> {
   return async (request, response) => {
+    const servedPath = (request.url ?? '/').split('?', 1)[0] ?? '/';
+    const serving = settings.listener === undefined ? null : settings.routes.find(servedPath);
+    if (serving !== null && 'serve' in serving && settings.listener !== undefined) {
+      if (await serving.serve(request, response, settings.listener)) return;
+    }
     if (request.method !== 'GET') {
       send(response, { status: 405, body: 'Invalid HTTP Method\n' });
       return;
@@ -59,7 +66,7 @@ export function httpApiHandler(
       return;
     }
     const route = settings.routes.find(path);
-    if (route !== null) {
+    if (route !== null && 'handle' in route) {
       const apiRequest: HttpApiRequest = {
         path,
         query,

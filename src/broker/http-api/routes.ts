@@ -5,6 +5,9 @@
  * first, then the longest matching prefix; what no route takes goes to `http_dir`.
  */
 
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ListenerConfig } from '../config/types.ts';
+
 /** One request, as a route sees it (after the method and access checks). */
 export interface HttpApiRequest {
   /** The path, without the query string (not URL-decoded, as Mosquitto's ACL sees it). */
@@ -26,12 +29,33 @@ export interface HttpApiAnswer {
 
 export type HttpApiHandler = (request: HttpApiRequest) => HttpApiAnswer | Promise<HttpApiAnswer>;
 
-export interface HttpApiRoute {
+/** The listener a request came in on (a BrokerListener; `port` is the bound one). */
+export interface HttpApiListenerRef {
+  readonly config: ListenerConfig;
+  readonly port: number;
+}
+
+/**
+ * A handler that takes the request itself: any method, no Basic/ACL check by the
+ * listener (it does its own, as the dashboard's login), and it may stream the answer
+ * (Server-Sent Events). It answers true when it took the request, false to leave it to
+ * the rest (the listener's check, then other routes' and http_dir).
+ */
+export type HttpApiServeHandler = (
+  request: IncomingMessage,
+  response: ServerResponse,
+  listener: HttpApiListenerRef,
+) => boolean | Promise<boolean>;
+
+interface HttpApiRouteBase {
   /** "/api/v1/version", or with `prefix` every path starting with it ("/dashboard/"). */
   readonly path: string;
   readonly prefix?: boolean;
-  readonly handle: HttpApiHandler;
 }
+
+export type HttpApiRoute =
+  | (HttpApiRouteBase & { readonly handle: HttpApiHandler })
+  | (HttpApiRouteBase & { readonly serve: HttpApiServeHandler });
 
 export class HttpApiRoutes {
   readonly #exact = new Map<string, HttpApiRoute>();

@@ -376,6 +376,36 @@ export class BrokerSecurity {
       .allows(path, AclAccess.Read, this.#log);
   }
 
+  /**
+   * May this client, which has no session (the dashboard's live message view, for its
+   * logged-in user), receive a message on `topic`? The same plugin-then-acl_file order
+   * as a session's read check.
+   */
+  async clientMayRead(
+    listener: ListenerConfig,
+    client: PluginClient,
+    topic: string,
+  ): Promise<boolean> {
+    if (!this.aclActive) return true;
+    const domain = this.domainFor(listener);
+    const plugins = this.#plugins;
+    if (plugins !== null && plugins.hasAcl) {
+      const verdict = await plugins.aclCheck(listener, {
+        client,
+        access: 'publish-client-receive',
+        topic,
+        qos: 0,
+      });
+      if (verdict === 'allow') return true;
+      if (verdict === 'deny' || domain.acl === null) return false;
+    }
+    const rules = domain.acl;
+    if (rules === null) return true;
+    return rules
+      .forClient(client.clientId, client.username)
+      .allows(topic, AclAccess.Read, this.#log);
+  }
+
   // ---- ACL ---------------------------------------------------------------------------
 
   /**

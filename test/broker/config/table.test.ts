@@ -407,6 +407,7 @@ describe('the table', () => {
       'auth_failure_window',
       'auth_block_period',
       'log_dest_json',
+      'dashboard_users',
       'global_plugin',
       ...MOSQUITTO_21_BRIDGE_OPTIONS.split(' '),
     ]);
