@@ -33,9 +33,6 @@ import { Session } from './session.ts';
 import { cancelSessionExpiry, scheduleSessionExpiry } from './session-expiry.ts';
 import { DelayedWills } from './will.ts';
 import type { Persistence } from './persistence/persistence.ts';
-import { openPersistence } from './persistence/open.ts';
-import { snapshotState } from './durable-state.ts';
-import { RestoreBuilder } from './restore-builder.ts';
 import { SysTree } from './sys-tree.ts';
 import { EMPTY_PROPERTIES } from '../protocol/packets.ts';
 import type { BridgeSupervisor } from './bridge-hooks.ts';
@@ -76,8 +73,13 @@ export interface BrokerEvents {
   messagePublished: [message: PublishedMessageInfo];
 }
 
-/** Makes the broker's bridges (broker/bridge/ provides it; the broker may not import it). */
-export type BridgeSupervisorFactory = (broker: Broker) => BridgeSupervisor;
+/**
+ * Makes the broker's bridges (broker/bridge/ provides it; the broker may not import it).
+ * Called only when the configuration has bridges; it may import their code then.
+ */
+export type BridgeSupervisorFactory = (
+  broker: Broker,
+) => BridgeSupervisor | Promise<BridgeSupervisor>;
 
 /** A plugin given to the embedded broker directly (a global plugin, asked first). */
 export interface EmbeddedPlugin {
@@ -151,15 +153,19 @@ export class Broker extends EventEmitter<BrokerEvents> {
   async start(): Promise<void> {
     this.security.load(this.config);
     this.security.plugins = await this.#loadPlugins();
-    this.persistence = await openPersistence(this.config, this.clock, this.log);
-    if (this.persistence !== null) this.#restore(this.persistence);
+    // The stores' code (mosquitto.db reader and writer, SQLite) only when persistence is on.
+    if (this.config.persistence || this.config.sqlitePersistence != null) {
+      const { openPersistence } = await import('./persistence/open.ts');
+      this.persistence = await openPersistence(this.config, this.clock, this.log);
+      if (this.persistence !== null) await this.#restore(this.persistence);
+    }
     this.listenerSockets = await openListeners(this);
     if (this.config.sysInterval > 0) {
       this.#sysTree = new SysTree(this);
       this.#sysTree.start();
     }
     if (this.#bridgeFactory !== null && (this.config.bridges?.length ?? 0) > 0) {
-      this.#bridges = this.#bridgeFactory(this);
+      this.#bridges = await this.#bridgeFactory(this);
       this.#bridges.start();
     } else if ((this.config.bridges?.length ?? 0) > 0) {
       this.log.warning('Warning: Bridges are not available in this build of the broker.');
@@ -170,7 +176,11 @@ export class Broker extends EventEmitter<BrokerEvents> {
    * Loads the stored state into the registries (before any listener opens), schedules the
    * restored sessions' expiry and their wills, and starts the store's timers.
    */
-  #restore(persistence: Persistence): void {
+  async #restore(persistence: Persistence): Promise<void> {
+    const [{ RestoreBuilder }, { snapshotState }] = await Promise.all([
+      import('./restore-builder.ts'),
+      import('./durable-state.ts'),
+    ]);
     const restored = persistence
       .load(() => new RestoreBuilder(this, persistence.countsHolders))
       .commit();

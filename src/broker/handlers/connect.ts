@@ -19,7 +19,7 @@ import { CloseReason } from '../close-reason.ts';
 import { forwardedProperties, NEVER_EXPIRES, StoredMessage } from '../messages/stored-message.ts';
 import { SESSION_NEVER_EXPIRES } from '../session.ts';
 import type { SessionWill } from '../session.ts';
-import { tlsUsername } from '../tls-context.ts';
+import { tlsUsername } from '../tls-identity.ts';
 import * as send from '../send.ts';
 import { pluginClientOf } from '../plugins/client.ts';
 import { noteLoginRefused, refuseIfBlocked } from '../security/login-limit.ts';
