@@ -159,15 +159,20 @@ export class Broker extends EventEmitter<BrokerEvents> {
       this.persistence = await openPersistence(this.config, this.clock, this.log);
       if (this.persistence !== null) await this.#restore(this.persistence);
     }
+    // Made (and its code loaded) before the listeners open, started right after in the same
+    // turn as before: no client can connect and publish before the bridges exist.
+    const hasBridges = (this.config.bridges?.length ?? 0) > 0;
+    const bridges =
+      hasBridges && this.#bridgeFactory !== null ? await this.#bridgeFactory(this) : null;
     this.listenerSockets = await openListeners(this);
     if (this.config.sysInterval > 0) {
       this.#sysTree = new SysTree(this);
       this.#sysTree.start();
     }
-    if (this.#bridgeFactory !== null && (this.config.bridges?.length ?? 0) > 0) {
-      this.#bridges = await this.#bridgeFactory(this);
+    if (bridges !== null) {
+      this.#bridges = bridges;
       this.#bridges.start();
-    } else if ((this.config.bridges?.length ?? 0) > 0) {
+    } else if (hasBridges) {
       this.log.warning('Warning: Bridges are not available in this build of the broker.');
     }
   }
