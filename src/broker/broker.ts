@@ -37,9 +37,6 @@ import { Session } from './session.ts';
 import { cancelSessionExpiry, scheduleSessionExpiry } from './session-expiry.ts';
 import { DelayedWills } from './will.ts';
 import type { Persistence } from './persistence/persistence.ts';
-import { openPersistence } from './persistence/open.ts';
-import { snapshotState } from './durable-state.ts';
-import { RestoreBuilder } from './restore-builder.ts';
 import { SysTree } from './sys-tree.ts';
 import { EMPTY_PROPERTIES } from '../protocol/packets.ts';
 import type { BridgeLinkState, BridgeSupervisor } from './bridge-hooks.ts';
@@ -80,8 +77,13 @@ export interface BrokerEvents {
   messagePublished: [message: PublishedMessageInfo];
 }
 
-/** Makes the broker's bridges (broker/bridge/ provides it; the broker may not import it). */
-export type BridgeSupervisorFactory = (broker: Broker) => BridgeSupervisor;
+/**
+ * Makes the broker's bridges (broker/bridge/ provides it; the broker may not import it).
+ * Called only when the configuration has bridges; it may import their code then.
+ */
+export type BridgeSupervisorFactory = (
+  broker: Broker,
+) => BridgeSupervisor | Promise<BridgeSupervisor>;
 
 /** A plugin given to the embedded broker directly (a global plugin, asked first). */
 export interface EmbeddedPlugin {
@@ -164,18 +166,27 @@ export class Broker extends EventEmitter<BrokerEvents> {
   async start(): Promise<void> {
     this.security.load(this.config);
     this.security.plugins = await this.#loadPlugins();
-    this.persistence = await openPersistence(this.config, this.clock, this.log);
-    if (this.persistence !== null) this.#restore(this.persistence);
+    // The stores' code (mosquitto.db reader and writer, SQLite) only when persistence is on.
+    if (this.config.persistence || this.config.sqlitePersistence != null) {
+      const { openPersistence } = await import('./persistence/open.ts');
+      this.persistence = await openPersistence(this.config, this.clock, this.log);
+      if (this.persistence !== null) await this.#restore(this.persistence);
+    }
+    // Made (and its code loaded) before the listeners open, started right after in the same
+    // turn as before: no client can connect and publish before the bridges exist.
+    const hasBridges = (this.config.bridges?.length ?? 0) > 0;
+    const bridges =
+      hasBridges && this.#bridgeFactory !== null ? await this.#bridgeFactory(this) : null;
     this.listenerSockets = await openListeners(this);
     this.dashboard.start();
     if (this.config.sysInterval > 0) {
       this.#sysTree = new SysTree(this);
       this.#sysTree.start();
     }
-    if (this.#bridgeFactory !== null && (this.config.bridges?.length ?? 0) > 0) {
-      this.#bridges = this.#bridgeFactory(this);
+    if (bridges !== null) {
+      this.#bridges = bridges;
       this.#bridges.start();
-    } else if ((this.config.bridges?.length ?? 0) > 0) {
+    } else if (hasBridges) {
       this.log.warning('Warning: Bridges are not available in this build of the broker.');
     }
   }
@@ -184,7 +195,11 @@ export class Broker extends EventEmitter<BrokerEvents> {
    * Loads the stored state into the registries (before any listener opens), schedules the
    * restored sessions' expiry and their wills, and starts the store's timers.
    */
-  #restore(persistence: Persistence): void {
+  async #restore(persistence: Persistence): Promise<void> {
+    const [{ RestoreBuilder }, { snapshotState }] = await Promise.all([
+      import('./restore-builder.ts'),
+      import('./durable-state.ts'),
+    ]);
     const restored = persistence
       .load(() => new RestoreBuilder(this, persistence.countsHolders))
       .commit();

@@ -7,6 +7,9 @@
  * Also what SIGHUP does to listeners: their certificates, keys, CAs and CRLs are read
  * again for new connections (connected clients keep theirs), and psk_file is re-read;
  * with `tls_reload_on_change true` the same happens whenever those files change.
+ *
+ * The TLS code (node:tls, certificate and CRL readers) and the WebSocket code (ws,
+ * node:http/https, http_dir) are loaded only when a configured listener needs them.
  */
 import type { Buffer } from 'node:buffer';
 import { realpathSync } from 'node:fs';
@@ -16,12 +19,11 @@ import { Utf8Problem, checkMqttString } from '../protocol/primitives.ts';
 import type { Connection } from '../transport/connection.ts';
 import { StreamListener } from '../transport/tcp.ts';
 import type { StreamListenOptions } from '../transport/tcp.ts';
-import { TlsListener } from '../transport/tls.ts';
-import type { TlsHandshakeFailure, TlsServerSettings } from '../transport/tls.ts';
+import type { TlsHandshakeFailure, TlsListener, TlsServerSettings } from '../transport/tls.ts';
 import { removeStaleSocket, restrictSocketMode } from '../transport/unix.ts';
-import { WebSocketListener } from '../transport/ws.ts';
-import { HttpListener } from '../transport/http-server.ts';
-import { httpApiHandler } from './http-api/http-api.ts';
+import type { WebSocketListener } from '../transport/ws.ts';
+import type { HttpListener } from '../transport/http-server.ts';
+import type { httpApiHandler } from './http-api/http-api.ts';
 import type { Broker } from './broker.ts';
 import { CertificateWatcher } from './certificate-watcher.ts';
 import { CONNECT_DEADLINE_MS } from './client-connection.ts';
@@ -29,7 +31,8 @@ import type { BrokerConfig, ListenerConfig } from './config/types.ts';
 import type { ListenerCounters } from './metrics.ts';
 import { newListenerCounters } from './metrics.ts';
 import { PskFileError, readPskFile } from './psk-file.ts';
-import { TlsSetupError, listenerUsesTls, loadTls } from './tls-context.ts';
+import type { LoadedTls, TlsSetupError, loadTls } from './tls-context.ts';
+import { listenerUsesTls } from './tls-identity.ts';
 
 /** One listening socket of a listener (bind_interface may need one per address family). */
 type Endpoint = StreamListener | TlsListener | WebSocketListener | HttpListener;
@@ -99,8 +102,76 @@ function familyLines(config: ListenerConfig, port: number): string[] {
   return host.includes(':') ? [v6] : [v4];
 }
 
+// ---- Optional transports ---------------------------------------------------------------
+
+/**
+ * The code of the optional transports, loaded by openListeners() before the first
+ * listener that needs it: a broker with plain TCP listeners never loads node:tls, ws or
+ * node:http (about 9 MB less idle RSS; README, "Broker"). Listeners are only opened at
+ * start-up (SIGHUP reloads the files of those already open), so whatever a reload or a
+ * TLS listener later asks for is loaded by then.
+ */
+interface TlsCode {
+  readonly TlsListener: typeof TlsListener;
+  readonly loadTls: typeof loadTls;
+  readonly TlsSetupError: typeof TlsSetupError;
+}
+let tlsCode: TlsCode | null = null;
+let webSocketCode: { readonly WebSocketListener: typeof WebSocketListener } | null = null;
+interface HttpApiCode {
+  readonly HttpListener: typeof HttpListener;
+  readonly httpApiHandler: typeof httpApiHandler;
+}
+let httpApiCode: HttpApiCode | null = null;
+
+async function loadTransportCode(listeners: readonly ListenerConfig[]): Promise<void> {
+  if (tlsCode === null && listeners.some(listenerUsesTls)) {
+    const [transport, context] = await Promise.all([
+      import('../transport/tls.ts'),
+      import('./tls-context.ts'),
+    ]);
+    tlsCode = {
+      TlsListener: transport.TlsListener,
+      loadTls: context.loadTls,
+      TlsSetupError: context.TlsSetupError,
+    };
+  }
+  if (webSocketCode === null && listeners.some((l) => l.protocol === 'websockets')) {
+    webSocketCode = await import('../transport/ws.ts');
+  }
+  if (httpApiCode === null && listeners.some((l) => l.protocol === 'http_api')) {
+    const [server, api] = await Promise.all([
+      import('../transport/http-server.ts'),
+      import('./http-api/http-api.ts'),
+    ]);
+    httpApiCode = { HttpListener: server.HttpListener, httpApiHandler: api.httpApiHandler };
+  }
+}
+
+function loadedHttpApiCode(): HttpApiCode {
+  if (httpApiCode === null) {
+    throw new Error('http_api listener without its code loaded (openListeners)');
+  }
+  return httpApiCode;
+}
+
+function loadedTlsCode(): TlsCode {
+  if (tlsCode === null) throw new Error('TLS listener without its code loaded (openListeners)');
+  return tlsCode;
+}
+
+function loadedWebSocketCode(): NonNullable<typeof webSocketCode> {
+  if (webSocketCode === null) {
+    throw new Error('WebSocket listener without its code loaded (openListeners)');
+  }
+  return webSocketCode;
+}
+
+// ---- Opening ---------------------------------------------------------------------------
+
 export async function openListeners(broker: Broker): Promise<BrokerListener[]> {
   const config = broker.config;
+  await loadTransportCode(config.listeners);
   const pskFiles = loadPskFiles(broker);
   const opened: BrokerListener[] = [];
   for (const listenerConfig of config.listeners) {
@@ -182,7 +253,7 @@ async function openListener(broker: Broker, listener: BrokerListener): Promise<v
     const base: StreamListenOptions = { port, host, path, noDelay: true };
     let endpoint: Endpoint;
     if (websockets) {
-      endpoint = new WebSocketListener(
+      endpoint = new (loadedWebSocketCode().WebSocketListener)(
         {
           ...base,
           maxPayload: webSocketMaxPayload(brokerConfig),
@@ -197,7 +268,7 @@ async function openListener(broker: Broker, listener: BrokerListener): Promise<v
         },
       );
     } else if (tlsSettings !== null) {
-      endpoint = new TlsListener(
+      endpoint = new (loadedTlsCode().TlsListener)(
         { ...base, tls: tlsSettings, handshakeTimeoutMs: CONNECT_DEADLINE_MS },
         accept,
         (failure) => {
@@ -236,6 +307,7 @@ async function openHttpApiListener(broker: Broker, listener: BrokerListener): Pr
   const tlsConfig = config.tls ?? null;
   const https = tlsConfig?.certfile != null && tlsConfig.keyfile != null;
   const tls = https ? loadListenerTls(listener).settings.context : null;
+  const { HttpListener, httpApiHandler } = loadedHttpApiCode();
   const endpoint = new HttpListener(
     {
       port: config.port,
@@ -333,7 +405,7 @@ function webSocketMaxPayload(config: BrokerConfig): number {
 
 // ---- TLS ------------------------------------------------------------------------------
 
-function loadListenerTls(listener: BrokerListener): ReturnType<typeof loadTls> {
+function loadListenerTls(listener: BrokerListener): LoadedTls {
   const config = listener.config;
   const useIdentity = config.tls?.useIdentityAsUsername === true;
   // The PSK identity becomes the username: one that is not valid MQTT UTF-8 fails the
@@ -343,10 +415,11 @@ function loadListenerTls(listener: BrokerListener): ReturnType<typeof loadTls> {
     const key = listener.server.pskKeys.get(identity);
     return key === undefined || key.length === 0 ? null : key;
   };
+  const code = loadedTlsCode();
   try {
-    return loadTls(config, keyOf);
+    return code.loadTls(config, keyOf);
   } catch (error) {
-    if (error instanceof TlsSetupError) throw new SetupFailure(error.lines);
+    if (error instanceof code.TlsSetupError) throw new SetupFailure(error.lines);
     throw error;
   }
 }
@@ -399,8 +472,9 @@ function reloadListenerTls(broker: Broker, listener: BrokerListener): boolean {
     return false;
   }
   for (const endpoint of listener.server.endpoints) {
-    if (endpoint instanceof HttpListener) endpoint.setContext(settings.context);
-    else if (!(endpoint instanceof StreamListener)) endpoint.setContext(settings);
+    if (httpApiCode !== null && endpoint instanceof httpApiCode.HttpListener) {
+      endpoint.setContext(settings.context);
+    } else if (!(endpoint instanceof StreamListener)) endpoint.setContext(settings);
   }
   return true;
 }

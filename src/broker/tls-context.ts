@@ -3,16 +3,15 @@
  * net__tls_load_verify, net__load_certificates): versions, ciphers, DH parameters, the
  * CAs that verify client certificates, the server certificate and key, the CRLs, with
  * Mosquitto's error texts. Every file is read here, so building the settings again is
- * how certificates are reloaded (SIGHUP, or tls_reload_on_change). Also: the username a
- * TLS identity gives a client (use_identity_as_username / use_subject_as_username).
+ * how certificates are reloaded (SIGHUP, or tls_reload_on_change). Loaded only when a
+ * listener uses TLS (listeners.ts); what the rest of the broker needs without loading
+ * node:tls is in tls-identity.ts.
  */
 import type { Buffer } from 'node:buffer';
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import tls from 'node:tls';
-import { Utf8Problem, checkMqttString } from '../protocol/primitives.ts';
-import type { Connection } from '../transport/connection.ts';
 import { RevocationCheck, parseCrlPem } from '../transport/crl.ts';
 import type { TlsServerSettings } from '../transport/tls.ts';
 import { formatOpensslError } from '../transport/tls.ts';
@@ -44,12 +43,6 @@ const TLS_VERSIONS: Readonly<Record<string, tls.SecureVersion>> = {
   'tlsv1.2': 'TLSv1.2',
   'tlsv1.1': 'TLSv1.1',
 };
-
-/** Clients of this listener talk TLS: it has a certificate, or PSK (Mosquitto's ssl_ctx). */
-export function listenerUsesTls(listener: ListenerConfig): boolean {
-  const tlsConfig = listener.tls;
-  return tlsConfig != null && (tlsConfig.certfile !== null || tlsConfig.pskHint !== null);
-}
 
 /**
  * Builds the settings, reading every file now. `keyOf` answers PSK lookups (psk_hint
@@ -298,37 +291,4 @@ function systemErrorLines(error: unknown): string[] {
 function opensslLines(error: unknown): string[] {
   const text = error instanceof Error ? formatOpensslError(error) : null;
   return text === null ? [] : [`OpenSSL Error[0]: ${text}`];
-}
-
-/**
- * The username TLS gives a client of this listener (handle_connect.c): with
- * use_identity_as_username or use_subject_as_username on a TLS listener, the CONNECT's
- * username and password are discarded and no password check follows.
- *
- * - undefined: the listener does not take usernames from TLS (authenticate as usual);
- * - null: refuse the client with CONNACK 4 (MQTT 5: 0x86 Bad user name or password):
- *   no certificate, no commonName, a commonName that is not valid MQTT UTF-8 or holds a
- *   NUL, or no PSK identity;
- * - a string: the username.
- */
-export function tlsUsername(
-  listener: ListenerConfig,
-  connection: Connection,
-): string | null | undefined {
-  const config = listener.tls;
-  if (config == null || !listenerUsesTls(listener)) return undefined;
-  if (!config.useIdentityAsUsername && !config.useSubjectAsUsername) return undefined;
-  const peer = connection.tlsPeer ?? null;
-  if (peer === null) return null;
-  if (config.pskHint !== null) {
-    return config.useIdentityAsUsername ? peer.pskIdentity : null;
-  }
-  const certificate = peer.certificate;
-  if (certificate === null) return null;
-  if (config.useIdentityAsUsername) {
-    const cn = certificate.commonName;
-    if (cn === null || checkMqttString(cn) !== Utf8Problem.None) return null;
-    return cn;
-  }
-  return certificate.subject;
 }

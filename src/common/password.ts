@@ -8,7 +8,7 @@
  * pool, so such a check never blocks the event loop for other clients; 2.0's cheap default
  * (101 iterations) is checked at once (see CHEAP_PBKDF2_ITERATIONS).
  */
-import { createHash, pbkdf2, pbkdf2Sync, randomBytes, timingSafeEqual } from 'node:crypto';
+import { nodeCrypto } from './node-crypto.ts';
 
 export const HashType = {
   Sha512: 6,
@@ -73,7 +73,7 @@ export function formatPasswordHash(value: PasswordHash): string {
 }
 
 function sha512Salted(password: Buffer, salt: Buffer): Buffer {
-  return createHash('sha512').update(password).update(salt).digest();
+  return nodeCrypto().createHash('sha512').update(password).update(salt).digest();
 }
 
 /** Makes a new hash with a fresh random salt (synchronous: for mosquitto_passwd). */
@@ -83,7 +83,7 @@ export function hashPassword(
   iterations: number = DEFAULT_PBKDF2_ITERATIONS,
 ): PasswordHash {
   const secret = typeof password === 'string' ? Buffer.from(password, 'utf8') : password;
-  const salt = randomBytes(SALT_BYTES);
+  const salt = nodeCrypto().randomBytes(SALT_BYTES);
   if (type === HashType.Sha512) {
     return { type, iterations: 0, salt, hash: sha512Salted(secret, salt) };
   }
@@ -91,7 +91,7 @@ export function hashPassword(
     type,
     iterations,
     salt,
-    hash: pbkdf2Sync(secret, salt, iterations, HASH_BYTES, 'sha512'),
+    hash: nodeCrypto().pbkdf2Sync(secret, salt, iterations, HASH_BYTES, 'sha512'),
   };
 }
 
@@ -110,17 +110,31 @@ export const CHEAP_PBKDF2_ITERATIONS = 200;
  * PBKDF2 hashes (CHEAP_PBKDF2_ITERATIONS), on libuv's thread pool (a promise) otherwise.
  */
 export function verifyPassword(password: Buffer, stored: PasswordHash): boolean | Promise<boolean> {
+  const crypto = nodeCrypto();
   if (stored.type === HashType.Sha512) {
-    return timingSafeEqual(sha512Salted(password, stored.salt), stored.hash);
+    return crypto.timingSafeEqual(sha512Salted(password, stored.salt), stored.hash);
   }
   if (stored.iterations <= CHEAP_PBKDF2_ITERATIONS) {
-    const derived = pbkdf2Sync(password, stored.salt, stored.iterations, HASH_BYTES, 'sha512');
-    return timingSafeEqual(derived, stored.hash);
+    const derived = crypto.pbkdf2Sync(
+      password,
+      stored.salt,
+      stored.iterations,
+      HASH_BYTES,
+      'sha512',
+    );
+    return crypto.timingSafeEqual(derived, stored.hash);
   }
   return new Promise((resolve) => {
-    pbkdf2(password, stored.salt, stored.iterations, HASH_BYTES, 'sha512', (err, derived) => {
-      resolve(err === null && timingSafeEqual(derived, stored.hash));
-    });
+    crypto.pbkdf2(
+      password,
+      stored.salt,
+      stored.iterations,
+      HASH_BYTES,
+      'sha512',
+      (err, derived) => {
+        resolve(err === null && crypto.timingSafeEqual(derived, stored.hash));
+      },
+    );
   });
 }
 
@@ -134,8 +148,8 @@ export function decoyHash(like: PasswordHash | undefined): PasswordHash {
   return {
     type: like?.type ?? HashType.Sha512Pbkdf2,
     iterations: like?.iterations ?? DEFAULT_PBKDF2_ITERATIONS,
-    salt: randomBytes(SALT_BYTES),
-    hash: randomBytes(HASH_BYTES),
+    salt: nodeCrypto().randomBytes(SALT_BYTES),
+    hash: nodeCrypto().randomBytes(HASH_BYTES),
   };
 }
 

@@ -7,7 +7,6 @@
  * dispatch.ts.
  */
 import { Buffer } from 'node:buffer';
-import { randomBytes } from 'node:crypto';
 import type { ConnectPacket, Properties } from '../../protocol/packets.ts';
 import { EMPTY_PROPERTIES } from '../../protocol/packets.ts';
 import { ProtocolVersion, ReasonCode } from '../../protocol/constants.ts';
@@ -19,7 +18,8 @@ import { CloseReason } from '../close-reason.ts';
 import { forwardedProperties, NEVER_EXPIRES, StoredMessage } from '../messages/stored-message.ts';
 import { SESSION_NEVER_EXPIRES } from '../session.ts';
 import type { SessionWill } from '../session.ts';
-import { tlsUsername } from '../tls-context.ts';
+import { nodeCrypto } from '../../common/node-crypto.ts';
+import { tlsUsername } from '../tls-identity.ts';
 import * as send from '../send.ts';
 import { pluginClientOf } from '../plugins/client.ts';
 import { noteLoginRefused, refuseIfBlocked } from '../security/login-limit.ts';
@@ -34,7 +34,7 @@ const HEX_CODES = Buffer.from('0123456789ABCDEF', 'latin1');
  * upper-case hex in UUID grouping (8-4-4-4-12), each byte low nibble first.
  */
 export function generateClientId(prefix: string): string {
-  const random = randomBytes(16);
+  const random = nodeCrypto().randomBytes(16);
   // Written into bytes and decoded once: appending character by character leaves a tree of
   // ~30 string pieces (~900 bytes) behind every auto-id client for as long as it stays.
   const prefixLength = Buffer.byteLength(prefix, 'utf8');

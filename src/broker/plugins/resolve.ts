@@ -1,17 +1,15 @@
 /**
  * What a `plugin` line loads: one of Mosquitto's bundled plugins (built in, by file name),
  * or a JavaScript module whose default export (or `plugin` export) is a definePlugin()
- * definition. The configuration parser has already refused C plugins.
+ * definition. The configuration parser has already refused C plugins. Each built-in
+ * plugin's code is imported only when a `plugin` line names it (dynamic security alone is
+ * ~10 modules and node:crypto).
  */
 import { resolve as resolvePath } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { builtinPluginOf, isJavaScriptPlugin } from '../config/builtin-plugins.ts';
 import type { PluginConfig } from '../config/types.ts';
 import type { PluginDefinition } from './api.ts';
-import { aclFilePlugin } from './builtin/acl-file.ts';
-import { dynamicSecurityPlugin } from './builtin/dynamic-security.ts';
-import { passwordFilePlugin } from './builtin/password-file.ts';
-import { sparkplugAwarePlugin } from './builtin/sparkplug-aware.ts';
 import { PluginError } from './host.ts';
 
 export async function resolvePlugin(config: PluginConfig): Promise<PluginDefinition | null> {
@@ -20,13 +18,13 @@ export async function resolvePlugin(config: PluginConfig): Promise<PluginDefinit
       // The persistence layer's store, not an event plugin.
       return null;
     case 'mosquitto_password_file.so':
-      return passwordFilePlugin;
+      return (await import('./builtin/password-file.ts')).passwordFilePlugin;
     case 'mosquitto_acl_file.so':
-      return aclFilePlugin;
+      return (await import('./builtin/acl-file.ts')).aclFilePlugin;
     case 'mosquitto_sparkplug_aware.so':
-      return sparkplugAwarePlugin;
+      return (await import('./builtin/sparkplug-aware.ts')).sparkplugAwarePlugin;
     case 'mosquitto_dynamic_security.so':
-      return dynamicSecurityPlugin;
+      return (await import('./builtin/dynamic-security.ts')).dynamicSecurityPlugin;
     case null:
       break;
   }

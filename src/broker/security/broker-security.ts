@@ -21,7 +21,7 @@ import { ConnectionState } from '../client-connection.ts';
 import { CloseReason } from '../close-reason.ts';
 import { mayPublish } from '../access.ts';
 import * as send from '../send.ts';
-import { tlsUsername } from '../tls-context.ts';
+import { tlsUsername } from '../tls-identity.ts';
 import { ReasonCode } from '../../protocol/constants.ts';
 import { StoredMessage } from '../messages/stored-message.ts';
 import type { Session } from '../session.ts';
