@@ -35,6 +35,7 @@ const FILTERS = ['cf/a', 'cf/b', 'cf/+', 'cf/#', 'cf/c/+', 'cf/+/d', '#'] as con
 /** Below the broker's receive maximum (max_inflight_messages, 20) with room to spare. */
 const MAX_OUTGOING = 10;
 const SESSION_EXPIRY = 3600;
+const MAX_FILTERS = 3;
 const DRAIN_TIMEOUT_MS = 8000;
 const QUIET_MS = 150;
 
@@ -156,6 +157,14 @@ export class ConversationDriver implements PeerHandlers {
     const { missing, owed } = missingDeliveries(this.messages, this.epochs);
     this.stats.owed += owed;
     this.violations.push(...missing);
+    if (missing.length > 0) {
+      for (const actor of this.actors) {
+        this.violations.push(
+          `${actor.clientId} v${actor.version}: epoch ${actor.epoch.id} connected ${actor.conn?.ready ?? false}, ` +
+            `held acks ${actor.conn?.held.length ?? 0}`,
+        );
+      }
+    }
     // Checked messages are forgotten, so memory and queues stay bounded in long runs.
     this.messages = [];
     for (const epoch of this.epochs) {
@@ -289,7 +298,10 @@ export class ConversationDriver implements PeerHandlers {
   }
 
   private subscribe(actor: SessionActor, conn: Connection): void {
-    const filter = this.rng.pick(FILTERS);
+    const active = conn.epoch.activeFilters();
+    // At most MAX_FILTERS at once (resubscribing one of them is fine): copies per message
+    // stay few, so the queues of sessions that hold their acks back stay small.
+    const filter = active.length >= MAX_FILTERS ? this.rng.pick(active) : this.rng.pick(FILTERS);
     const qos = this.rng.int(3);
     const id = actor.allocateId();
     conn.pendingRequests.set(id, { kind: 'sub', filter, qos });

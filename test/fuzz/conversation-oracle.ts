@@ -56,6 +56,14 @@ export class SessionEpoch {
     this.alive = false;
   }
 
+  /** Its subscriptions and deliveries, for a failure report. */
+  describe(): string {
+    const spans = this.spans.map(
+      (s) => `${s.filter} q${s.qos} @${s.from}-${s.to === Infinity ? 'open' : s.to}`,
+    );
+    return `${this.session} epoch ${this.id} (persistent ${this.persistent}): ${this.delivered.size} messages received; subscriptions ${spans.join(', ')}`;
+  }
+
   activeFilters(): string[] {
     return this.spans.filter((s) => s.to === Infinity).map((s) => s.filter);
   }
@@ -107,6 +115,7 @@ export function missingDeliveries(
   epochs: readonly SessionEpoch[],
 ): { missing: string[]; owed: number } {
   const missing: string[] = [];
+  const short = new Set<SessionEpoch>();
   let owedCount = 0;
   for (const message of messages) {
     if (message.ackedAt < 0) continue;
@@ -121,6 +130,7 @@ export function missingDeliveries(
       );
       if (owed) owedCount++;
       if (owed && !epoch.delivered.has(message.key)) {
+        short.add(epoch);
         missing.push(
           `${epoch.session} (epoch ${epoch.id}) never got QoS ${message.qos} message ${message.key} ` +
             `on ${message.topic} from ${message.publisher} (sent @${message.sentAt}, acked @${message.ackedAt})`,
@@ -128,5 +138,6 @@ export function missingDeliveries(
       }
     }
   }
+  for (const epoch of short) missing.push(epoch.describe());
   return { missing, owed: owedCount };
 }

@@ -46,6 +46,10 @@ test('whole conversations of many clients keep every QoS 1/2 promise (seeded fuz
   const broker = await startBroker({
     config: {
       sysInterval: 0,
+      // A session holding its acks back with several overlapping subscriptions can queue
+      // more than Mosquitto's 1000 messages in a round; dropping those is correct, but the
+      // oracle does not model it, so the queue limit is out of the way.
+      maxQueuedMessages: 100_000,
       listeners: [{ ...defaultListener(0, defaultSecurity(true)), bindAddress: '127.0.0.1' }],
     },
     log: silentLog,
@@ -80,8 +84,11 @@ test('whole conversations of many clients keep every QoS 1/2 promise (seeded fuz
         memory.map((m) => (m / MB).toFixed(1)).join(' ') +
         `; loop delay p99 ${(loop.percentile(99) / 1e6).toFixed(1)} ms, max ${(loop.max / 1e6).toFixed(1)} ms`,
     );
+    if (broker.metrics.publishDropped > 0) {
+      driver.violations.push(`the broker dropped ${broker.metrics.publishDropped} messages`);
+    }
     assert.deepEqual(
-      driver.violations.slice(0, 20),
+      driver.violations.slice(0, 40),
       [],
       `${driver.violations.length} violation(s); ${replay}`,
     );
