@@ -62,7 +62,10 @@ interface Connection {
   readonly held: HeldAck[];
   /** Subscriber side: packet id -> message key of a QoS 2 PUBLISH awaiting PUBREL. */
   readonly inboundQos2: Map<number, string>;
-  readonly pendingRequests: Map<number, { kind: 'sub' | 'unsub'; filter: string; qos: number }>;
+  readonly pendingRequests: Map<
+    number,
+    { kind: 'sub' | 'unsub'; filter: string; qos: number; cancelled: boolean }
+  >;
 }
 
 class SessionActor {
@@ -304,7 +307,8 @@ export class ConversationDriver implements PeerHandlers {
     const filter = active.length >= MAX_FILTERS ? this.rng.pick(active) : this.rng.pick(FILTERS);
     const qos = this.rng.int(3);
     const id = actor.allocateId();
-    conn.pendingRequests.set(id, { kind: 'sub', filter, qos });
+    conn.pendingRequests.set(id, { kind: 'sub', filter, qos, cancelled: false });
+    conn.epoch.requested.add(filter);
     conn.peer.send(
       subscribe({
         packetId: id,
@@ -319,7 +323,12 @@ export class ConversationDriver implements PeerHandlers {
     if (active.length === 0) return;
     const filter = this.rng.pick(active);
     const id = actor.allocateId();
-    conn.pendingRequests.set(id, { kind: 'unsub', filter, qos: 0 });
+    conn.pendingRequests.set(id, { kind: 'unsub', filter, qos: 0, cancelled: false });
+    // A SUBSCRIBE of this filter still unanswered is undone by this UNSUBSCRIBE (the broker
+    // handles them in order), so its SUBACK must not open a subscription span.
+    for (const request of conn.pendingRequests.values()) {
+      if (request.kind === 'sub' && request.filter === filter) request.cancelled = true;
+    }
     const at = conn.peer.send(
       unsubscribe({ packetId: id, version: actor.version, filters: [filter] }),
     );
@@ -404,7 +413,26 @@ export class ConversationDriver implements PeerHandlers {
     this.lastPacketAt = Date.now();
     const actor = this.byPeer.get(peer);
     const conn = actor?.conn;
-    if (actor === undefined || conn === undefined || conn === null || conn.peer !== peer) return; // superseded
+    if (actor === undefined || conn === undefined || conn === null || conn.peer !== peer) {
+      // A superseded connection: what it still gets is owed again on the new one.
+      if (actor !== undefined && packet.type === PacketType.Publish) {
+        trace(
+          actor,
+          `@${at} (old connection) PUBLISH ${packet.payload.toString()} q${packet.qos} id ${packet.packetId}`,
+        );
+      }
+      return;
+    }
+    if (packet.type !== PacketType.Publish)
+      trace(
+        actor,
+        `@${at} packet type ${packet.type} id ${'packetId' in packet ? packet.packetId : ''}`,
+      );
+    else
+      trace(
+        actor,
+        `@${at} PUBLISH ${packet.payload.toString()} q${packet.qos} id ${packet.packetId} dup ${packet.dup}`,
+      );
     switch (packet.type) {
       case PacketType.Connack: {
         if (packet.reasonCode !== 0) {
@@ -462,7 +490,7 @@ export class ConversationDriver implements PeerHandlers {
         const code = packet.reasonCodes[0] ?? 0x80;
         if (request === undefined) {
           this.violations.push(`${actor.clientId}: SUBACK for unknown id ${packet.packetId}`);
-        } else if (code < 0x80) {
+        } else if (code < 0x80 && !request.cancelled) {
           conn.epoch.open(request.filter, code, at);
         }
         return;

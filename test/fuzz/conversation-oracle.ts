@@ -27,6 +27,8 @@ export interface SubscriptionSpan {
 /** One life of a session on the broker: from a clean start until the next. */
 export class SessionEpoch {
   readonly spans: SubscriptionSpan[] = [];
+  /** Every filter a SUBSCRIBE asked for (answered or not): the broker may hold any. */
+  readonly requested = new Set<string>();
   /** Message key -> copies received. */
   readonly delivered = new Map<string, number>();
   /** QoS 2 copies by message key: packet ids seen, and those already released. */
@@ -81,13 +83,11 @@ export class SessionEpoch {
       return `${this.session}: QoS 2 message ${key} (id ${packetId}, dup ${dup}) arrived again after its PUBREL`;
     }
     copies.ids.add(packetId);
-    const matching = new Set(
-      this.spans.filter((s) => topicMatches(s.filter, topic)).map((s) => s.filter),
-    );
-    if (copies.ids.size > matching.size) {
+    const matching = [...this.requested].filter((filter) => topicMatches(filter, topic));
+    if (copies.ids.size > matching.length) {
       return (
         `${this.session}: QoS 2 message ${key} arrived as ${copies.ids.size} copies ` +
-        `(ids ${[...copies.ids].join(',')}) with ${matching.size} matching subscription(s)`
+        `(ids ${[...copies.ids].join(',')}) with ${matching.length} matching subscription(s)`
       );
     }
     return null;
