@@ -632,9 +632,10 @@ export class ConversationDriver implements PeerHandlers {
   }
 }
 
-/** CONV_TRACE=<client id> prints that session's connection history (for replays). */
+/** CONV_TRACE=<client id> (or *) prints that session's packets (for replays). */
 function trace(actor: SessionActor, text: string): void {
-  if (process.env.CONV_TRACE === actor.clientId) console.error(`${actor.clientId}: ${text}`);
+  if (process.env.CONV_TRACE === actor.clientId || process.env.CONV_TRACE === '*')
+    console.error(`${actor.clientId}: ${text}`);
 }
 
 function withDup(bytes: Buffer): Buffer {
