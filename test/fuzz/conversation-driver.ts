@@ -56,6 +56,11 @@ interface Connection {
   readonly epoch: SessionEpoch;
   readonly cleanStart: boolean;
   ready: boolean;
+  /**
+   * It took over a connection whose CONNACK had not come: the broker may or may not have
+   * made that one's session already, so session present can be either.
+   */
+  readonly presentUnknown: boolean;
   /** We ended it (DISCONNECT, drop or takeover): a close is no surprise. */
   closing: boolean;
   /** Acks owed to the broker, sent later in random order. */
@@ -248,6 +253,7 @@ export class ConversationDriver implements PeerHandlers {
           epoch: actor.epoch,
           cleanStart,
           ready: false,
+          presentUnknown: actor.conn !== null && !actor.conn.ready,
           closing: false,
           held: [],
           inboundQos2: new Map(),
@@ -446,7 +452,7 @@ export class ConversationDriver implements PeerHandlers {
           actor,
           `@${at} CONNACK session present ${packet.sessionPresent}, expected ${expectPresent}`,
         );
-        if (packet.sessionPresent !== expectPresent) {
+        if (packet.sessionPresent !== expectPresent && !conn.presentUnknown) {
           this.violations.push(
             `${actor.clientId}: CONNACK session present ${packet.sessionPresent}, expected ${expectPresent} (round ${this.round})`,
           );
