@@ -33,11 +33,21 @@ const LOOP_DELAY_P99_LIMIT_MS = 500;
 
 /** CONV_BROKER_LOG=1: the broker's log lines on stderr (with CONV_TRACE, for replays). */
 const stderrLog: BrokerLog = {
-  error: (m) => console.error(`broker error: ${m}`),
-  warning: (m) => console.error(`broker warning: ${m}`),
-  notice: (m) => console.error(`broker notice: ${m}`),
-  info: (m) => console.error(`broker info: ${m}`),
-  debug: (m) => console.error(`broker debug: ${m}`),
+  error: (m) => {
+    console.error(`broker error: ${m}`);
+  },
+  warning: (m) => {
+    console.error(`broker warning: ${m}`);
+  },
+  notice: (m) => {
+    console.error(`broker notice: ${m}`);
+  },
+  info: (m) => {
+    console.error(`broker info: ${m}`);
+  },
+  debug: (m) => {
+    console.error(`broker debug: ${m}`);
+  },
   subscribe: () => undefined,
   unsubscribe: () => undefined,
   enabled: () => true,
