@@ -315,13 +315,17 @@ export class ConversationDriver implements PeerHandlers {
     const id = actor.allocateId();
     conn.pendingRequests.set(id, { kind: 'sub', filter, qos, cancelled: false });
     conn.epoch.requested.add(filter);
-    conn.peer.send(
+    const at = conn.peer.send(
       subscribe({
         packetId: id,
         version: actor.version,
         subscriptions: [{ filter, options: qos }],
       }),
     );
+    // The broker replaces a subscription of this filter (perhaps with a lower QoS) when it
+    // reads the SUBSCRIBE, not when we read the SUBACK, which may never come: the old one
+    // counts only until this send, the new one from its SUBACK.
+    conn.epoch.close(filter, at);
   }
 
   private unsubscribe(actor: SessionActor, conn: Connection): void {
