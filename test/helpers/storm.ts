@@ -125,7 +125,7 @@ export async function connectionStorm(
     await delay(Math.max(0, due - Date.now()));
     for (const socket of sockets) if (socket.bytesRead > 0) socket.end();
   }
-  await Promise.race([Promise.all(pending), delay(10_000)]);
+  await Promise.race([Promise.all(pending), delay(10_000, undefined, { ref: false })]);
   for (const socket of sockets) socket.destroy();
   return result;
 }
