@@ -47,6 +47,12 @@ interface Outgoing {
   received: boolean;
   /** Sent again with DUP: it may be answered twice, so its id is not reused meanwhile. */
   resent: boolean;
+  /**
+   * QoS 2: the connection it was last resent on. One resend per connection at most: a third
+   * copy on one connection before PUBREL is a protocol error (Mosquitto 2.0.16+,
+   * CVE-2023-28366), which the broker rightly closes on.
+   */
+  resentOn: Connection | null;
 }
 
 type HeldAck = { readonly kind: 'puback' | 'pubrec' | 'pubcomp' | 'pubrel'; readonly id: number };
@@ -378,7 +384,7 @@ export class ConversationDriver implements PeerHandlers {
     };
     this.messages.push(message);
     const list = actor.outgoing.get(id) ?? [];
-    list.push({ message, bytes, qos, received: false, resent: false });
+    list.push({ message, bytes, qos, received: false, resent: false, resentOn: null });
     actor.outgoing.set(id, list);
   }
 
@@ -386,7 +392,9 @@ export class ConversationDriver implements PeerHandlers {
     for (const list of actor.outgoing.values()) {
       const first = list[0];
       if (first !== undefined && !first.received && list.length === 1) {
+        if (first.qos === 2 && first.resentOn === conn) continue;
         first.resent = true;
+        first.resentOn = conn;
         conn.peer.send(withDup(first.bytes));
         return;
       }
@@ -573,6 +581,7 @@ export class ConversationDriver implements PeerHandlers {
         if (flow.received) conn.peer.send(pubrel(id));
         else {
           flow.resent = true;
+          flow.resentOn = conn;
           conn.peer.send(withDup(flow.bytes));
         }
       }
