@@ -489,6 +489,11 @@ export class Broker extends EventEmitter<BrokerEvents> {
       );
     }
     conn.wasConnected = true;
+    // The client must resend each QoS 2 PUBLISH still awaiting PUBREL on the new connection,
+    // so the count of resends (a third copy on one connection is a protocol error) starts
+    // again, as Mosquitto's db__message_reconnect_reset_incoming() does. Without this, a
+    // client that had resent once was closed on every later reconnect: a stuck session.
+    session.incomingResent.clear();
     if (sessionPresent || session.inflight.size > 0 || session.queue.length > 0) {
       resumeSession(this, session);
     }

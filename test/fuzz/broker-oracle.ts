@@ -76,7 +76,15 @@ export interface Mirror {
 
 /** Decodes `bytes` as the broker does (see the module note). */
 export function mirror(bytes: Buffer, maxPacketSize: number): Mirror {
-  const decoder = new FrameDecoder({ expectConnect: true, maximumPacketSize: maxPacketSize });
+  // The fuzz brokers have no bridge and no extended authentication, so, as in
+  // client-connection.ts, server-only packets and AUTH are refused only once whole: a
+  // partial AUTH with bad flags is waited for, not closed on at its fixed header.
+  const decoder = new FrameDecoder({
+    expectConnect: true,
+    maximumPacketSize: maxPacketSize,
+    refuseServerPackets: true,
+    refuseAuth: true,
+  });
   decoder.push(bytes);
   let connectPacket: ConnectPacket | null = null;
   const packets: Packet[] = [];
