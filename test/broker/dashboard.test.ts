@@ -76,6 +76,7 @@ function http(
 async function start(
   http: Partial<ListenerConfig>,
   config: Partial<BrokerConfig> = {},
+  manualClock = false,
 ): Promise<{ t: TestBroker; httpPort: number }> {
   const security = { ...defaultSecurity(false), passwordFile, aclFile };
   const mqtt: ListenerConfig = { ...defaultListener(0, security), bindAddress: '127.0.0.1' };
@@ -85,6 +86,7 @@ async function start(
       security,
       ...config,
     },
+    ...(manualClock ? { manualClock: true } : {}),
   });
   return { t, httpPort: t.broker.ports[1] ?? 0 };
 }
@@ -216,6 +218,50 @@ describe('who may use the dashboard', () => {
 });
 
 describe('the live message view', () => {
+  test('max_auth_failures guards the login form too, with one table for MQTT and HTTP', async () => {
+    const { t, httpPort } = await start(
+      {},
+      {
+        dashboardUsers: ['alice'],
+        authFailureLimit: { maxFailures: 3, windowSeconds: 60, blockSeconds: 60 },
+      },
+      true,
+    );
+    try {
+      const login = (password: string): Promise<Answer> =>
+        http(httpPort, '/dashboard/login', {
+          method: 'POST',
+          body: { username: 'alice', password },
+        });
+      assert.equal((await login('nope')).status, 401);
+      assert.equal((await login('nope')).status, 401);
+      // A failed MQTT login from the same address counts in the same table.
+      await assert.rejects(
+        mqttConnect(`mqtt://127.0.0.1:${t.port}`, { username: 'alice', password: 'nope' }),
+      );
+      const blocked = await login('secret');
+      assert.equal(blocked.status, 429, 'the right password is refused while blocked');
+      assert.equal(blocked.headers['retry-after'], '60');
+      assert.ok(
+        t.log
+          .messages()
+          .some((line) =>
+            /Dashboard login refused for "alice" from \S+: too many failed logins, blocked for another 60 s\./.test(
+              line,
+            ),
+          ),
+      );
+      // And the block holds for MQTT as well.
+      await assert.rejects(
+        mqttConnect(`mqtt://127.0.0.1:${t.port}`, { username: 'alice', password: 'secret' }),
+      );
+      t.clock.advance(61_000);
+      assert.equal((await login('secret')).status, 200);
+    } finally {
+      await t.close();
+    }
+  });
+
   test('streams what the user may read, not the rest', async () => {
     const { t, httpPort } = await start({}, { dashboardUsers: ['alice'] });
     try {

@@ -24,6 +24,7 @@ import type { DashboardHost, DashboardMessage } from './host.ts';
 import { liveFilterProblem, streamMessages } from './live-view.ts';
 import type { DashboardLogin } from './login-sessions.ts';
 import { LoginSessions, csrfMatches, loginCookie } from './login-sessions.ts';
+import { noteRefusedFrom } from '../security/login-limit.ts';
 import { RateHistory } from './rates.ts';
 import { bridgesJson, clientsJson, listenersJson, overviewJson, topicsJson } from './views.ts';
 
@@ -267,6 +268,22 @@ export class Dashboard {
     const username = typeof body?.username === 'string' ? body.username : '';
     const password = typeof body?.password === 'string' ? body.password : '';
     const address = request.socket.remoteAddress ?? '';
+    // The MQTT listeners' failed-login limiter (max_auth_failures) guards this form too:
+    // a blocked address is refused before any password is hashed.
+    const blocked = this.#host.authFailures.blockedFor(address);
+    if (blocked > 0) {
+      const seconds = Math.ceil(blocked / 1000);
+      this.#host.log.notice(
+        `Dashboard login refused for "${username}" from ${address}: too many failed logins, blocked for another ${seconds} s.`,
+      );
+      answerJson(
+        response,
+        429,
+        { error: 'Too many failed logins: try again later.' },
+        { 'Retry-After': String(seconds) },
+      );
+      return;
+    }
     const authenticated =
       username !== '' &&
       (await this.#host.security.authenticate(listener.config, username, Buffer.from(password), {
@@ -280,6 +297,7 @@ export class Dashboard {
       this.#host.log.notice(
         `Dashboard login refused for "${username}" from ${address}: wrong username or password.`,
       );
+      noteRefusedFrom(this.#host, address);
       answerJson(response, 401, { error: 'Wrong username or password.' });
       return;
     }

@@ -9,6 +9,7 @@ import type { BridgeLinkState } from '../bridge-hooks.ts';
 import type { KickTarget, PluginClient } from '../plugins/api.ts';
 import type { HttpApiRoutes } from '../http-api/routes.ts';
 import type { ConnectionState } from '../client-connection.ts';
+import type { AuthFailureLimiter } from '../security/auth-failure-limiter.ts';
 
 export interface DashboardSession {
   readonly queue: { readonly length: number };
@@ -75,6 +76,8 @@ export interface DashboardHost {
   readonly listenerSockets: readonly DashboardListener[];
   readonly httpRoutes: HttpApiRoutes;
   readonly security: DashboardSecurity;
+  /** The failed-login limiter (max_auth_failures): dashboard logins count and obey it too. */
+  readonly authFailures: AuthFailureLimiter;
   kick(who: KickTarget): void;
   bridgeStates(): readonly { readonly name: string; readonly state: BridgeLinkState }[];
   on(event: 'messagePublished', listener: (message: DashboardMessage) => void): unknown;

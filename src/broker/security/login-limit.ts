@@ -6,6 +6,8 @@
 import { MqttError } from '../../protocol/errors.ts';
 import { ReasonCode } from '../../protocol/constants.ts';
 import type { ClientConnection } from '../client-connection.ts';
+import type { BrokerLog } from '../broker-log.ts';
+import type { AuthFailureLimiter } from './auth-failure-limiter.ts';
 
 /** Throws CONNACK 5 / 0x87 when the client's address is blocked. */
 export function refuseIfBlocked(conn: ClientConnection): void {
@@ -26,15 +28,27 @@ export function refuseIfBlocked(conn: ClientConnection): void {
 
 /** A login from the client's address was refused (password, anonymous, or plugin). */
 export function noteLoginRefused(conn: ClientConnection): void {
-  const broker = conn.broker;
-  const limiter = broker.authFailures;
+  noteRefusedFrom(conn.broker, conn.transport.remoteAddress);
+}
+
+/** What the limiter's bookkeeping needs: the broker's limiter and log. */
+export interface LoginLimitHost {
+  readonly authFailures: AuthFailureLimiter;
+  readonly log: BrokerLog;
+}
+
+/**
+ * A login from `address` was refused, over MQTT or on the dashboard (one table: an
+ * attacker is the same address on every port).
+ */
+export function noteRefusedFrom(host: LoginLimitHost, address: string): void {
+  const limiter = host.authFailures;
   if (!limiter.enabled) return;
-  const address = conn.transport.remoteAddress;
   const outcome = limiter.recordFailure(address);
   if (outcome.evicted) {
     if (!limiter.fullWarned) {
       limiter.fullWarned = true;
-      broker.log.warning(
+      host.log.warning(
         `Warning: Failed login table full (${limiter.capacity} addresses): forgetting the least recent ones.`,
       );
     }
@@ -43,7 +57,7 @@ export function noteLoginRefused(conn: ClientConnection): void {
   }
   if (outcome.blocked) {
     const { maxFailures, windowSeconds, blockSeconds } = limiter.settings;
-    broker.log.notice(
+    host.log.notice(
       `Too many failed logins from ${address} (${maxFailures} within ${windowSeconds} s): refusing its connections for ${blockSeconds} s.`,
     );
   }
