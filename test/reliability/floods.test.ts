@@ -2,7 +2,8 @@
  * Floods against an in-process broker, each with memory and a probe client's latency
  * asserted: a connection storm (1,000 connects a second), a subscribe storm (100,000
  * filters from one client, a deep and wide tree), and QoS 2 packet ids without PUBREL
- * (bounded by max_inflight_messages: beyond it PUBREC 0x97, as Mosquitto). Bounds are
+ * (bounded by max_inflight_messages: beyond it PUBREC 0x97, as Mosquitto), and retained
+ * messages set, replaced and cleared on 20,000 topics. Bounds are
  * generous for a shared 2-core CI machine; what they catch is unbounded growth or a
  * broker that stops answering others while it works.
  */
@@ -124,5 +125,61 @@ test('QoS 2 packet ids without PUBREL stop at max_inflight_messages (0x97 beyond
     assert.equal(broker.sessions.get('flooder')?.incoming.size, 20);
     assert.ok(after - baseline < 2 * MB, 'refused messages were kept');
     client.destroy();
+  });
+});
+
+test('a retained-message flood: replacing keeps one copy per topic, clearing gives it all back', async (t) => {
+  await withBroker(async (broker, port) => {
+    const probe = await PingProbe.open(port, 'probe');
+    const baseline = await liveBytes();
+    const client = await RawClient.open(port);
+    client.send(wire.connect({ clientId: 'retainer', keepAlive: 0 }));
+    await client.expectPacket();
+    const TOPICS = 20_000;
+    const payload = Buffer.alloc(200, 0x72);
+    const round = async (body: Buffer): Promise<number> => {
+      let slowest = 0;
+      for (let start = 0; start < TOPICS; start += 1000) {
+        const frames: Buffer[] = [];
+        for (let i = start; i < start + 1000; i++) {
+          frames.push(
+            wire.publish({ topic: `flood/${i % 100}/${i}`, payload: body, retain: true }),
+          );
+        }
+        client.send(Buffer.concat(frames));
+        slowest = Math.max(slowest, await probe.roundTrip());
+      }
+      return slowest;
+    };
+    const slowestFirst = await round(payload);
+    await waitFor(() => broker.retained.size === TOPICS, 10_000);
+    const held = await liveBytes();
+    // Three more rounds on the same topics: each replaces, nothing accumulates.
+    let slowest = slowestFirst;
+    for (let r = 0; r < 3; r++)
+      slowest = Math.max(slowest, await round(Buffer.alloc(200, 0x41 + r)));
+    await probe.roundTrip();
+    const replaced = await liveBytes();
+    // Empty retained messages clear every topic.
+    await round(Buffer.alloc(0));
+    await waitFor(() => broker.retained.size === 0, 10_000);
+    const cleared = await liveBytes();
+    client.destroy();
+    probe.close();
+    t.diagnostic(
+      `live MB: baseline ${(baseline / MB).toFixed(1)}, ${TOPICS} retained ${(held / MB).toFixed(1)}, ` +
+        `after 3 replacements ${(replaced / MB).toFixed(1)}, cleared ${(cleared / MB).toFixed(1)}; ` +
+        `slowest probe ${slowest.toFixed(1)} ms`,
+    );
+    assert.ok(
+      held - baseline < 40 * MB,
+      `20,000 retained messages hold ${(held - baseline) / MB} MB`,
+    );
+    assert.ok(replaced - held < 4 * MB, 'replacing retained messages accumulated memory');
+    assert.ok(
+      cleared - baseline < 4 * MB,
+      'clearing the retained messages did not give memory back',
+    );
+    assert.ok(slowest < 500, `probe round trip ${slowest.toFixed(1)} ms during the flood`);
   });
 });
