@@ -243,8 +243,13 @@ function stopWatching() {
 function watch(filter) {
   stopWatching();
   $('messages-body').replaceChildren();
-  $('watch-status').textContent = `Watching ${filter}…`;
+  $('watch-status').textContent = `Connecting to the stream for ${filter}…`;
   stream = new EventSource(`/dashboard/api/messages?filter=${encodeURIComponent(filter)}`);
+  // The broker starts listening before its answer's headers leave: from 'open' on, nothing
+  // published is missed (and the browser's retries after an interruption land here too).
+  stream.addEventListener('open', () => {
+    $('watch-status').textContent = `Watching ${filter}…`;
+  });
   stream.addEventListener('message', (event) => {
     const message = JSON.parse(event.data);
     const tr = document.createElement('tr');
