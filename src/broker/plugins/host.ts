@@ -224,26 +224,17 @@ export class PluginHost {
     what: string,
     answer: PromiseLike<unknown>,
   ): Promise<PluginResult> {
-    const pending: { timer: TimerHandle | null } = { timer: null };
+    let result: unknown;
     try {
-      const result = await Promise.race([
-        answer,
-        new Promise<typeof TIMED_OUT>((resolve) => {
-          pending.timer = this.#broker.clock.setTimer(() => {
-            resolve(TIMED_OUT);
-          }, AUTH_TIMEOUT_MS);
-        }),
-      ]);
-      if (result === TIMED_OUT) {
-        this.#broker.log.error(`Plugin ${plugin.name}: ${what} did not answer in time; denied.`);
-        return 'deny';
-      }
-      return checkResult(this.#broker, plugin, what, result);
+      result = await this.#withinTimeLimit(answer);
     } catch (error) {
       return this.#failed(plugin, what, error);
-    } finally {
-      if (pending.timer !== null) this.#broker.clock.cancel(pending.timer);
     }
+    if (result === TIMED_OUT) {
+      this.#broker.log.error(`Plugin ${plugin.name}: ${what} did not answer in time; denied.`);
+      return 'deny';
+    }
+    return checkResult(this.#broker, plugin, what, result);
   }
 
   #failed(plugin: LoadedPlugin, what: string, error: unknown): 'deny' {
@@ -264,7 +255,7 @@ export class PluginHost {
       const handler =
         step === 'start' ? plugin.events.extendedAuthStart : plugin.events.extendedAuthContinue;
       if (handler === undefined) continue;
-      let answer: ExtendedAuthAnswer | 'timeout';
+      let answer: ExtendedAuthAnswer | typeof TIMED_OUT;
       try {
         answer = await this.#withinTimeLimit(handler(event));
       } catch (error) {
@@ -273,7 +264,7 @@ export class PluginHost {
         );
         return { result: 'deny' };
       }
-      if (answer === 'timeout') {
+      if (answer === TIMED_OUT) {
         this.#broker.log.error(
           `Plugin ${plugin.name}: extended auth did not answer in time; denied.`,
         );
@@ -289,18 +280,19 @@ export class PluginHost {
   }
 
   /**
-   * An extended-auth handler's answer, or 'timeout' after AUTH_TIMEOUT_MS: a connected
-   * client's re-authentication has no CONNECT deadline to end a plugin that never answers.
+   * A handler's answer, or TIMED_OUT after AUTH_TIMEOUT_MS (a plain answer as it is). Also
+   * for a connected client's re-authentication, which has no CONNECT deadline to end a
+   * plugin that never answers.
    */
-  async #withinTimeLimit<T>(answer: T | Promise<T>): Promise<T | 'timeout'> {
-    if (!(answer instanceof Promise)) return answer;
+  async #withinTimeLimit<T>(answer: T | PromiseLike<T>): Promise<T | typeof TIMED_OUT> {
+    if (!isThenable(answer)) return answer;
     const pending: { timer: TimerHandle | null } = { timer: null };
     try {
       return await Promise.race([
         answer,
-        new Promise<'timeout'>((resolve) => {
+        new Promise<typeof TIMED_OUT>((resolve) => {
           pending.timer = this.#broker.clock.setTimer(() => {
-            resolve('timeout');
+            resolve(TIMED_OUT);
           }, AUTH_TIMEOUT_MS);
         }),
       ]);
