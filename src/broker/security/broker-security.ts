@@ -356,24 +356,7 @@ export class BrokerSecurity {
     path: string,
   ): Promise<boolean> {
     const authenticated = await this.authenticate(listener, client.username, password, client);
-    if (!authenticated || !this.aclActive) return authenticated;
-    const domain = this.domainFor(listener);
-    const plugins = this.#plugins;
-    if (plugins !== null && plugins.hasAcl) {
-      const verdict = await plugins.aclCheck(listener, {
-        client,
-        access: 'publish-client-receive',
-        topic: path,
-        qos: 0,
-      });
-      if (verdict === 'allow') return true;
-      if (verdict === 'deny' || domain.acl === null) return false;
-    }
-    const rules = domain.acl;
-    if (rules === null) return true;
-    return rules
-      .forClient(client.clientId, client.username)
-      .allows(path, AclAccess.Read, this.#log);
+    return authenticated && this.clientMayRead(listener, client, path);
   }
 
   /**
@@ -401,9 +384,12 @@ export class BrokerSecurity {
     }
     const rules = domain.acl;
     if (rules === null) return true;
-    return rules
-      .forClient(client.clientId, client.username)
-      .allows(topic, AclAccess.Read, this.#log);
+    // Resolved rules per identity are cached: the live view asks once per message.
+    return this.#identityAcl(rules, client.clientId, client.username).allows(
+      topic,
+      AclAccess.Read,
+      this.#log,
+    );
   }
 
   // ---- ACL ---------------------------------------------------------------------------
