@@ -644,17 +644,14 @@ export class DynamicSecurity {
       const client = this.client(c);
       return { changed: false, data: { client: this.clientJson(client) } };
     },
-    listClients: (c) => {
-      const verbose = getBool(c, 'verbose', false);
-      const all = [...this.state.clients.values()];
-      return {
-        changed: false,
-        data: {
-          totalCount: all.length,
-          clients: page(all, c).map((x) => (verbose ? this.clientJson(x) : x.username)),
-        },
-      };
-    },
+    listClients: (c) =>
+      listing(
+        c,
+        this.state.clients.values(),
+        'clients',
+        (x) => this.clientJson(x),
+        (x) => x.username,
+      ),
     addClientRole: (c, kick) => {
       const username = requireString(c, 'username', 'Invalid/missing username');
       const rolename = requireString(c, 'rolename', 'Invalid/missing rolename');
@@ -800,17 +797,8 @@ export class DynamicSecurity {
       if (group === undefined) throw new Reply('Group not found');
       return { changed: false, data: { group: groupJson(group) } };
     },
-    listGroups: (c) => {
-      const verbose = getBool(c, 'verbose', false);
-      const all = [...this.state.groups.values()];
-      return {
-        changed: false,
-        data: {
-          totalCount: all.length,
-          groups: page(all, c).map((g) => (verbose ? groupJson(g) : g.groupname)),
-        },
-      };
-    },
+    listGroups: (c) =>
+      listing(c, this.state.groups.values(), 'groups', groupJson, (g) => g.groupname),
     setAnonymousGroup: (c, kick) => {
       const groupname = requireString(c, 'groupname', 'Invalid/missing groupname');
       if (!this.state.groups.has(groupname)) throw new Reply('Group not found');
@@ -875,17 +863,7 @@ export class DynamicSecurity {
       if (role === undefined) throw new Reply('Role not found');
       return { changed: false, data: { role: roleJson(role) } };
     },
-    listRoles: (c) => {
-      const verbose = getBool(c, 'verbose', false);
-      const all = [...this.state.roles.values()];
-      return {
-        changed: false,
-        data: {
-          totalCount: all.length,
-          roles: page(all, c).map((r) => (verbose ? roleJson(r) : r.rolename)),
-        },
-      };
-    },
+    listRoles: (c) => listing(c, this.state.roles.values(), 'roles', roleJson, (r) => r.rolename),
     modifyRole: (c, kick) => {
       const rolename = requireString(c, 'rolename', 'Invalid/missing rolename');
       const role = this.state.roles.get(rolename);
@@ -1071,6 +1049,26 @@ function roleJson(role: Role): Json {
   if (!role.allowwildcardsubs) j.allowwildcardsubs = false;
   j.acls = aclsJson(role);
   return j;
+}
+
+/**
+ * A list command's answer: the total, then one page (`count`, `offset`) of `items` under
+ * `key`, in full with `verbose`, else by name.
+ */
+function listing<T>(
+  c: Json,
+  items: Iterable<T>,
+  key: string,
+  full: (item: T) => unknown,
+  name: (item: T) => string,
+): { changed: boolean; data: Json } {
+  const verbose = getBool(c, 'verbose', false);
+  const all = [...items];
+  const shown = page(all, c);
+  return {
+    changed: false,
+    data: { totalCount: all.length, [key]: verbose ? shown.map(full) : shown.map(name) },
+  };
 }
 
 function page<T>(all: readonly T[], c: Json): T[] {
